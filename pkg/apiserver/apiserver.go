@@ -1,0 +1,147 @@
+// Package apiserver assembles the apps.cozy.io aggregated API server: the generic server from
+// k8s.io/apiserver, one storage per kind, and the shared HelmRelease cache they read from.
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/healthz"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	restclient "k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/registry"
+	"github.com/cozystack/apps-apiserver/pkg/release"
+	"github.com/cozystack/apps-apiserver/pkg/releasecache"
+	"github.com/cozystack/apps-apiserver/pkg/tenancy"
+)
+
+// ExtraConfig is what this server needs beyond the generic server's configuration.
+type ExtraConfig struct {
+	// Kinds are the kinds to serve, with their chart settings.
+	Kinds []*release.Kind
+	// EventLogSize is how many recent changes the cache keeps for watches that resume.
+	EventLogSize int
+}
+
+// Config is the complete configuration of the server.
+type Config struct {
+	GenericConfig *genericapiserver.RecommendedConfig
+	ExtraConfig   ExtraConfig
+}
+
+// CompletedConfig is a Config whose defaults have been filled in; only it can build a Server.
+type CompletedConfig struct {
+	generic      genericapiserver.CompletedConfig
+	clientConfig *restclient.Config
+	extra        *ExtraConfig
+}
+
+// Server is the running apps.cozy.io server.
+type Server struct {
+	GenericAPIServer *genericapiserver.GenericAPIServer
+	// Cache is the shared read model, exposed for readiness checks and tests.
+	Cache *releasecache.Cache
+}
+
+// Complete fills in defaults.
+func (cfg *Config) Complete() CompletedConfig {
+	if cfg.ExtraConfig.EventLogSize <= 0 {
+		cfg.ExtraConfig.EventLogSize = 10000
+	}
+	return CompletedConfig{generic: cfg.GenericConfig.Complete(), clientConfig: cfg.GenericConfig.ClientConfig, extra: &cfg.ExtraConfig}
+}
+
+// New builds the server: it installs apps.cozy.io/v1alpha1 with one storage per kind and starts
+// the HelmRelease cache once the server runs. The server is ready only after the cache synced.
+func (c CompletedConfig) New() (*Server, error) {
+	generic, err := c.generic.New("cozy-apiserver", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, err
+	}
+	clientConfig := c.clientConfig
+	if clientConfig == nil {
+		return nil, errors.New("no kube-apiserver client configuration: set --kubeconfig or run in a cluster")
+	}
+	dyn, err := dynamic.NewForConfig(clientConfig)
+	if err != nil {
+		return nil, fmt.Errorf("creating HelmRelease client: %w", err)
+	}
+	kube, err := kubernetes.NewForConfig(clientConfig)
+	if err != nil {
+		return nil, fmt.Errorf("creating Kubernetes client: %w", err)
+	}
+	releases := dyn.Resource(release.HelmReleaseGVR)
+	releaseCache := releasecache.New(converter(c.extra.Kinds), c.extra.EventLogSize)
+	gate := tenancy.NewChecker(c.generic.SharedInformerFactory.Core().V1().Namespaces().Lister(), kube)
+
+	group := genericapiserver.NewDefaultAPIGroupInfo(appsv1alpha1.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	storage := map[string]rest.Storage{}
+	for _, kind := range c.extra.Kinds {
+		s, err := registry.NewREST(kind, appsv1alpha1.SchemeGroupVersion, Scheme, releaseCache, releases, gate)
+		if err != nil {
+			return nil, err
+		}
+		storage[kind.Resource] = s
+	}
+	group.VersionedResourcesStorageMap[appsv1alpha1.SchemeGroupVersion.Version] = storage
+	if err := generic.InstallAPIGroup(&group); err != nil {
+		return nil, fmt.Errorf("installing %s: %w", appsv1alpha1.GroupName, err)
+	}
+
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			opts.LabelSelector = release.LabelKind
+			return releases.List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.LabelSelector = release.LabelKind
+			return releases.Watch(ctx, opts)
+		},
+	}
+	generic.AddPostStartHookOrDie("start-helmrelease-cache", func(hook genericapiserver.PostStartHookContext) error {
+		go releaseCache.Run(hook, lw)
+		return nil
+	})
+	if err := generic.AddReadyzChecks(healthz.NamedCheck("helmrelease-cache", func(*http.Request) error {
+		if !releaseCache.HasSynced() {
+			return errors.New("HelmRelease cache not synced yet")
+		}
+		return nil
+	})); err != nil {
+		return nil, err
+	}
+	return &Server{GenericAPIServer: generic, Cache: releaseCache}, nil
+}
+
+// converter routes each HelmRelease to its kind by the ownership label and converts it once.
+func converter(kinds []*release.Kind) releasecache.Converter {
+	byName := make(map[string]*release.Kind, len(kinds))
+	for _, k := range kinds {
+		byName[k.Kind] = k
+	}
+	return func(hr *unstructured.Unstructured) (string, runtime.Object, bool) {
+		kind, ok := byName[hr.GetLabels()[release.LabelKind]]
+		if !ok {
+			return "", nil, false
+		}
+		obj, err := kind.ToObject(appsv1alpha1.SchemeGroupVersion, hr)
+		if err != nil {
+			klog.ErrorS(err, "Ignoring HelmRelease that does not convert", "namespace", hr.GetNamespace(), "name", hr.GetName())
+			return "", nil, false
+		}
+		return kind.Kind, obj, true
+	}
+}

@@ -1,0 +1,108 @@
+// Package server turns command-line flags into a running apps.cozy.io server.
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/spf13/pflag"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	basecompatibility "k8s.io/component-base/compatibility"
+	baseversion "k8s.io/component-base/version"
+	netutils "k8s.io/utils/net"
+
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/generated/openapi"
+	"github.com/cozystack/apps-apiserver/pkg/apiserver"
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
+
+	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+)
+
+// Options are the server's flags: the generic server's recommended options without etcd (the
+// server stores nothing itself) plus the kinds' chart configuration.
+type Options struct {
+	RecommendedOptions *genericoptions.RecommendedOptions
+	// KindsConfig is a file overriding the charts each kind is installed with.
+	KindsConfig string
+	// EventLogSize is how many recent changes are kept for watches that resume.
+	EventLogSize int
+	// AlternateDNS are extra names for the self-signed serving certificate, e.g. the Service name
+	// the APIService points at.
+	AlternateDNS []string
+}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	o := &Options{
+		RecommendedOptions: genericoptions.NewRecommendedOptions("", apiserver.Codecs.LegacyCodec(appsv1alpha1.SchemeGroupVersion)),
+		EventLogSize:       10000,
+	}
+	o.RecommendedOptions.Etcd = nil
+	return o
+}
+
+// AddFlags registers the flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	o.RecommendedOptions.AddFlags(fs)
+	fs.StringVar(&o.KindsConfig, "kinds-config", o.KindsConfig, "File overriding each kind's chart (name, version, sourceRef, interval, timeout). Empty uses the built-in charts.")
+	fs.IntVar(&o.EventLogSize, "watch-event-log-size", o.EventLogSize, "Number of recent changes kept so watches can resume from an older resourceVersion.")
+	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
+}
+
+// Validate reports every invalid flag at once.
+func (o *Options) Validate() error {
+	var errs []error
+	errs = append(errs, o.RecommendedOptions.Validate()...)
+	if o.EventLogSize < 1 {
+		errs = append(errs, fmt.Errorf("--watch-event-log-size must be positive"))
+	}
+	return utilerrors.NewAggregate(errs)
+}
+
+// Config builds the server configuration from the options.
+func (o *Options) Config() (*apiserver.Config, error) {
+	if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", o.AlternateDNS,
+		[]net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
+		return nil, fmt.Errorf("creating self-signed certificates: %w", err)
+	}
+	kindList, err := kinds.Load(o.KindsConfig)
+	if err != nil {
+		return nil, err
+	}
+
+	cfg := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
+	namer := openapinamer.NewDefinitionNamer(apiserver.Scheme)
+	cfg.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openapi.GetOpenAPIDefinitions, namer)
+	cfg.OpenAPIConfig.Info.Title = "apps.cozy.io"
+	cfg.OpenAPIConfig.Info.Version = appsv1alpha1.SchemeGroupVersion.Version
+	cfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)
+	cfg.OpenAPIV3Config.Info.Title = "apps.cozy.io"
+	cfg.OpenAPIV3Config.Info.Version = appsv1alpha1.SchemeGroupVersion.Version
+	cfg.FeatureGate = utilfeature.DefaultFeatureGate
+	cfg.EffectiveVersion = basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", "")
+	if err := o.RecommendedOptions.ApplyTo(cfg); err != nil {
+		return nil, err
+	}
+	return &apiserver.Config{
+		GenericConfig: cfg,
+		ExtraConfig:   apiserver.ExtraConfig{Kinds: kindList, EventLogSize: o.EventLogSize},
+	}, nil
+}
+
+// Run builds and runs the server until ctx ends.
+func (o *Options) Run(ctx context.Context) error {
+	cfg, err := o.Config()
+	if err != nil {
+		return err
+	}
+	srv, err := cfg.Complete().New()
+	if err != nil {
+		return err
+	}
+	return srv.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+}

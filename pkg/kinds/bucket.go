@@ -1,0 +1,27 @@
+package kinds
+
+import (
+	"k8s.io/apimachinery/pkg/runtime"
+
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/release"
+)
+
+// Bucket is stored as the "bucket" chart's release "bucket-<name>"; its spec is the chart's values
+// as is.
+func Bucket() *release.Kind {
+	return &release.Kind{
+		Kind:          "Bucket",
+		Resource:      "buckets",
+		Singular:      "bucket",
+		ShortNames:    []string{"bkt"},
+		ReleasePrefix: "bucket-",
+		Chart:         defaultChart("bucket"),
+		New:           func() runtime.Object { return &appsv1alpha1.Bucket{} },
+		NewList:       func() runtime.Object { return &appsv1alpha1.BucketList{} },
+		PrinterColumns: []release.PrinterColumn{
+			{Name: "Storage-Pool", Type: "string", JSONPath: ".spec.storagePool", Description: "Object-storage pool of the bucket"},
+			{Name: "Quota", Type: "string", JSONPath: ".spec.quota", Description: "Size cap of the bucket"},
+		},
+	}
+}

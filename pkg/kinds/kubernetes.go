@@ -1,0 +1,27 @@
+package kinds
+
+import (
+	"k8s.io/apimachinery/pkg/runtime"
+
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/release"
+)
+
+// Kubernetes is stored as the "kubernetes" chart's release "kubernetes-<name>"; its spec is the
+// chart's values as is.
+func Kubernetes() *release.Kind {
+	return &release.Kind{
+		Kind:          "Kubernetes",
+		Resource:      "kuberneteses",
+		Singular:      "kubernetes",
+		ShortNames:    []string{"k8s"},
+		ReleasePrefix: "kubernetes-",
+		Chart:         defaultChart("kubernetes"),
+		New:           func() runtime.Object { return &appsv1alpha1.Kubernetes{} },
+		NewList:       func() runtime.Object { return &appsv1alpha1.KubernetesList{} },
+		PrinterColumns: []release.PrinterColumn{
+			{Name: "K8s", Type: "string", JSONPath: ".spec.version", Description: "Kubernetes version of the cluster"},
+			{Name: "Control-Plane", Type: "integer", JSONPath: ".spec.controlPlane.replicas", Description: "Control-plane replicas"},
+		},
+	}
+}

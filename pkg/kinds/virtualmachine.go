@@ -1,0 +1,27 @@
+package kinds
+
+import (
+	"k8s.io/apimachinery/pkg/runtime"
+
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/release"
+)
+
+// VirtualMachine is stored as the "virtual-machine" chart's release "virtual-machine-<name>"; its
+// spec is the chart's values as is.
+func VirtualMachine() *release.Kind {
+	return &release.Kind{
+		Kind:          "VirtualMachine",
+		Resource:      "virtualmachines",
+		Singular:      "virtualmachine",
+		ShortNames:    []string{"cvm"},
+		ReleasePrefix: "virtual-machine-",
+		Chart:         defaultChart("virtual-machine"),
+		New:           func() runtime.Object { return &appsv1alpha1.VirtualMachine{} },
+		NewList:       func() runtime.Object { return &appsv1alpha1.VirtualMachineList{} },
+		PrinterColumns: []release.PrinterColumn{
+			{Name: "Run-Strategy", Type: "string", JSONPath: ".spec.runStrategy", Description: "When the machine is kept running"},
+			{Name: "Instance-Type", Type: "string", JSONPath: ".spec.instanceType", Description: "Instance type sizing the machine"},
+		},
+	}
+}

@@ -1,0 +1,55 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+)
+
+// translateError turns an error from writing the HelmRelease into the error a client of this kind
+// should see: it names the object, not the HelmRelease, and keeps the status code and reason.
+func (r *REST) translateError(err error, name string) error {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return apierrors.NewInternalError(fmt.Errorf("writing HelmRelease for %s %q: %w", r.kind.Kind, name, err))
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return apierrors.NewNotFound(r.resource, name)
+	case apierrors.IsAlreadyExists(err):
+		return apierrors.NewAlreadyExists(r.resource, name)
+	case apierrors.IsConflict(err):
+		return apierrors.NewConflict(r.resource, name, errors.New(genericregistry.OptimisticLockErrorMsg))
+	}
+	s := status.Status()
+	if s.Code == http.StatusForbidden || s.Code == http.StatusUnauthorized {
+		// The server's own identity was refused: an operator problem, not the client's.
+		return apierrors.NewInternalError(fmt.Errorf("the API server may not write HelmReleases: %s", s.Message))
+	}
+	s.Message = fmt.Sprintf("storing %s %q as a HelmRelease: %s", r.kind.Kind, name, s.Message)
+	if s.Details != nil {
+		s.Details.Group, s.Details.Kind, s.Details.Name = r.resource.Group, r.kind.Kind, name
+	}
+	return &apierrors.StatusError{ErrStatus: s}
+}
+
+// checkPreconditions applies a delete's uid and resourceVersion preconditions with kube-apiserver's
+// wording.
+func checkPreconditions(resource schema.GroupResource, name string, hr *unstructured.Unstructured, p *metav1.Preconditions) error {
+	if p == nil {
+		return nil
+	}
+	if p.UID != nil && *p.UID != hr.GetUID() {
+		return apierrors.NewConflict(resource, name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", *p.UID, hr.GetUID()))
+	}
+	if p.ResourceVersion != nil && *p.ResourceVersion != hr.GetResourceVersion() {
+		return apierrors.NewConflict(resource, name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, hr.GetResourceVersion()))
+	}
+	return nil
+}

@@ -1,0 +1,205 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/storage"
+
+	"github.com/cozystack/apps-apiserver/pkg/releasecache"
+)
+
+// freshnessTimeout is how long a read that names a resourceVersion newer than the cache waits for
+// the cache to catch up, as kube-apiserver's watch cache does, before answering 504.
+const freshnessTimeout = 3 * time.Second
+
+// Get returns the object from the cache.
+func (r *REST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
+	namespace := genericapirequest.NamespaceValue(ctx)
+	if err := r.awaitResourceVersion(ctx, options.ResourceVersion); err != nil {
+		return nil, err
+	}
+	obj, ok := r.cache.Get(r.kind.Kind, namespace, name)
+	if !ok {
+		return nil, apierrors.NewNotFound(r.resource, name)
+	}
+	return obj.DeepCopyObject(), nil
+}
+
+// List returns the objects selected by labels and fields, one page at a time when a limit is set.
+// Pages continue from the last returned key over the current state of the cache.
+func (r *REST) List(ctx context.Context, options *metainternalversion.ListOptions) (runtime.Object, error) {
+	namespace := genericapirequest.NamespaceValue(ctx)
+	predicate := r.predicate(options)
+	if err := r.checkListResourceVersion(ctx, options); err != nil {
+		return nil, err
+	}
+	fromKey := ""
+	if options.Continue != "" {
+		key, _, err := storage.DecodeContinue(options.Continue, "/")
+		if err != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid continue token: %v", err))
+		}
+		fromKey = key
+	}
+
+	objects, rv := r.cache.List(r.kind.Kind, namespace)
+	type keyed struct {
+		key string
+		obj runtime.Object
+	}
+	items := make([]keyed, 0, len(objects))
+	for _, obj := range objects {
+		m, err := meta.Accessor(obj)
+		if err != nil {
+			return nil, err
+		}
+		key := "/" + m.GetNamespace() + "/" + m.GetName()
+		if fromKey != "" && key < fromKey {
+			continue
+		}
+		if ok, err := predicate.Matches(obj); err != nil || !ok {
+			continue
+		}
+		items = append(items, keyed{key, obj})
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].key < items[j].key })
+
+	list := r.kind.NewList()
+	var page []runtime.Object
+	limit := int(options.Limit)
+	for i, it := range items {
+		if limit > 0 && i == limit {
+			// The next page starts at this item's key.
+			token, err := storage.EncodeContinue(it.key, "/", int64(rv))
+			if err != nil {
+				return nil, err
+			}
+			lm, _ := meta.ListAccessor(list)
+			lm.SetContinue(token)
+			remaining := int64(len(items) - i)
+			lm.SetRemainingItemCount(&remaining)
+			break
+		}
+		page = append(page, it.obj.DeepCopyObject())
+	}
+	if err := meta.SetList(list, page); err != nil {
+		return nil, err
+	}
+	lm, err := meta.ListAccessor(list)
+	if err != nil {
+		return nil, err
+	}
+	lm.SetResourceVersion(fmt.Sprint(rv))
+	return list, nil
+}
+
+// Watch streams changes of the kind, honouring resourceVersion, sendInitialEvents, bookmarks and
+// label and field selectors as kube-apiserver's watch cache does.
+func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptions) (watch.Interface, error) {
+	predicate := r.predicate(options)
+	opts := releasecache.WatchOptions{
+		Kind:      r.kind.Kind,
+		Namespace: genericapirequest.NamespaceValue(ctx),
+		NewObject: r.kind.New,
+		Bookmarks: options.AllowWatchBookmarks,
+		Matches: func(obj runtime.Object) bool {
+			ok, err := predicate.Matches(obj)
+			return err == nil && ok
+		},
+	}
+	rv, err := releasecache.ParseResourceVersion(options.ResourceVersion)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	switch {
+	case options.SendInitialEvents != nil && *options.SendInitialEvents:
+		if err := r.awaitResourceVersion(ctx, options.ResourceVersion); err != nil {
+			return nil, err
+		}
+		opts.InitialEvents = true
+		opts.InitialEventsEndBookmark = options.AllowWatchBookmarks
+	case rv == 0 && (options.SendInitialEvents == nil):
+		// "" and "0" start from the current state, delivered as ADDED events.
+		opts.InitialEvents = true
+	case rv == 0:
+		// sendInitialEvents=false without a resourceVersion: only changes from now on.
+		opts.ResourceVersion = r.cache.ResourceVersion()
+	default:
+		if err := r.awaitResourceVersion(ctx, options.ResourceVersion); err != nil {
+			return nil, err
+		}
+		opts.ResourceVersion = rv
+	}
+	return r.cache.Watch(opts)
+}
+
+// predicate builds the label and field selection for a list or watch.
+func (r *REST) predicate(options *metainternalversion.ListOptions) storage.SelectionPredicate {
+	p := storage.SelectionPredicate{
+		Label:    labels.Everything(),
+		Field:    fields.Everything(),
+		GetAttrs: objectAttrs,
+	}
+	if options != nil && options.LabelSelector != nil {
+		p.Label = options.LabelSelector
+	}
+	if options != nil && options.FieldSelector != nil {
+		p.Field = options.FieldSelector
+	}
+	return p
+}
+
+// objectAttrs exposes the labels and the field-selectable fields of an object.
+func objectAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.GetLabels(), fields.Set{"metadata.name": m.GetName(), "metadata.namespace": m.GetNamespace()}, nil
+}
+
+// checkListResourceVersion applies the resourceVersion semantics of a list: "" and "0" read the
+// cache, NotOlderThan waits for the cache to reach the version, Exact is only possible for the
+// version the cache is at.
+func (r *REST) checkListResourceVersion(ctx context.Context, options *metainternalversion.ListOptions) error {
+	if options.ResourceVersionMatch == metav1.ResourceVersionMatchExact {
+		rv, err := releasecache.ParseResourceVersion(options.ResourceVersion)
+		if err != nil {
+			return apierrors.NewBadRequest(err.Error())
+		}
+		if current := r.cache.ResourceVersion(); rv != current {
+			return apierrors.NewResourceExpired(fmt.Sprintf("resourceVersion %d is not the current one (%d): exact reads of older versions are not supported", rv, current))
+		}
+		return nil
+	}
+	return r.awaitResourceVersion(ctx, options.ResourceVersion)
+}
+
+// awaitResourceVersion waits until the cache reflects a client-supplied resourceVersion.
+func (r *REST) awaitResourceVersion(ctx context.Context, resourceVersion string) error {
+	rv, err := releasecache.ParseResourceVersion(resourceVersion)
+	if err != nil {
+		return apierrors.NewBadRequest(err.Error())
+	}
+	if rv == 0 {
+		return nil
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, freshnessTimeout)
+	defer cancel()
+	if err := r.cache.WaitForResourceVersion(waitCtx, rv); err != nil {
+		return storage.NewTooLargeResourceVersionError(rv, r.cache.ResourceVersion(), 1)
+	}
+	return nil
+}

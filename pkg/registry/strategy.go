@@ -1,0 +1,103 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/storage/names"
+
+	"github.com/cozystack/apps-apiserver/pkg/release"
+)
+
+// strategy holds the create and update rules every kind shares, in the shape k8s.io/apiserver's
+// rest.BeforeCreate and rest.BeforeUpdate expect, so those helpers run exactly as for built-in
+// resources and CRDs.
+type strategy struct {
+	runtime.ObjectTyper
+	names.NameGenerator
+	kind *release.Kind
+}
+
+func newStrategy(typer runtime.ObjectTyper, kind *release.Kind) strategy {
+	return strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator, kind: kind}
+}
+
+func (strategy) NamespaceScoped() bool { return true }
+
+// PrepareForCreate drops the status a client sent: status is projected from Flux, never written.
+func (s strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
+	clearStatus(obj)
+}
+
+// PrepareForUpdate keeps the stored status: clients cannot write it through the main resource.
+func (s strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
+	copyStatus(obj, old)
+}
+
+// Validate checks what every kind needs before it can be stored as a HelmRelease.
+func (s strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
+	}
+	errs := apimachineryvalidation.ValidateObjectMetaAccessor(m, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	return append(errs, s.validateStorable(m)...)
+}
+
+// ValidateUpdate checks metadata immutability and the same storage constraints as create.
+func (s strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
+	}
+	oldMeta, err := meta.Accessor(old)
+	if err != nil {
+		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
+	}
+	errs := apimachineryvalidation.ValidateObjectMetaAccessorUpdate(m, oldMeta, field.NewPath("metadata"))
+	return append(errs, s.validateStorable(m)...)
+}
+
+// validateStorable refuses names Helm cannot use and metadata that would forge the server's own
+// bookkeeping on the HelmRelease.
+func (s strategy) validateStorable(m metaObject) field.ErrorList {
+	var errs field.ErrorList
+	if max := s.kind.MaxNameLength(); len(m.GetName()) > max {
+		errs = append(errs, field.TooLong(field.NewPath("metadata", "name"), m.GetName(), max).
+			WithOrigin(fmt.Sprintf("the HelmRelease name %q would exceed Helm's %d-character release name limit",
+				s.kind.ReleaseName(m.GetName()), release.MaxReleaseNameLength)))
+	}
+	for key := range m.GetLabels() {
+		if release.IsReserved(key) {
+			errs = append(errs, field.Forbidden(field.NewPath("metadata", "labels").Key(key),
+				fmt.Sprintf("label keys with the prefix %q are reserved for the API server", release.ReservedPrefix)))
+		}
+	}
+	for key := range m.GetAnnotations() {
+		if release.IsReserved(key) {
+			errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations").Key(key),
+				fmt.Sprintf("annotation keys with the prefix %q are reserved for the API server", release.ReservedPrefix)))
+		}
+	}
+	for i, f := range m.GetFinalizers() {
+		if f == release.FluxFinalizer {
+			errs = append(errs, field.Forbidden(field.NewPath("metadata", "finalizers").Index(i),
+				fmt.Sprintf("the finalizer %q belongs to the release controller", f)))
+		}
+	}
+	return errs
+}
+
+func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
+func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
+	return nil
+}
+func (strategy) Canonicalize(runtime.Object)              {}
+func (strategy) AllowCreateOnUpdate(context.Context) bool { return false }
+
+// AllowUnconditionalUpdate is false as for CRDs: a PUT must carry the resourceVersion it read.
+func (strategy) AllowUnconditionalUpdate(context.Context) bool { return false }

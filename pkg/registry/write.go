@@ -1,0 +1,259 @@
+package registry
+
+import (
+	"context"
+	"errors"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/util/dryrun"
+	"k8s.io/klog/v2"
+
+	"github.com/cozystack/apps-apiserver/pkg/release"
+	"github.com/cozystack/apps-apiserver/pkg/releasecache"
+)
+
+// FieldManager is the name under which the server writes HelmReleases.
+const FieldManager = "cozy-apiserver"
+
+// maxUpdateAttempts bounds how often an update is re-applied when the HelmRelease changed between
+// reading and writing it (usually Flux updating its status). Each attempt re-reads the release and
+// re-applies the client's change, so a client that sent a stale resourceVersion still gets a 409.
+const maxUpdateAttempts = 5
+
+// Create stores a new object as a new HelmRelease.
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	if m.GetGenerateName() != "" && m.GetName() == "" {
+		m.SetName(r.strategy.GenerateName(m.GetGenerateName()))
+	}
+	rest.FillObjectMetaSystemFields(m)
+	if err := rest.BeforeCreate(r.strategy, ctx, obj); err != nil {
+		return nil, err
+	}
+	if createValidation != nil {
+		if err := createValidation(ctx, obj.DeepCopyObject()); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.gate.AllowWrite(ctx, r.resource, m.GetNamespace(), m.GetName()); err != nil {
+		return nil, err
+	}
+	hr := r.kind.NewRelease(m.GetNamespace(), m.GetName())
+	if err := r.kind.ApplyTo(obj, hr); err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	if dryrun.IsDryRun(options.DryRun) {
+		if _, exists := r.cache.Get(r.kind.Kind, m.GetNamespace(), m.GetName()); exists {
+			return nil, apierrors.NewAlreadyExists(r.resource, m.GetName())
+		}
+		return obj, nil
+	}
+	created, err := r.releases.Namespace(m.GetNamespace()).Create(ctx, hr, metav1.CreateOptions{FieldManager: FieldManager})
+	if err != nil {
+		return nil, r.translateError(err, m.GetName())
+	}
+	klog.FromContext(ctx).V(2).Info("Created HelmRelease", "kind", r.kind.Kind, "namespace", m.GetNamespace(), "name", m.GetName(), "resourceVersion", created.GetResourceVersion())
+	return r.visible(ctx, created)
+}
+
+// Update applies the client's change to the fields of the HelmRelease the server owns, with the
+// same optimistic concurrency as kube-apiserver's storage: the change is applied to a fresh read
+// and written with that read's resourceVersion.
+func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
+	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	namespace := genericapirequest.NamespaceValue(ctx)
+	for attempt := 1; ; attempt++ {
+		hr, err := r.releases.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) || (err == nil && hr.GetLabels()[release.LabelKind] != r.kind.Kind) {
+			if !forceAllowCreate {
+				return nil, false, apierrors.NewNotFound(r.resource, name)
+			}
+			obj, err := objInfo.UpdatedObject(ctx, nil)
+			if err != nil {
+				return nil, false, err
+			}
+			created, err := r.Create(ctx, obj, createValidation, &metav1.CreateOptions{DryRun: options.DryRun, FieldManager: options.FieldManager})
+			return created, err == nil, err
+		}
+		if err != nil {
+			return nil, false, r.translateError(err, name)
+		}
+		result, raced, err := r.updateOnce(ctx, hr, objInfo, updateValidation, options)
+		if raced && attempt < maxUpdateAttempts {
+			continue
+		}
+		return result, false, err
+	}
+}
+
+func (r *REST) updateOnce(ctx context.Context, hr *unstructured.Unstructured, objInfo rest.UpdatedObjectInfo,
+	updateValidation rest.ValidateObjectUpdateFunc, options *metav1.UpdateOptions) (result runtime.Object, raced bool, err error) {
+	old, err := r.kind.ToObject(r.gv, hr)
+	if err != nil {
+		return nil, false, apierrors.NewInternalError(err)
+	}
+	oldMeta, _ := meta.Accessor(old)
+	obj, err := objInfo.UpdatedObject(ctx, old)
+	if err != nil {
+		return nil, false, err
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, false, apierrors.NewBadRequest(err.Error())
+	}
+	switch m.GetResourceVersion() {
+	case "":
+		return nil, false, apierrors.NewInvalid(r.kind.GroupVersionKind(r.gv).GroupKind(), m.GetName(), field.ErrorList{
+			field.Invalid(field.NewPath("metadata", "resourceVersion"), m.GetResourceVersion(), "must be specified for an update")})
+	case oldMeta.GetResourceVersion():
+	default:
+		return nil, false, apierrors.NewConflict(r.resource, m.GetName(), errors.New(genericregistry.OptimisticLockErrorMsg))
+	}
+	if err := rest.BeforeUpdate(r.strategy, ctx, obj, old); err != nil {
+		return nil, false, err
+	}
+	if updateValidation != nil {
+		if err := updateValidation(ctx, obj.DeepCopyObject(), old.DeepCopyObject()); err != nil {
+			return nil, false, err
+		}
+	}
+	if err := r.gate.AllowWrite(ctx, r.resource, m.GetNamespace(), m.GetName()); err != nil {
+		return nil, false, err
+	}
+	if err := r.kind.ApplyTo(obj, hr); err != nil {
+		return nil, false, apierrors.NewInternalError(err)
+	}
+	if dryrun.IsDryRun(options.DryRun) {
+		return obj, false, nil
+	}
+	updated, err := r.releases.Namespace(m.GetNamespace()).Update(ctx, hr, metav1.UpdateOptions{FieldManager: FieldManager})
+	if err != nil {
+		// A conflict here means the release changed after it was read (usually Flux writing
+		// status): the caller re-reads and re-applies the client's change.
+		return nil, apierrors.IsConflict(err), r.translateError(err, m.GetName())
+	}
+	result, err = r.visible(ctx, updated)
+	return result, false, err
+}
+
+// Delete deletes the HelmRelease. While finalizers (the user's, or Flux's uninstalling the
+// release) hold it, the object stays visible with a deletionTimestamp, as any Kubernetes object.
+func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
+	namespace := genericapirequest.NamespaceValue(ctx)
+	hr, err := r.releases.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{})
+	if err == nil && hr.GetLabels()[release.LabelKind] != r.kind.Kind {
+		err = apierrors.NewNotFound(r.resource, name)
+	}
+	if err != nil {
+		return nil, false, r.translateError(err, name)
+	}
+	obj, err := r.kind.ToObject(r.gv, hr)
+	if err != nil {
+		return nil, false, apierrors.NewInternalError(err)
+	}
+	if err := checkPreconditions(r.resource, name, hr, options.Preconditions); err != nil {
+		return nil, false, err
+	}
+	if deleteValidation != nil {
+		if err := deleteValidation(ctx, obj.DeepCopyObject()); err != nil {
+			return nil, false, err
+		}
+	}
+	if dryrun.IsDryRun(options.DryRun) {
+		return obj, len(hr.GetFinalizers()) == 0, nil
+	}
+	uid, rv := hr.GetUID(), hr.GetResourceVersion()
+	err = r.releases.Namespace(namespace).Delete(ctx, hr.GetName(), metav1.DeleteOptions{
+		Preconditions:      &metav1.Preconditions{UID: &uid, ResourceVersion: &rv},
+		PropagationPolicy:  options.PropagationPolicy,
+		GracePeriodSeconds: options.GracePeriodSeconds,
+	})
+	if err != nil {
+		return nil, false, r.translateError(err, name)
+	}
+	// Wait until the cache shows the deletion, either gone or marked for deletion.
+	var current runtime.Object
+	waitCtx, cancel := context.WithTimeout(ctx, visibilityTimeout)
+	defer cancel()
+	waitErr := r.cache.WaitFor(waitCtx, func(c *releasecache.Cache) bool {
+		o, ok := c.GetLocked(r.kind.Kind, namespace, name)
+		if !ok {
+			return true
+		}
+		om, _ := meta.Accessor(o)
+		if om.GetUID() != uid {
+			return true
+		}
+		if om.GetDeletionTimestamp() != nil {
+			current = o.DeepCopyObject()
+			return true
+		}
+		return false
+	})
+	if waitErr != nil {
+		klog.FromContext(ctx).Info("Deletion not yet visible in cache", "kind", r.kind.Kind, "namespace", namespace, "name", name, "err", waitErr)
+	}
+	if current != nil {
+		return current, false, nil
+	}
+	return obj, true, nil
+}
+
+// DeleteCollection deletes every selected object, one HelmRelease at a time, as kube-apiserver's
+// generic storage does.
+func (r *REST) DeleteCollection(ctx context.Context, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions,
+	listOptions *metainternalversion.ListOptions) (runtime.Object, error) {
+	listObj, err := r.List(ctx, listOptions)
+	if err != nil {
+		return nil, err
+	}
+	items, err := meta.ExtractList(listObj)
+	if err != nil {
+		return nil, err
+	}
+	deleted := make([]runtime.Object, 0, len(items))
+	for _, item := range items {
+		m, _ := meta.Accessor(item)
+		obj, _, err := r.Delete(ctx, m.GetName(), deleteValidation, options.DeepCopy())
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		deleted = append(deleted, obj)
+	}
+	if err := meta.SetList(listObj, deleted); err != nil {
+		return nil, err
+	}
+	return listObj, nil
+}
+
+// visible converts a HelmRelease the server just wrote and waits until the cache reflects it, so
+// reads after a successful write see the write.
+func (r *REST) visible(ctx context.Context, hr *unstructured.Unstructured) (runtime.Object, error) {
+	obj, err := r.kind.ToObject(r.gv, hr)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	if rv, err := releasecache.ParseResourceVersion(hr.GetResourceVersion()); err == nil {
+		waitCtx, cancel := context.WithTimeout(ctx, visibilityTimeout)
+		defer cancel()
+		if err := r.cache.WaitForResourceVersion(waitCtx, rv); err != nil {
+			klog.FromContext(ctx).Info("Write not yet visible in cache", "kind", r.kind.Kind, "namespace", hr.GetNamespace(), "name", hr.GetName(), "resourceVersion", rv, "err", err)
+		}
+	}
+	return obj, nil
+}

@@ -1,0 +1,91 @@
+// Package release is the one place that knows how an apps.cozy.io object becomes a Flux
+// HelmRelease and back. Everything else in the server works on the typed objects and a Kind.
+package release
+
+import (
+	"fmt"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Kind describes one apps.cozy.io kind to the generic machinery: its names, how its releases are
+// named and which chart installs it. Adding a kind means writing one of these (see pkg/kinds).
+type Kind struct {
+	// Kind is the API kind, e.g. "Kubernetes".
+	Kind string
+	// Resource is the plural resource name used in URLs and RBAC, e.g. "kuberneteses".
+	Resource string
+	// Singular is the singular resource name kubectl accepts, e.g. "kubernetes".
+	Singular string
+	// ShortNames are the abbreviations kubectl accepts.
+	ShortNames []string
+	// ReleasePrefix is prepended to an object's name to form its HelmRelease name. It is part of
+	// the stored data: changing it would orphan every existing release of the kind.
+	ReleasePrefix string
+	// Chart is how Flux installs the kind; operators may override it with a config file.
+	Chart Chart
+	// New returns an empty object of the kind; NewList an empty list.
+	New     func() runtime.Object
+	NewList func() runtime.Object
+	// PrinterColumns are the kind's own columns in `kubectl get`, shown after NAME, READY and
+	// VERSION and before AGE.
+	PrinterColumns []PrinterColumn
+}
+
+// PrinterColumn is a kubectl table column filled from a JSONPath into the object, as in a CRD's
+// additionalPrinterColumns.
+type PrinterColumn struct {
+	Name        string
+	Type        string
+	JSONPath    string
+	Description string
+}
+
+// Chart is the part of a HelmRelease spec that says which chart installs a kind and how often Flux
+// reconciles it. It is configuration, not user input.
+type Chart struct {
+	// Name is the chart's name in its source.
+	Name string `json:"name"`
+	// Version is a semver range Flux resolves against the source; empty means the latest.
+	Version string `json:"version,omitempty"`
+	// SourceRef names the Flux source (HelmRepository, GitRepository or Bucket) holding the chart.
+	SourceRef SourceRef `json:"sourceRef"`
+	// Interval is how often Flux reconciles the release.
+	Interval metav1.Duration `json:"interval"`
+	// Timeout bounds each Helm install, upgrade or uninstall; nil keeps Flux's default.
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// SourceRef points at the Flux source object a chart comes from.
+type SourceRef struct {
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// MaxReleaseNameLength is Helm's limit on release names; Flux refuses longer HelmRelease names.
+const MaxReleaseNameLength = 53
+
+// GroupVersionKind is the kind's identity in apps.cozy.io/v1alpha1.
+func (k *Kind) GroupVersionKind(gv schema.GroupVersion) schema.GroupVersionKind {
+	return gv.WithKind(k.Kind)
+}
+
+// ReleaseName is the HelmRelease (and Helm release) name that stores the object called name.
+func (k *Kind) ReleaseName(name string) string { return k.ReleasePrefix + name }
+
+// MaxNameLength is the longest object name whose release name still fits Helm's limit.
+func (k *Kind) MaxNameLength() int { return MaxReleaseNameLength - len(k.ReleasePrefix) }
+
+// ObjectName recovers the object name from a release name, reporting false for releases that
+// do not carry this kind's prefix.
+func (k *Kind) ObjectName(releaseName string) (string, bool) {
+	name, ok := strings.CutPrefix(releaseName, k.ReleasePrefix)
+	return name, ok && name != ""
+}
+
+// String names the kind in logs and errors.
+func (k *Kind) String() string { return fmt.Sprintf("%s (%s)", k.Kind, k.Resource) }

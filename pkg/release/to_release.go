@@ -1,0 +1,119 @@
+package release
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// NewRelease returns an empty HelmRelease for the object, ready for ApplyTo.
+func (k *Kind) NewRelease(namespace, name string) *unstructured.Unstructured {
+	hr := &unstructured.Unstructured{Object: map[string]any{}}
+	hr.SetGroupVersionKind(HelmReleaseGVK)
+	hr.SetNamespace(namespace)
+	hr.SetName(k.ReleaseName(name))
+	return hr
+}
+
+// ApplyTo writes the object into the fields of the HelmRelease this server owns and leaves every
+// other field alone, so an update never drops Flux's finalizer, spec fields another tool set, or
+// fields this server does not know. The user's labels and annotations replace the visible ones;
+// the server's reserved keys are rewritten from the object.
+func (k *Kind) ApplyTo(obj runtime.Object, hr *unstructured.Unstructured) error {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return err
+	}
+
+	labels := mergeVisible(hr.GetLabels(), m.GetLabels())
+	labels[LabelKind] = k.Kind
+	labels[LabelName] = m.GetName()
+	hr.SetLabels(labels)
+
+	annotations := mergeVisible(hr.GetAnnotations(), m.GetAnnotations())
+	delete(annotations, AnnotationManagedFields)
+	if managed := m.GetManagedFields(); len(managed) > 0 {
+		raw, err := json.Marshal(managed)
+		if err != nil {
+			return fmt.Errorf("encoding managedFields: %w", err)
+		}
+		annotations[AnnotationManagedFields] = string(raw)
+	}
+	if len(annotations) == 0 {
+		annotations = nil
+	}
+	hr.SetAnnotations(annotations)
+
+	var finalizers []string
+	for _, f := range hr.GetFinalizers() {
+		if isHiddenFinalizer(f) {
+			finalizers = append(finalizers, f)
+		}
+	}
+	hr.SetFinalizers(append(finalizers, m.GetFinalizers()...))
+	hr.SetOwnerReferences(m.GetOwnerReferences())
+
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return fmt.Errorf("encoding %s %s/%s: %w", k.Kind, m.GetNamespace(), m.GetName(), err)
+	}
+	values, _, _ := unstructured.NestedMap(content, "spec")
+	if values == nil {
+		values = map[string]any{}
+	}
+	if err := unstructured.SetNestedMap(hr.Object, values, "spec", "values"); err != nil {
+		return err
+	}
+	return k.Chart.applyTo(hr)
+}
+
+// applyTo sets the chart reference and reconcile settings, keeping any other chart fields.
+func (c *Chart) applyTo(hr *unstructured.Unstructured) error {
+	set := func(value any, path ...string) error {
+		return unstructured.SetNestedField(hr.Object, value, append([]string{"spec"}, path...)...)
+	}
+	ref := map[string]any{"kind": c.SourceRef.Kind, "name": c.SourceRef.Name}
+	if c.SourceRef.Namespace != "" {
+		ref["namespace"] = c.SourceRef.Namespace
+	}
+	if err := set(ref, "chart", "spec", "sourceRef"); err != nil {
+		return err
+	}
+	if err := set(c.Name, "chart", "spec", "chart"); err != nil {
+		return err
+	}
+	if c.Version != "" {
+		if err := set(c.Version, "chart", "spec", "version"); err != nil {
+			return err
+		}
+	} else {
+		unstructured.RemoveNestedField(hr.Object, "spec", "chart", "spec", "version")
+	}
+	if err := set(c.Interval.Duration.String(), "interval"); err != nil {
+		return err
+	}
+	if c.Timeout != nil {
+		return set(c.Timeout.Duration.String(), "timeout")
+	}
+	unstructured.RemoveNestedField(hr.Object, "spec", "timeout")
+	return nil
+}
+
+// mergeVisible keeps the reserved keys of current and replaces all visible ones with desired.
+func mergeVisible(current, desired map[string]string) map[string]string {
+	out := make(map[string]string, len(current)+len(desired))
+	for key, value := range current {
+		if IsReserved(key) {
+			out[key] = value
+		}
+	}
+	for key, value := range desired {
+		if !IsReserved(key) {
+			out[key] = value
+		}
+	}
+	return out
+}

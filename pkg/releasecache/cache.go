@@ -1,0 +1,184 @@
+// Package releasecache keeps the server's read model: every HelmRelease this server owns, already
+// converted to the object it stores, fed by one upstream watch for all kinds. It serves gets, lists
+// and watches from memory and lets writers wait until their write is visible (read-your-writes).
+//
+// It is written here rather than taken from k8s.io/apiserver's Cacher because the Cacher needs a
+// storage.Interface per resource (one upstream watch each), while this server multiplexes all
+// kinds over one HelmRelease watch and converts each change once, not once per reader.
+package releasecache
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+)
+
+// Converter turns a HelmRelease into the object it stores. ok is false for HelmReleases that do
+// not belong to any kind; those are ignored.
+type Converter func(hr *unstructured.Unstructured) (kind string, obj runtime.Object, ok bool)
+
+// Cache is the converted, in-memory view of the server's HelmReleases. Cached objects are never
+// mutated after insertion; readers that hand them to code which may mutate must copy them.
+type Cache struct {
+	convert Converter
+
+	mu sync.RWMutex
+	// objects is kind → namespace → object name → object.
+	objects map[string]map[string]map[string]runtime.Object
+	// releases maps a HelmRelease key ("namespace/name") to where its object lives in objects.
+	releases map[string]objectRef
+	// rv is the highest resourceVersion the upstream watch has delivered (events or bookmarks).
+	rv     uint64
+	synced bool
+	log    eventLog
+	// watchers receive every event after they registered.
+	watchers map[*watcher]struct{}
+	// changed is closed and replaced whenever rv or the contents move, waking waiters.
+	changed chan struct{}
+}
+
+type objectRef struct{ kind, namespace, name string }
+
+// Event is one change to a cached object, in upstream order.
+type Event struct {
+	Type watch.EventType
+	Kind string
+	// Object is the object after the change; for deletions, its last state.
+	Object runtime.Object
+	// Prev is the object before the change; nil for additions.
+	Prev runtime.Object
+	RV   uint64
+}
+
+// New returns an empty cache that keeps the last logSize events for watches that resume from a
+// resourceVersion.
+func New(convert Converter, logSize int) *Cache {
+	return &Cache{
+		convert:  convert,
+		objects:  map[string]map[string]map[string]runtime.Object{},
+		releases: map[string]objectRef{},
+		log:      newEventLog(logSize),
+		watchers: map[*watcher]struct{}{},
+		changed:  make(chan struct{}),
+	}
+}
+
+// Run feeds the cache from lw until ctx ends: one reflector, hence one upstream list+watch, for
+// every kind.
+func (c *Cache) Run(ctx context.Context, lw cache.ListerWatcher) {
+	r := cache.NewReflectorWithOptions(lw, &unstructured.Unstructured{}, (*store)(c), cache.ReflectorOptions{Name: "helmreleases"})
+	r.RunWithContext(ctx)
+}
+
+// HasSynced reports whether the initial list has been loaded.
+func (c *Cache) HasSynced() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.synced
+}
+
+// ResourceVersion is the newest resourceVersion the cache reflects.
+func (c *Cache) ResourceVersion() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.rv
+}
+
+// Get returns the cached object; callers must copy it before changing it.
+func (c *Cache) Get(kind, namespace, name string) (runtime.Object, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	obj, ok := c.objects[kind][namespace][name]
+	return obj, ok
+}
+
+// List returns the cached objects of a kind in a namespace ("" for all) and the resourceVersion
+// they reflect; callers must copy objects before changing them.
+func (c *Cache) List(kind, namespace string) ([]runtime.Object, uint64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var out []runtime.Object
+	collect := func(byName map[string]runtime.Object) {
+		for _, obj := range byName {
+			out = append(out, obj)
+		}
+	}
+	if namespace != "" {
+		collect(c.objects[kind][namespace])
+	} else {
+		for _, byName := range c.objects[kind] {
+			collect(byName)
+		}
+	}
+	return out, c.rv
+}
+
+// WaitFor blocks until cond, evaluated under the cache's read lock after every change, holds or
+// ctx ends.
+func (c *Cache) WaitFor(ctx context.Context, cond func(c *Cache) bool) error {
+	for {
+		c.mu.RLock()
+		ok, changed := cond(c), c.changed
+		c.mu.RUnlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// WaitForResourceVersion blocks until the cache reflects rv, so a write's result is visible to
+// reads that follow it.
+func (c *Cache) WaitForResourceVersion(ctx context.Context, rv uint64) error {
+	return c.WaitFor(ctx, func(c *Cache) bool { return c.rv >= rv })
+}
+
+// GetLocked is Get for use inside a WaitFor condition, which already holds the lock.
+func (c *Cache) GetLocked(kind, namespace, name string) (runtime.Object, bool) {
+	obj, ok := c.objects[kind][namespace][name]
+	return obj, ok
+}
+
+// ParseResourceVersion reads a resourceVersion issued by kube-apiserver. They are etcd revisions;
+// the server compares them to order its cache against writes and watch requests.
+func ParseResourceVersion(rv string) (uint64, error) {
+	if rv == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(rv, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid resource version %q: %w", rv, err)
+	}
+	return n, nil
+}
+
+func resourceVersionOf(obj runtime.Object) uint64 {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return 0
+	}
+	rv, err := ParseResourceVersion(m.GetResourceVersion())
+	if err != nil {
+		klog.ErrorS(err, "Ignoring unparsable resourceVersion from upstream")
+		return 0
+	}
+	return rv
+}
+
+// notifyLocked wakes every WaitFor; the caller holds the write lock.
+func (c *Cache) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}

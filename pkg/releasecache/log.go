@@ -1,0 +1,49 @@
+package releasecache
+
+// eventLog is a ring of the most recent events, so a watch can resume from any resourceVersion
+// newer than the oldest one it still holds.
+type eventLog struct {
+	events []Event
+	start  int // index of the oldest event
+	size   int
+	// horizon is the newest resourceVersion whose successors are not all in the log: a watch
+	// from an older resourceVersion may have missed events and must relist.
+	horizon uint64
+}
+
+func newEventLog(capacity int) eventLog {
+	if capacity < 1 {
+		capacity = 1
+	}
+	return eventLog{events: make([]Event, capacity)}
+}
+
+func (l *eventLog) add(e Event) {
+	if l.size == len(l.events) {
+		l.horizon = l.events[l.start].RV
+		l.start = (l.start + 1) % len(l.events)
+		l.size--
+	}
+	l.events[(l.start+l.size)%len(l.events)] = e
+	l.size++
+}
+
+// since returns the events newer than rv, oldest first, or false when some may have been dropped.
+func (l *eventLog) since(rv uint64) ([]Event, bool) {
+	if rv < l.horizon {
+		return nil, false
+	}
+	var out []Event
+	for i := 0; i < l.size; i++ {
+		if e := l.events[(l.start+i)%len(l.events)]; e.RV > rv {
+			out = append(out, e)
+		}
+	}
+	return out, true
+}
+
+// reset forgets all events: history before rv can no longer be replayed.
+func (l *eventLog) reset(rv uint64) {
+	clear(l.events)
+	l.start, l.size, l.horizon = 0, 0, rv
+}

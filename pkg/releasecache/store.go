@@ -1,0 +1,214 @@
+package releasecache
+
+import (
+	"fmt"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+)
+
+// store is the face the Cache shows the reflector: it receives HelmReleases in upstream order and
+// turns each into at most one converted object and one event.
+type store Cache
+
+var _ cache.Store = (*store)(nil)
+var _ cache.ResourceVersionUpdater = (*store)(nil)
+
+func releaseKey(hr *unstructured.Unstructured) string { return hr.GetNamespace() + "/" + hr.GetName() }
+
+func asRelease(obj any) (*unstructured.Unstructured, error) {
+	if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tombstone.Obj
+	}
+	hr, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return nil, fmt.Errorf("expected a HelmRelease, got %T", obj)
+	}
+	return hr, nil
+}
+
+// Add records a new or changed HelmRelease.
+func (s *store) Add(obj any) error { return s.Update(obj) }
+
+// Update records a new or changed HelmRelease.
+func (s *store) Update(obj any) error {
+	hr, err := asRelease(obj)
+	if err != nil {
+		return err
+	}
+	c := (*Cache)(s)
+	kind, converted, ok := c.convert(hr)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rv := resourceVersionOf(hr)
+	if ok {
+		c.putLocked(releaseKey(hr), kind, converted, rv)
+	} else {
+		// A release that lost its ownership labels, or no longer converts, leaves the API.
+		c.removeLocked(releaseKey(hr), rv)
+	}
+	c.advanceLocked(rv)
+	return nil
+}
+
+// Delete records a deleted HelmRelease.
+func (s *store) Delete(obj any) error {
+	hr, err := asRelease(obj)
+	if err != nil {
+		return err
+	}
+	c := (*Cache)(s)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rv := resourceVersionOf(hr)
+	c.removeLocked(releaseKey(hr), rv)
+	c.advanceLocked(rv)
+	return nil
+}
+
+// Replace installs a full list. The first one is the initial state; later ones (after the upstream
+// watch expired) are turned into the events that lead from the old state to the new one.
+func (s *store) Replace(list []any, resourceVersion string) error {
+	rv, err := ParseResourceVersion(resourceVersion)
+	if err != nil {
+		return err
+	}
+	c := (*Cache)(s)
+	type item struct {
+		kind string
+		obj  runtime.Object
+	}
+	converted := make(map[string]item, len(list))
+	for _, obj := range list {
+		hr, err := asRelease(obj)
+		if err != nil {
+			return err
+		}
+		if kind, o, ok := c.convert(hr); ok {
+			converted[releaseKey(hr)] = item{kind, o}
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key := range c.releases {
+		if _, ok := converted[key]; !ok {
+			c.removeLocked(key, rv)
+		}
+	}
+	for key, it := range converted {
+		if ref, ok := c.releases[key]; ok {
+			if old := c.objects[ref.kind][ref.namespace][ref.name]; old != nil && resourceVersionOf(old) == resourceVersionOf(it.obj) {
+				continue
+			}
+		}
+		c.putLocked(key, it.kind, it.obj, rv)
+	}
+	if !c.synced {
+		// Nothing before the initial list can be replayed.
+		c.log.reset(rv)
+		c.synced = true
+		klog.InfoS("HelmRelease cache synced", "objects", len(c.releases), "resourceVersion", rv)
+	}
+	c.advanceLocked(rv)
+	return nil
+}
+
+// UpdateResourceVersion records progress reported by the upstream watch (bookmarks).
+func (s *store) UpdateResourceVersion(resourceVersion string) {
+	rv, err := ParseResourceVersion(resourceVersion)
+	if err != nil {
+		return
+	}
+	c := (*Cache)(s)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.advanceLocked(rv)
+	c.bookmarkLocked()
+}
+
+// Bookmark is UpdateResourceVersion for the bookmarks of a watch-list.
+func (s *store) Bookmark(resourceVersion string) { s.UpdateResourceVersion(resourceVersion) }
+
+// LastStoreSyncResourceVersion is the newest resourceVersion the cache reflects.
+func (s *store) LastStoreSyncResourceVersion() string {
+	return strconv.FormatUint((*Cache)(s).ResourceVersion(), 10)
+}
+
+// The reflector only writes to its store; the read half of cache.Store is served by Cache itself
+// and these exist to satisfy the interface.
+
+// List is unused by the reflector.
+func (s *store) List() []any { return nil }
+
+// ListKeys is unused by the reflector.
+func (s *store) ListKeys() []string { return nil }
+
+// Get is unused by the reflector.
+func (s *store) Get(any) (any, bool, error) { return nil, false, nil }
+
+// GetByKey is unused by the reflector.
+func (s *store) GetByKey(string) (any, bool, error) { return nil, false, nil }
+
+// Resync is meaningless for a plain store.
+func (s *store) Resync() error { return nil }
+
+// putLocked stores a converted object and logs the event.
+func (c *Cache) putLocked(key, kind string, obj runtime.Object, rv uint64) {
+	ref := refOf(kind, obj)
+	var prev runtime.Object
+	if old, ok := c.releases[key]; ok {
+		if old.kind != kind || old.name != ref.name {
+			c.removeLocked(key, rv)
+		} else {
+			prev = c.objects[old.kind][old.namespace][old.name]
+		}
+	}
+	byNamespace := c.objects[kind]
+	if byNamespace == nil {
+		byNamespace = map[string]map[string]runtime.Object{}
+		c.objects[kind] = byNamespace
+	}
+	byName := byNamespace[ref.namespace]
+	if byName == nil {
+		byName = map[string]runtime.Object{}
+		byNamespace[ref.namespace] = byName
+	}
+	byName[ref.name] = obj
+	c.releases[key] = ref
+	event := Event{Type: watch.Added, Kind: kind, Object: obj, Prev: prev, RV: max(rv, resourceVersionOf(obj))}
+	if prev != nil {
+		event.Type = watch.Modified
+	}
+	c.publishLocked(event)
+}
+
+// removeLocked drops the object stored by a HelmRelease, if any, and logs its deletion.
+func (c *Cache) removeLocked(key string, rv uint64) {
+	ref, ok := c.releases[key]
+	if !ok {
+		return
+	}
+	delete(c.releases, key)
+	obj := c.objects[ref.kind][ref.namespace][ref.name]
+	delete(c.objects[ref.kind][ref.namespace], ref.name)
+	if len(c.objects[ref.kind][ref.namespace]) == 0 {
+		delete(c.objects[ref.kind], ref.namespace)
+	}
+	if obj == nil {
+		return
+	}
+	last := obj.DeepCopyObject()
+	setResourceVersion(last, rv)
+	c.publishLocked(Event{Type: watch.Deleted, Kind: ref.kind, Object: last, Prev: obj, RV: rv})
+}
+
+func (c *Cache) advanceLocked(rv uint64) {
+	if rv > c.rv {
+		c.rv = rv
+	}
+	c.notifyLocked()
+}
