@@ -69,7 +69,7 @@ func projectStatus(hr *unstructured.Unstructured) map[string]any {
 	if conditions, found, _ := unstructured.NestedSlice(hr.Object, "status", "conditions"); found {
 		status["conditions"] = conditions
 	}
-	if observed, found, _ := unstructured.NestedInt64(hr.Object, "status", "observedGeneration"); found {
+	if observed, found, _ := unstructured.NestedInt64(hr.Object, "status", "observedGeneration"); found && observed > 0 {
 		status["observedGeneration"] = observed
 	}
 	if version := installedChartVersion(hr); version != "" {

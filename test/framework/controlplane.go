@@ -1,0 +1,197 @@
+// Package framework starts a real control plane in-process: embedded etcd, kube-apiserver from
+// k8s.io/kubernetes with RBAC and the aggregator, Flux's real HelmRelease CRD, and the
+// apps.cozy.io server registered through an APIService. Tests and `make run` share it.
+package framework
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	"k8s.io/apiserver/pkg/storage/storagebackend"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	aggregatorclient "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
+	kubeapiserverapp "k8s.io/kubernetes/cmd/kube-apiserver/app"
+	kubeapiservertesting "k8s.io/kubernetes/cmd/kube-apiserver/app/testing"
+	"k8s.io/kubernetes/test/utils/ktesting"
+
+	"github.com/cozystack/apps-apiserver/generated/clientset/versioned"
+)
+
+// Options shape a control plane.
+type Options struct {
+	// StateDir keeps etcd's data and the kubeconfig across restarts. Empty means a temporary
+	// directory removed on Stop.
+	StateDir string
+	// ServerFlags are extra cozy-apiserver flags.
+	ServerFlags []string
+}
+
+// ControlPlane is a running control plane with clients for it.
+type ControlPlane struct {
+	// Config is an admin client configuration for kube-apiserver.
+	Config *rest.Config
+	// KubeconfigPath is a kubeconfig file with the same admin credentials.
+	KubeconfigPath string
+	// StateDir holds etcd data, certificates and the kubeconfig.
+	StateDir string
+
+	Kube          kubernetes.Interface
+	Dynamic       dynamic.Interface
+	Apps          versioned.Interface
+	APIExtensions apiextensionsclient.Interface
+	Aggregator    aggregatorclient.Interface
+
+	// Server is the apps.cozy.io server, which tests may stop and restart.
+	Server *CozyServer
+
+	etcd          *embed.Etcd
+	kubeAPIServer kubeapiservertesting.TestServer
+	resetResolver func()
+	ownsStateDir  bool
+}
+
+// Start brings up etcd, kube-apiserver, the HelmRelease CRD and the apps.cozy.io server, and
+// returns once the APIService is Available. tb receives kube-apiserver's logs and cleanups.
+func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane, err error) {
+	cp = &ControlPlane{StateDir: opts.StateDir}
+	defer func() {
+		if err != nil {
+			cp.Stop()
+		}
+	}()
+	if cp.StateDir == "" {
+		if cp.StateDir, err = os.MkdirTemp("", "cozy-controlplane"); err != nil {
+			return nil, err
+		}
+		cp.ownsStateDir = true
+	}
+	if err := os.MkdirAll(cp.StateDir, 0o700); err != nil {
+		return nil, err
+	}
+
+	var etcdURL string
+	if cp.etcd, etcdURL, err = startEtcd(filepath.Join(cp.StateDir, "etcd")); err != nil {
+		return nil, err
+	}
+
+	// The aggregator reaches the apps.cozy.io server through its Service; in-process the Service
+	// resolves to this listener on loopback.
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	cp.resetResolver = kubeapiserverapp.SetServiceResolverForTests(loopbackResolver{port: listener.Addr().(*net.TCPAddr).Port})
+
+	storage := storagebackend.NewDefaultConfig("/registry", nil)
+	storage.Transport.ServerList = []string{etcdURL}
+	cp.kubeAPIServer, err = kubeapiservertesting.StartTestServer(tb,
+		&kubeapiservertesting.TestServerInstanceOptions{EnableCertAuth: true},
+		[]string{"--authorization-mode=RBAC"}, storage)
+	if err != nil {
+		listener.Close()
+		return nil, fmt.Errorf("starting kube-apiserver: %w", err)
+	}
+	cp.Config = rest.CopyConfig(cp.kubeAPIServer.ClientConfig)
+	cp.Config.QPS, cp.Config.Burst = -1, -1
+	// apps.cozy.io types have no protobuf encoding (as CRDs); clients speak JSON everywhere.
+	cp.Config.ContentType, cp.Config.AcceptContentTypes = "application/json", "application/json"
+	cp.KubeconfigPath = filepath.Join(cp.StateDir, "kubeconfig")
+	if err := writeKubeconfig(cp.KubeconfigPath, cp.Config); err != nil {
+		listener.Close()
+		return nil, err
+	}
+	if err := cp.buildClients(); err != nil {
+		listener.Close()
+		return nil, err
+	}
+	if err := installHelmReleaseCRD(ctx, cp.APIExtensions); err != nil {
+		listener.Close()
+		return nil, err
+	}
+	cp.Server = &CozyServer{cp: cp, flags: opts.ServerFlags}
+	if err := cp.Server.start(ctx, listener); err != nil {
+		return nil, err
+	}
+	if err := cp.registerAPIService(ctx); err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
+func (cp *ControlPlane) buildClients() error {
+	var err error
+	if cp.Kube, err = kubernetes.NewForConfig(cp.Config); err != nil {
+		return err
+	}
+	if cp.Dynamic, err = dynamic.NewForConfig(cp.Config); err != nil {
+		return err
+	}
+	if cp.Apps, err = versioned.NewForConfig(cp.Config); err != nil {
+		return err
+	}
+	if cp.APIExtensions, err = apiextensionsclient.NewForConfig(cp.Config); err != nil {
+		return err
+	}
+	cp.Aggregator, err = aggregatorclient.NewForConfig(cp.Config)
+	return err
+}
+
+// Stop shuts everything down: the aggregated server first, or kube-apiserver waits a minute for
+// its connections to drain.
+func (cp *ControlPlane) Stop() {
+	if cp.Server != nil {
+		cp.Server.Stop()
+	}
+	if cp.kubeAPIServer.TearDownFn != nil {
+		cp.kubeAPIServer.TearDownFn()
+	}
+	if cp.resetResolver != nil {
+		cp.resetResolver()
+	}
+	if cp.etcd != nil {
+		cp.etcd.Close()
+	}
+	if cp.ownsStateDir {
+		_ = os.RemoveAll(cp.StateDir)
+	}
+}
+
+// loopbackResolver sends every Service the aggregator or webhooks resolve to a local port.
+type loopbackResolver struct{ port int }
+
+func (r loopbackResolver) ResolveEndpoint(namespace, name string, port int32) (*url.URL, error) {
+	if namespace == ServiceNamespace && name == ServiceName {
+		return &url.URL{Scheme: "https", Host: fmt.Sprintf("127.0.0.1:%d", r.port)}, nil
+	}
+	return nil, fmt.Errorf("no in-process endpoint for service %s/%s", namespace, name)
+}
+
+// poll calls cond every 100ms until it reports done, fails, or timeout passes.
+func poll(ctx context.Context, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var lastErr error
+	for {
+		done, err := cond(ctx)
+		if done {
+			return nil
+		}
+		if err != nil {
+			lastErr = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w (last error: %v)", what, ctx.Err(), lastErr)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package framework
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/cmd/server"
+)
+
+const (
+	// ServiceNamespace and ServiceName are where the APIService points, as in artifacts/.
+	ServiceNamespace = "cozy-system"
+	ServiceName      = "cozy-apiserver"
+)
+
+// CozyServer is the apps.cozy.io server running in this process with the flags a deployment
+// would give it.
+type CozyServer struct {
+	cp     *ControlPlane
+	flags  []string
+	port   int
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (s *CozyServer) certDir() string { return filepath.Join(s.cp.StateDir, "cozy-apiserver") }
+
+func (s *CozyServer) start(ctx context.Context, listener net.Listener) error {
+	s.port = listener.Addr().(*net.TCPAddr).Port
+	o := server.NewOptions()
+	fs := pflag.NewFlagSet("cozy-apiserver", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	args := append([]string{
+		"--kubeconfig=" + s.cp.KubeconfigPath,
+		"--authentication-kubeconfig=" + s.cp.KubeconfigPath,
+		"--authorization-kubeconfig=" + s.cp.KubeconfigPath,
+		"--cert-dir=" + s.certDir(),
+		"--bind-address=127.0.0.1",
+		fmt.Sprintf("--secure-port=%d", s.port),
+		"--alternate-dns=" + ServiceName + "." + ServiceNamespace + ".svc",
+		"--authorization-webhook-cache-unauthorized-ttl=1s",
+		"--authorization-webhook-cache-authorized-ttl=1s",
+	}, s.flags...)
+	if err := fs.Parse(args); err != nil {
+		listener.Close()
+		return err
+	}
+	o.RecommendedOptions.SecureServing.Listener = listener
+	if err := o.Validate(); err != nil {
+		listener.Close()
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.done = make(chan error, 1)
+	go func() { s.done <- o.Run(runCtx) }()
+	return s.waitReady(ctx)
+}
+
+// waitReady polls the server's own /readyz, which includes the HelmRelease cache sync.
+func (s *CozyServer) waitReady(ctx context.Context) error {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	defer client.CloseIdleConnections()
+	url := fmt.Sprintf("https://127.0.0.1:%d/readyz", s.port)
+	return poll(ctx, 60*time.Second, "cozy-apiserver /readyz", func(ctx context.Context) (bool, error) {
+		select {
+		case err := <-s.done:
+			s.done <- err
+			return false, fmt.Errorf("cozy-apiserver exited: %v", err)
+		default:
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, fmt.Errorf("status %d", resp.StatusCode)
+	})
+}
+
+// Stop ends the server and waits for it to exit.
+func (s *CozyServer) Stop() {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	select {
+	case <-s.done:
+	case <-time.After(70 * time.Second):
+	}
+	s.cancel = nil
+}
+
+// registerAPIService creates the Service and APIService exactly as artifacts/ does (with the
+// Service resolved to loopback) and waits until the aggregator reports it Available.
+func (cp *ControlPlane) registerAPIService(ctx context.Context) error {
+	caBundle, err := os.ReadFile(filepath.Join(cp.Server.certDir(), "apiserver.crt"))
+	if err != nil {
+		return fmt.Errorf("reading serving certificate: %w", err)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ServiceNamespace}}
+	if _, err := cp.Kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: ServiceName, Namespace: ServiceNamespace},
+		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "localhost", Ports: []corev1.ServicePort{{Port: 443}}},
+	}
+	if _, err := cp.Kube.CoreV1().Services(ServiceNamespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	port := int32(443)
+	desired := &apiregistrationv1.APIService{
+		ObjectMeta: metav1.ObjectMeta{Name: appsv1alpha1.SchemeGroupVersion.Version + "." + appsv1alpha1.GroupName},
+		Spec: apiregistrationv1.APIServiceSpec{
+			Group:                appsv1alpha1.GroupName,
+			Version:              appsv1alpha1.SchemeGroupVersion.Version,
+			Service:              &apiregistrationv1.ServiceReference{Namespace: ServiceNamespace, Name: ServiceName, Port: &port},
+			CABundle:             caBundle,
+			GroupPriorityMinimum: 1000,
+			VersionPriority:      15,
+		},
+	}
+	apiServices := cp.Aggregator.ApiregistrationV1().APIServices()
+	existing, err := apiServices.Get(ctx, desired.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		_, err = apiServices.Create(ctx, desired, metav1.CreateOptions{})
+	case err == nil:
+		existing.Spec = desired.Spec
+		_, err = apiServices.Update(ctx, existing, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("registering APIService: %w", err)
+	}
+	return poll(ctx, 60*time.Second, "APIService Available", func(ctx context.Context) (bool, error) {
+		got, err := apiServices.Get(ctx, desired.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, c := range got.Status.Conditions {
+			if c.Type == apiregistrationv1.Available {
+				return c.Status == apiregistrationv1.ConditionTrue, fmt.Errorf("%s: %s", c.Reason, c.Message)
+			}
+		}
+		return false, nil
+	})
+}
