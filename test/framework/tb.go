@@ -52,12 +52,14 @@ func (t *ProcessTB) Failed() bool {
 	defer t.mu.Unlock()
 	return t.failed
 }
-func (t *ProcessTB) Fatal(args ...any)                 { panic(t.name + ": " + fmt.Sprint(args...)) }
-func (t *ProcessTB) Fatalf(format string, args ...any) { panic(t.name + ": " + fmt.Sprintf(format, args...)) }
-func (t *ProcessTB) Helper()                           {}
-func (t *ProcessTB) Log(args ...any)                   { klog.InfoDepth(1, args...) }
-func (t *ProcessTB) Logf(format string, args ...any)   { klog.InfofDepth(1, format, args...) }
-func (t *ProcessTB) Name() string                      { return t.name }
+func (t *ProcessTB) Fatal(args ...any) { panic(t.name + ": " + fmt.Sprint(args...)) }
+func (t *ProcessTB) Fatalf(format string, args ...any) {
+	panic(t.name + ": " + fmt.Sprintf(format, args...))
+}
+func (t *ProcessTB) Helper()                         {}
+func (t *ProcessTB) Log(args ...any)                 { klog.InfoDepth(1, args...) }
+func (t *ProcessTB) Logf(format string, args ...any) { klog.InfofDepth(1, format, args...) }
+func (t *ProcessTB) Name() string                    { return t.name }
 func (t *ProcessTB) Setenv(key, value string) {
 	if err := os.Setenv(key, value); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,53 @@
+# apps.cozy.io aggregated API server.
+#   make run      start a local control plane with the server (state in .state/)
+#   make test     unit tests, then e2e tests against a real control plane
+#   make verify   generated code, formatting and vet
+#   make codegen  regenerate deepcopy, OpenAPI, clientset, listers, informers, apply configurations
+
+SHELL := /usr/bin/env bash
+STATE_DIR ?= $(CURDIR)/.state
+BIN := $(CURDIR)/bin
+KUBECTL := $(BIN)/kubectl
+# Stamp kubectl like a release build, or `kubectl version` fails.
+KUBECTL_LDFLAGS := -X k8s.io/component-base/version.gitVersion=v1.37.1 \
+	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
+GO_TEST_FLAGS ?= -count=1
+
+.PHONY: all build kubectl run test test-unit test-e2e codegen verify vet fmt-check clean
+
+all: build
+
+build:
+	go build -o $(BIN)/cozy-apiserver ./cmd/cozy-apiserver
+
+kubectl:
+	cd test && go build -ldflags "$(KUBECTL_LDFLAGS)" -o $(KUBECTL) ./cmd/kubectl
+
+run: kubectl
+	cd test && go build -o $(BIN)/cozy-local ./cmd/cozy-local
+	$(BIN)/cozy-local --state-dir $(STATE_DIR) --kubectl $(KUBECTL)
+
+test: test-unit test-e2e
+
+test-unit:
+	go test $(GO_TEST_FLAGS) ./...
+
+test-e2e: kubectl
+	cd test && KUBECTL=$(KUBECTL) go test $(GO_TEST_FLAGS) -timeout 30m ./...
+
+codegen:
+	hack/update-codegen.sh
+
+verify: fmt-check vet
+	hack/verify-codegen.sh
+
+vet:
+	go vet ./...
+	cd test && go vet ./...
+
+fmt-check:
+	@out="$$(gofmt -l $$(git ls-files -co --exclude-standard -- '*.go'))"; \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+clean:
+	rm -rf $(BIN)
