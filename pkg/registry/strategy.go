@@ -67,9 +67,10 @@ func (s strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) fie
 func (s strategy) validateStorable(m metaObject) field.ErrorList {
 	var errs field.ErrorList
 	if max := s.kind.MaxNameLength(); len(m.GetName()) > max {
-		errs = append(errs, field.TooLong(field.NewPath("metadata", "name"), m.GetName(), max).
-			WithOrigin(fmt.Sprintf("the HelmRelease name %q would exceed Helm's %d-character release name limit",
-				s.kind.ReleaseName(m.GetName()), release.MaxReleaseNameLength)))
+		tooLong := field.TooLong(field.NewPath("metadata", "name"), m.GetName(), max)
+		tooLong.Detail = fmt.Sprintf("may not be more than %d characters: the release name %q would exceed Helm's %d-character limit on release names",
+			max, s.kind.ReleaseName(m.GetName()), release.MaxReleaseNameLength)
+		errs = append(errs, tooLong)
 	}
 	for key := range m.GetLabels() {
 		if release.IsReserved(key) {
