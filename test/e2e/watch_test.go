@@ -113,3 +113,53 @@ func TestWatchResumesFromResourceVersion(t *testing.T) {
 		t.Fatal("the deletion between list and watch was not delivered")
 	}
 }
+
+// TestWatchListInitialEvents checks the WatchList protocol informers rely on: the current state as
+// ADDED events, then a bookmark annotated as the end of the initial events.
+func TestWatchListInitialEvents(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	buckets := cp.Apps.AppsV1alpha1().Buckets(ns)
+	for _, name := range []string{"one", "two"} {
+		b := &appsv1alpha1.Bucket{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if _, err := buckets.Create(ctx, b, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sendInitialEvents := true
+	w, err := buckets.Watch(ctx, metav1.ListOptions{
+		SendInitialEvents:    &sendInitialEvents,
+		AllowWatchBookmarks:  true,
+		ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	added := map[string]bool{}
+	for {
+		select {
+		case e := <-w.ResultChan():
+			b, ok := e.Object.(*appsv1alpha1.Bucket)
+			if !ok {
+				t.Fatalf("unexpected event %s %T", e.Type, e.Object)
+			}
+			switch e.Type {
+			case "ADDED":
+				added[b.Name] = true
+			case "BOOKMARK":
+				if b.Annotations[metav1.InitialEventsAnnotationKey] != "true" || b.ResourceVersion == "" {
+					t.Fatalf("bookmark without the initial-events-end annotation: %+v", b.ObjectMeta)
+				}
+				if !added["one"] || !added["two"] || len(added) != 2 {
+					t.Fatalf("initial events before the bookmark: %v", added)
+				}
+				return
+			default:
+				t.Fatalf("unexpected %s during initial events", e.Type)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no initial-events-end bookmark; saw %v", added)
+		}
+	}
+}
