@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -147,7 +148,7 @@ func (cp *ControlPlane) registerAPIService(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("registering APIService: %w", err)
 	}
-	return poll(ctx, 60*time.Second, "APIService Available", func(ctx context.Context) (bool, error) {
+	err = poll(ctx, 60*time.Second, "APIService Available", func(ctx context.Context) (bool, error) {
 		got, err := apiServices.Get(ctx, desired.Name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
@@ -158,5 +159,21 @@ func (cp *ControlPlane) registerAPIService(ctx context.Context) error {
 			}
 		}
 		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	// The aggregator fetches the server's OpenAPI in the background; kubectl explain and apply
+	// need it, so the control plane is ready only once kube-apiserver serves it.
+	return poll(ctx, 60*time.Second, "aggregated OpenAPI of apps.cozy.io", func(ctx context.Context) (bool, error) {
+		rc := cp.Kube.Discovery().RESTClient()
+		if _, err := rc.Get().AbsPath("/openapi/v3/apis/" + appsv1alpha1.SchemeGroupVersion.String()).DoRaw(ctx); err != nil {
+			return false, err
+		}
+		v2, err := rc.Get().AbsPath("/openapi/v2").DoRaw(ctx)
+		if err != nil {
+			return false, err
+		}
+		return bytes.Contains(v2, []byte("io.cozy.apps.v1alpha1.Kubernetes")), nil
 	})
 }
