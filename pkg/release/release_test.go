@@ -1,0 +1,164 @@
+package release_test
+
+import (
+	"reflect"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
+	"github.com/cozystack/apps-apiserver/pkg/release"
+)
+
+var gv = appsv1alpha1.SchemeGroupVersion
+
+func bucket() *appsv1alpha1.Bucket {
+	return &appsv1alpha1.Bucket{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "photos", Namespace: "tenant-a",
+			Labels:      map[string]string{"team": "a"},
+			Annotations: map[string]string{"note": "x"},
+			Finalizers:  []string{"example.com/keep"},
+			ManagedFields: []metav1.ManagedFieldsEntry{{
+				Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply, APIVersion: "apps.cozy.io/v1alpha1",
+				FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:versioning":{}}}`)},
+			}},
+		},
+		Spec: appsv1alpha1.BucketSpec{StoragePool: "fast", Versioning: true,
+			Users: map[string]appsv1alpha1.BucketUser{"alice": {Access: appsv1alpha1.BucketAccessRead}}},
+	}
+}
+
+func TestApplyToWritesOwnedFields(t *testing.T) {
+	k := kinds.Bucket()
+	hr := k.NewRelease("tenant-a", "photos")
+	if err := k.ApplyTo(bucket(), hr); err != nil {
+		t.Fatal(err)
+	}
+	if hr.GetName() != "bucket-photos" || hr.GetNamespace() != "tenant-a" {
+		t.Errorf("release %s/%s", hr.GetNamespace(), hr.GetName())
+	}
+	wantLabels := map[string]string{"team": "a", release.LabelKind: "Bucket", release.LabelName: "photos"}
+	if !reflect.DeepEqual(hr.GetLabels(), wantLabels) {
+		t.Errorf("labels = %v, want %v", hr.GetLabels(), wantLabels)
+	}
+	if _, ok := hr.GetAnnotations()[release.AnnotationManagedFields]; !ok {
+		t.Errorf("managedFields not kept: %v", hr.GetAnnotations())
+	}
+	values, _, _ := unstructured.NestedMap(hr.Object, "spec", "values")
+	want := map[string]any{"storagePool": "fast", "versioning": true, "users": map[string]any{"alice": map[string]any{"access": "read"}}}
+	if !reflect.DeepEqual(values, want) {
+		t.Errorf("values = %v, want %v", values, want)
+	}
+	if chart, _, _ := unstructured.NestedString(hr.Object, "spec", "chart", "spec", "chart"); chart != "bucket" {
+		t.Errorf("chart = %q", chart)
+	}
+	if interval, _, _ := unstructured.NestedString(hr.Object, "spec", "interval"); interval != "5m0s" {
+		t.Errorf("interval = %q", interval)
+	}
+}
+
+// TestApplyToPreservesForeignFields is the property the incumbent lacked: an update rewrites only
+// what the server owns.
+func TestApplyToPreservesForeignFields(t *testing.T) {
+	k := kinds.Bucket()
+	hr := k.NewRelease("tenant-a", "photos")
+	if err := k.ApplyTo(bucket(), hr); err != nil {
+		t.Fatal(err)
+	}
+	hr.SetFinalizers(append(hr.GetFinalizers(), release.FluxFinalizer))
+	if err := unstructured.SetNestedField(hr.Object, true, "spec", "suspend"); err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedField(hr.Object, "kept", "spec", "someFutureField"); err != nil {
+		t.Fatal(err)
+	}
+
+	changed := bucket()
+	changed.Finalizers = nil
+	changed.Labels = map[string]string{"team": "b"}
+	changed.Spec.Versioning = false
+	if err := k.ApplyTo(changed, hr); err != nil {
+		t.Fatal(err)
+	}
+	if got := hr.GetFinalizers(); !reflect.DeepEqual(got, []string{release.FluxFinalizer}) {
+		t.Errorf("finalizers = %v: Flux's must survive, the user's removal must apply", got)
+	}
+	if suspend, _, _ := unstructured.NestedBool(hr.Object, "spec", "suspend"); !suspend {
+		t.Error("spec.suspend was dropped")
+	}
+	if v, _, _ := unstructured.NestedString(hr.Object, "spec", "someFutureField"); v != "kept" {
+		t.Error("an unknown HelmRelease field was dropped")
+	}
+	if hr.GetLabels()["team"] != "b" || hr.GetLabels()[release.LabelKind] != "Bucket" {
+		t.Errorf("labels = %v", hr.GetLabels())
+	}
+	if v, _, _ := unstructured.NestedBool(hr.Object, "spec", "values", "versioning"); v {
+		t.Error("values not updated")
+	}
+}
+
+func TestToObjectRoundTrip(t *testing.T) {
+	k := kinds.Bucket()
+	hr := k.NewRelease("tenant-a", "photos")
+	in := bucket()
+	if err := k.ApplyTo(in, hr); err != nil {
+		t.Fatal(err)
+	}
+	hr.SetFinalizers(append(hr.GetFinalizers(), release.FluxFinalizer))
+	hr.SetUID("uid-1")
+	hr.SetResourceVersion("42")
+	hr.SetGeneration(3)
+	status := map[string]any{
+		"observedGeneration": int64(-1),
+		"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "Succeeded", "message": "ok",
+			"lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": int64(3)}},
+		"history": []any{map[string]any{"chartVersion": "1.2.3"}},
+	}
+	if err := unstructured.SetNestedField(hr.Object, status, "status"); err != nil {
+		t.Fatal(err)
+	}
+
+	obj, err := k.ToObject(gv, hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := obj.(*appsv1alpha1.Bucket)
+	if out.Name != "photos" || out.UID != "uid-1" || out.ResourceVersion != "42" || out.Generation != 3 {
+		t.Errorf("identity: %+v", out.ObjectMeta)
+	}
+	if !reflect.DeepEqual(out.Labels, in.Labels) || !reflect.DeepEqual(out.Annotations, in.Annotations) ||
+		!reflect.DeepEqual(out.Finalizers, in.Finalizers) || !reflect.DeepEqual(out.ManagedFields, in.ManagedFields) {
+		t.Errorf("metadata did not round-trip:\n got %+v\nwant %+v", out.ObjectMeta, in.ObjectMeta)
+	}
+	if !reflect.DeepEqual(out.Spec, in.Spec) {
+		t.Errorf("spec did not round-trip: %+v", out.Spec)
+	}
+	if out.Status.Version != "1.2.3" || out.Status.ObservedGeneration != 0 || len(out.Status.Conditions) != 1 || out.Status.Conditions[0].ObservedGeneration != 3 {
+		t.Errorf("status = %+v", out.Status)
+	}
+	if out.APIVersion != "apps.cozy.io/v1alpha1" || out.Kind != "Bucket" {
+		t.Errorf("type meta = %+v", out.TypeMeta)
+	}
+}
+
+func TestToObjectRejectsForeignReleaseName(t *testing.T) {
+	k := kinds.Bucket()
+	hr := kinds.Kubernetes().NewRelease("tenant-a", "x")
+	if _, err := k.ToObject(gv, hr); err == nil {
+		t.Error("a release without the kind's prefix converted")
+	}
+}
+
+func TestNameLimits(t *testing.T) {
+	for _, k := range kinds.All() {
+		if got := len(k.ReleaseName(string(make([]byte, k.MaxNameLength())))); got != release.MaxReleaseNameLength {
+			t.Errorf("%s: longest name gives a %d-character release name", k.Kind, got)
+		}
+		if name, ok := k.ObjectName(k.ReleaseName("abc")); !ok || name != "abc" {
+			t.Errorf("%s: ObjectName(ReleaseName(abc)) = %q, %v", k.Kind, name, ok)
+		}
+	}
+}
