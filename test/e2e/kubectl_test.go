@@ -70,3 +70,13 @@ func TestKubectl(t *testing.T) {
 		t.Errorf("objects remain after delete: %s", stderr)
 	}
 }
+
+// TestDeployManifestsValidate submits the shipped deployment manifests to the real API in dry-run,
+// so a typo in artifacts/deploy fails here rather than in a cluster. The cert-manager resources
+// are left out: the test control plane has no cert-manager CRDs.
+func TestDeployManifestsValidate(t *testing.T) {
+	deploy := filepath.Join(repoRoot(t), "artifacts", "deploy")
+	for _, file := range []string{"00-namespace.yaml", "10-rbac.yaml", "20-config.yaml", "40-deployment.yaml", "50-apiservice.yaml"} {
+		kubectl(t, false, "apply", "--dry-run=server", "--validate=strict", "-f", filepath.Join(deploy, file))
+	}
+}
