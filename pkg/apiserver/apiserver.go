@@ -17,6 +17,7 @@ import (
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -79,6 +80,10 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating HelmRelease client: %w", err)
 	}
+	meta, err := metadata.NewForConfig(clientConfig)
+	if err != nil {
+		return nil, fmt.Errorf("creating HelmRelease metadata client: %w", err)
+	}
 	kube, err := kubernetes.NewForConfig(clientConfig)
 	if err != nil {
 		return nil, fmt.Errorf("creating Kubernetes client: %w", err)
@@ -90,7 +95,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	group := genericapiserver.NewDefaultAPIGroupInfo(appsv1alpha1.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	storage := map[string]rest.Storage{}
 	for _, kind := range c.extra.Kinds {
-		s, err := registry.NewREST(kind, appsv1alpha1.SchemeGroupVersion, Scheme, releaseCache, releases, gate)
+		s, err := registry.NewREST(kind, appsv1alpha1.SchemeGroupVersion, Scheme, releaseCache, releases, meta.Resource(release.HelmReleaseGVR), gate)
 		if err != nil {
 			return nil, err
 		}

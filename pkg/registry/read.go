@@ -17,6 +17,7 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/storage"
 
+	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/pkg/releasecache"
 )
 
@@ -24,9 +25,14 @@ import (
 // the cache to catch up, as kube-apiserver's watch cache does, before answering 504.
 const freshnessTimeout = 3 * time.Second
 
-// Get returns the object from the cache.
+// Get returns the object. Without a resourceVersion the read is consistent, as in kube-apiserver:
+// it reflects every write committed before it, whichever replica made it. With one, it is served
+// from the cache once the cache is at least that recent.
 func (r *REST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
 	namespace := genericapirequest.NamespaceValue(ctx)
+	if options.ResourceVersion == "" {
+		return r.getConsistent(ctx, namespace, name)
+	}
 	if err := r.awaitResourceVersion(ctx, options.ResourceVersion); err != nil {
 		return nil, err
 	}
@@ -170,9 +176,63 @@ func objectAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
 	return m.GetLabels(), fields.Set{"metadata.name": m.GetName(), "metadata.namespace": m.GetNamespace()}, nil
 }
 
-// checkListResourceVersion applies the resourceVersion semantics of a list: "" and "0" read the
-// cache, NotOlderThan waits for the cache to reach the version, Exact is only possible for the
-// version the cache is at.
+// getConsistent reads the HelmRelease from kube-apiserver and reuses the cached conversion when it
+// is of the same revision.
+func (r *REST) getConsistent(ctx context.Context, namespace, name string) (runtime.Object, error) {
+	hr, err := r.releases.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || (err == nil && hr.GetLabels()[release.LabelKind] != r.kind.Kind) {
+		return nil, apierrors.NewNotFound(r.resource, name)
+	}
+	if err != nil {
+		return nil, r.translateError(err, name)
+	}
+	if cached, ok := r.cache.Get(r.kind.Kind, namespace, name); ok {
+		if m, err := meta.Accessor(cached); err == nil && m.GetResourceVersion() == hr.GetResourceVersion() {
+			return cached.DeepCopyObject(), nil
+		}
+	}
+	obj, err := r.kind.ToObject(r.gv, hr)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	return obj, nil
+}
+
+// awaitConsistent makes a list without resourceVersion consistent: it asks kube-apiserver which of
+// the kind's HelmReleases exist at which revision (metadata only) and waits until the cache has
+// caught up with that answer.
+func (r *REST) awaitConsistent(ctx context.Context, namespace string) error {
+	upstream, err := r.releaseMeta.Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: release.LabelKind + "=" + r.kind.Kind})
+	if err != nil {
+		return r.translateError(err, "")
+	}
+	listRV, err := releasecache.ParseResourceVersion(upstream.ResourceVersion)
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	listed := make([]releasecache.Listed, 0, len(upstream.Items))
+	for _, item := range upstream.Items {
+		name, ok := r.kind.ObjectName(item.Name)
+		if !ok {
+			continue
+		}
+		rv, err := releasecache.ParseResourceVersion(item.ResourceVersion)
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		listed = append(listed, releasecache.Listed{Namespace: item.Namespace, Name: name, RV: rv})
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, freshnessTimeout)
+	defer cancel()
+	if err := r.cache.WaitCovers(waitCtx, r.kind.Kind, namespace, listed, listRV); err != nil {
+		return apierrors.NewTimeoutError("the server's cache did not catch up with kube-apiserver in time", 1)
+	}
+	return nil
+}
+
+// checkListResourceVersion applies the resourceVersion semantics of a list: "" is a consistent
+// read, "0" reads the cache as it is, NotOlderThan waits for the cache to reach the version,
+// Exact is only possible for the version the cache is at.
 func (r *REST) checkListResourceVersion(ctx context.Context, options *metainternalversion.ListOptions) error {
 	if options.ResourceVersionMatch == metav1.ResourceVersionMatchExact {
 		rv, err := releasecache.ParseResourceVersion(options.ResourceVersion)
@@ -183,6 +243,9 @@ func (r *REST) checkListResourceVersion(ctx context.Context, options *metaintern
 			return apierrors.NewResourceExpired(fmt.Sprintf("resourceVersion %d is not the current one (%d): exact reads of older versions are not supported", rv, current))
 		}
 		return nil
+	}
+	if options.ResourceVersion == "" {
+		return r.awaitConsistent(ctx, genericapirequest.NamespaceValue(ctx))
 	}
 	return r.awaitResourceVersion(ctx, options.ResourceVersion)
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 
 	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/pkg/releasecache"
@@ -33,14 +34,16 @@ type WriteGate interface {
 
 // REST serves one kind. All kinds share one cache and one HelmRelease client.
 type REST struct {
-	kind      *release.Kind
-	gv        schema.GroupVersion
-	resource  schema.GroupResource
-	strategy  strategy
-	cache     *releasecache.Cache
-	releases  dynamic.NamespaceableResourceInterface
-	gate      WriteGate
-	tableConv rest.TableConvertor
+	kind     *release.Kind
+	gv       schema.GroupVersion
+	resource schema.GroupResource
+	strategy strategy
+	cache    *releasecache.Cache
+	releases dynamic.NamespaceableResourceInterface
+	// releaseMeta lists HelmRelease metadata only, for the consistency check of lists.
+	releaseMeta metadata.Getter
+	gate        WriteGate
+	tableConv   rest.TableConvertor
 }
 
 var (
@@ -55,7 +58,7 @@ var (
 
 // NewREST returns the storage for one kind.
 func NewREST(kind *release.Kind, gv schema.GroupVersion, typer runtime.ObjectTyper, c *releasecache.Cache,
-	releases dynamic.NamespaceableResourceInterface, gate WriteGate) (*REST, error) {
+	releases dynamic.NamespaceableResourceInterface, releaseMeta metadata.Getter, gate WriteGate) (*REST, error) {
 	columns := []apiextensionsv1.CustomResourceColumnDefinition{
 		{Name: "Ready", Type: "string", JSONPath: `.status.conditions[?(@.type=="Ready")].status`, Description: "Whether the application is installed and healthy"},
 		{Name: "Version", Type: "string", JSONPath: ".status.version", Description: "Installed chart version"},
@@ -69,14 +72,15 @@ func NewREST(kind *release.Kind, gv schema.GroupVersion, typer runtime.ObjectTyp
 		return nil, fmt.Errorf("table columns of %s: %w", kind, err)
 	}
 	return &REST{
-		kind:      kind,
-		gv:        gv,
-		resource:  gv.WithResource(kind.Resource).GroupResource(),
-		strategy:  newStrategy(typer, kind),
-		cache:     c,
-		releases:  releases,
-		gate:      gate,
-		tableConv: tc,
+		kind:        kind,
+		gv:          gv,
+		resource:    gv.WithResource(kind.Resource).GroupResource(),
+		strategy:    newStrategy(typer, kind),
+		cache:       c,
+		releases:    releases,
+		releaseMeta: releaseMeta,
+		gate:        gate,
+		tableConv:   tc,
 	}, nil
 }
 

@@ -75,13 +75,13 @@ func (s strategy) validateStorable(m metaObject) field.ErrorList {
 	for key := range m.GetLabels() {
 		if release.IsReserved(key) {
 			errs = append(errs, field.Forbidden(field.NewPath("metadata", "labels").Key(key),
-				fmt.Sprintf("label keys with the prefix %q are reserved for the API server", release.ReservedPrefix)))
+				fmt.Sprintf("label keys with the prefix %q or in the %s domain are reserved for the release machinery", release.ReservedPrefix, release.FluxDomain)))
 		}
 	}
 	for key := range m.GetAnnotations() {
 		if release.IsReserved(key) {
 			errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations").Key(key),
-				fmt.Sprintf("annotation keys with the prefix %q are reserved for the API server", release.ReservedPrefix)))
+				fmt.Sprintf("annotation keys with the prefix %q or in the %s domain are reserved for the release machinery", release.ReservedPrefix, release.FluxDomain)))
 		}
 	}
 	for i, f := range m.GetFinalizers() {

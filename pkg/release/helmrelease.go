@@ -27,10 +27,21 @@ const (
 	// FluxFinalizer is helm-controller's finalizer. It is hidden from users and always preserved,
 	// so deleting an object still uninstalls its release.
 	FluxFinalizer = "finalizers.fluxcd.io"
+	// FluxDomain is the domain of the labels and annotations that steer Flux.
+	FluxDomain = "fluxcd.io"
 )
 
-// IsReserved reports whether a label or annotation key belongs to the server.
-func IsReserved(key string) bool { return strings.HasPrefix(key, ReservedPrefix) }
+// IsReserved reports whether a label or annotation key belongs to the release machinery rather
+// than to the user: the server's own bookkeeping (ReservedPrefix) and Flux's keys (any key in the
+// fluxcd.io domain, e.g. the sharding label that picks which controller reconciles the release).
+// Such keys are hidden from users, kept on every update, and refused when a user sets them.
+func IsReserved(key string) bool {
+	if strings.HasPrefix(key, ReservedPrefix) {
+		return true
+	}
+	domain, _, found := strings.Cut(key, "/")
+	return found && (domain == FluxDomain || strings.HasSuffix(domain, "."+FluxDomain))
+}
 
 // isHiddenFinalizer reports whether a finalizer on the HelmRelease belongs to the release machinery
 // rather than to the user.

@@ -162,3 +162,46 @@ func TestNameLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestReservedKeys(t *testing.T) {
+	for key, want := range map[string]bool{
+		release.LabelKind:                 true,
+		"sharding.fluxcd.io/key":          true,
+		"fluxcd.io/anything":              true,
+		"reconcile.fluxcd.io/requestedAt": true,
+		"notfluxcd.io/x":                  false,
+		"team":                            false,
+		"example.com/fluxcd.io":           false,
+		"app.kubernetes.io/name":          false,
+	} {
+		if got := release.IsReserved(key); got != want {
+			t.Errorf("IsReserved(%q) = %v, want %v", key, got, want)
+		}
+	}
+}
+
+func TestFluxKeysHiddenAndKept(t *testing.T) {
+	k := kinds.Bucket()
+	hr := k.NewRelease("tenant-a", "photos")
+	if err := k.ApplyTo(bucket(), hr); err != nil {
+		t.Fatal(err)
+	}
+	labels := hr.GetLabels()
+	labels["sharding.fluxcd.io/key"] = "shard1"
+	hr.SetLabels(labels)
+	obj, err := k.ToObject(gv, hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := obj.(*appsv1alpha1.Bucket)
+	if _, visible := b.Labels["sharding.fluxcd.io/key"]; visible {
+		t.Error("Flux's sharding label is visible to the user")
+	}
+	b.Labels = map[string]string{"team": "c"}
+	if err := k.ApplyTo(b, hr); err != nil {
+		t.Fatal(err)
+	}
+	if hr.GetLabels()["sharding.fluxcd.io/key"] != "shard1" {
+		t.Errorf("an update stripped Flux's sharding label: %v", hr.GetLabels())
+	}
+}

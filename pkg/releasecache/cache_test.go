@@ -196,3 +196,45 @@ func TestWaitForResourceVersion(t *testing.T) {
 		t.Fatal("waiter not woken by the write")
 	}
 }
+
+func TestWaitCovers(t *testing.T) {
+	c := New(testConverter, 100)
+	s := (*store)(c)
+	_ = s.Replace([]any{release("a", "x", 5, map[string]string{"kind": "K"}), release("a", "old", 6, map[string]string{"kind": "K"})}, "10")
+	short := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), 50*time.Millisecond)
+	}
+
+	// Upstream at 20: x was updated at 15, old was deleted, y was created at 18.
+	listed := []Listed{{"a", "x", 15}, {"a", "y", 18}}
+	ctx, cancel := short()
+	defer cancel()
+	if err := c.WaitCovers(ctx, "K", "a", listed, 20); err == nil {
+		t.Fatal("covered before the cache saw the changes")
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.WaitCovers(context.Background(), "K", "a", listed, 20) }()
+	_ = s.Update(release("a", "x", 15, map[string]string{"kind": "K"}))
+	_ = s.Delete(release("a", "old", 16, map[string]string{"kind": "K"}))
+	select {
+	case <-done:
+		t.Fatal("covered while y was still missing")
+	case <-time.After(20 * time.Millisecond):
+	}
+	_ = s.Add(release("a", "y", 18, map[string]string{"kind": "K"}))
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("not covered after every change arrived")
+	}
+	// An object created after the list does not make the cache stale.
+	_ = s.Add(release("a", "z", 25, map[string]string{"kind": "K"}))
+	ctx2, cancel2 := short()
+	defer cancel2()
+	if err := c.WaitCovers(ctx2, "K", "", listed, 20); err != nil {
+		t.Errorf("a newer object broke coverage: %v", err)
+	}
+}
