@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -35,6 +36,8 @@ type ExtraConfig struct {
 	Kinds []*release.Kind
 	// EventLogSize is how many recent changes the cache keeps for watches that resume.
 	EventLogSize int
+	// BookmarkInterval is how often watchers that ask for bookmarks get one.
+	BookmarkInterval time.Duration
 }
 
 // Config is the complete configuration of the server.
@@ -89,12 +92,15 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, fmt.Errorf("creating Kubernetes client: %w", err)
 	}
 	releases := dyn.Resource(release.HelmReleaseGVR)
-	releaseCache := releasecache.New(converter(c.extra.Kinds), c.extra.EventLogSize)
+	releaseCache := releasecache.New(converter(c.extra.Kinds), c.extra.EventLogSize, c.extra.BookmarkInterval)
 	gate := tenancy.NewChecker(c.generic.SharedInformerFactory.Core().V1().Namespaces().Lister(), kube)
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(appsv1alpha1.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	storage := map[string]rest.Storage{}
 	for _, kind := range c.extra.Kinds {
+		if err := Scheme.AddFieldLabelConversionFunc(kind.GroupVersionKind(appsv1alpha1.SchemeGroupVersion), registry.FieldLabelConversion(kind)); err != nil {
+			return nil, err
+		}
 		s, err := registry.NewREST(kind, appsv1alpha1.SchemeGroupVersion, Scheme, releaseCache, releases, meta.Resource(release.HelmReleaseGVR), gate)
 		if err != nil {
 			return nil, err

@@ -19,6 +19,9 @@ func Bucket() *release.Kind {
 		Chart:         defaultChart("bucket"),
 		New:           func() runtime.Object { return &appsv1alpha1.Bucket{} },
 		NewList:       func() runtime.Object { return &appsv1alpha1.BucketList{} },
+		SelectableFields: []release.SelectableField{
+			{Path: "spec.storagePool", Value: func(o runtime.Object) string { return o.(*appsv1alpha1.Bucket).Spec.StoragePool }},
+		},
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "Storage-Pool", Type: "string", JSONPath: ".spec.storagePool", Description: "Object-storage pool of the bucket"},
 			{Name: "Quota", Type: "string", JSONPath: ".spec.quota", Description: "Size cap of the bucket"},

@@ -19,6 +19,9 @@ func Kubernetes() *release.Kind {
 		Chart:         defaultChart("kubernetes"),
 		New:           func() runtime.Object { return &appsv1alpha1.Kubernetes{} },
 		NewList:       func() runtime.Object { return &appsv1alpha1.KubernetesList{} },
+		SelectableFields: []release.SelectableField{
+			{Path: "spec.version", Value: func(o runtime.Object) string { return string(o.(*appsv1alpha1.Kubernetes).Spec.Version) }},
+		},
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "K8s", Type: "string", JSONPath: ".spec.version", Description: "Kubernetes version of the cluster"},
 			{Name: "Control-Plane", Type: "integer", JSONPath: ".spec.controlPlane.replicas", Description: "Control-plane replicas"},

@@ -19,6 +19,10 @@ func VirtualMachine() *release.Kind {
 		Chart:         defaultChart("virtual-machine"),
 		New:           func() runtime.Object { return &appsv1alpha1.VirtualMachine{} },
 		NewList:       func() runtime.Object { return &appsv1alpha1.VirtualMachineList{} },
+		SelectableFields: []release.SelectableField{
+			{Path: "spec.runStrategy", Value: func(o runtime.Object) string { return string(o.(*appsv1alpha1.VirtualMachine).Spec.RunStrategy) }},
+			{Path: "spec.instanceType", Value: func(o runtime.Object) string { return o.(*appsv1alpha1.VirtualMachine).Spec.InstanceType }},
+		},
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "Run-Strategy", Type: "string", JSONPath: ".spec.runStrategy", Description: "When the machine is kept running"},
 			{Name: "Instance-Type", Type: "string", JSONPath: ".spec.instanceType", Description: "Instance type sizing the machine"},

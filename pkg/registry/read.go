@@ -156,7 +156,7 @@ func (r *REST) predicate(options *metainternalversion.ListOptions) storage.Selec
 	p := storage.SelectionPredicate{
 		Label:    labels.Everything(),
 		Field:    fields.Everything(),
-		GetAttrs: objectAttrs,
+		GetAttrs: r.objectAttrs,
 	}
 	if options != nil && options.LabelSelector != nil {
 		p.Label = options.LabelSelector
@@ -168,12 +168,31 @@ func (r *REST) predicate(options *metainternalversion.ListOptions) storage.Selec
 }
 
 // objectAttrs exposes the labels and the field-selectable fields of an object.
-func objectAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
+func (r *REST) objectAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, nil, err
 	}
-	return m.GetLabels(), fields.Set{"metadata.name": m.GetName(), "metadata.namespace": m.GetNamespace()}, nil
+	set := fields.Set{"metadata.name": m.GetName(), "metadata.namespace": m.GetNamespace()}
+	for _, f := range r.kind.SelectableFields {
+		set[f.Path] = f.Value(obj)
+	}
+	return m.GetLabels(), set, nil
+}
+
+// FieldLabelConversion accepts the field selectors the kind supports and refuses others with the
+// error the handlers turn into a 400, as kube-apiserver does for CRDs.
+func FieldLabelConversion(kind *release.Kind) runtime.FieldLabelConversionFunc {
+	supported := map[string]bool{"metadata.name": true, "metadata.namespace": true}
+	for _, f := range kind.SelectableFields {
+		supported[f.Path] = true
+	}
+	return func(label, value string) (string, string, error) {
+		if !supported[label] {
+			return "", "", fmt.Errorf("field label not supported: %s", label)
+		}
+		return label, value, nil
+	}
 }
 
 // getConsistent reads the HelmRelease from kube-apiserver and reuses the cached conversion when it

@@ -33,6 +33,17 @@ type Kind struct {
 	// PrinterColumns are the kind's own columns in `kubectl get`, shown after NAME, READY and
 	// VERSION and before AGE.
 	PrinterColumns []PrinterColumn
+	// SelectableFields are the spec fields list and watch accept in field selectors, besides
+	// metadata.name and metadata.namespace.
+	SelectableFields []SelectableField
+}
+
+// SelectableField is a field users can filter lists and watches by, e.g. spec.version.
+type SelectableField struct {
+	// Path is the field's name in a field selector.
+	Path string
+	// Value reads the field from an object of the kind.
+	Value func(obj runtime.Object) string
 }
 
 // PrinterColumn is a kubectl table column filled from a JSONPath into the object, as in a CRD's

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -43,6 +44,8 @@ type Cache struct {
 	watchers map[*watcher]struct{}
 	// changed is closed and replaced whenever rv or the contents move, waking waiters.
 	changed chan struct{}
+	// bookmarkInterval is how often watchers that asked for bookmarks get one.
+	bookmarkInterval time.Duration
 }
 
 type objectRef struct{ kind, namespace, name string }
@@ -59,21 +62,39 @@ type Event struct {
 }
 
 // New returns an empty cache that keeps the last logSize events for watches that resume from a
-// resourceVersion.
-func New(convert Converter, logSize int) *Cache {
+// resourceVersion, and sends bookmarks every bookmarkInterval to watchers that ask for them.
+func New(convert Converter, logSize int, bookmarkInterval time.Duration) *Cache {
+	if bookmarkInterval <= 0 {
+		bookmarkInterval = time.Minute
+	}
 	return &Cache{
-		convert:  convert,
-		objects:  map[string]map[string]map[string]runtime.Object{},
-		releases: map[string]objectRef{},
-		log:      newEventLog(logSize),
-		watchers: map[*watcher]struct{}{},
-		changed:  make(chan struct{}),
+		convert:          convert,
+		objects:          map[string]map[string]map[string]runtime.Object{},
+		releases:         map[string]objectRef{},
+		log:              newEventLog(logSize),
+		watchers:         map[*watcher]struct{}{},
+		changed:          make(chan struct{}),
+		bookmarkInterval: bookmarkInterval,
 	}
 }
 
 // Run feeds the cache from lw until ctx ends: one reflector, hence one upstream list+watch, for
-// every kind.
+// every kind. It also sends watchers their periodic bookmarks.
 func (c *Cache) Run(ctx context.Context, lw cache.ListerWatcher) {
+	go func() {
+		ticker := time.NewTicker(max(c.bookmarkInterval/4, 100*time.Millisecond))
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+				c.mu.Lock()
+				c.bookmarkLocked()
+				c.mu.Unlock()
+			}
+		}
+	}()
 	r := cache.NewReflectorWithOptions(lw, &unstructured.Unstructured{}, (*store)(c), cache.ReflectorOptions{Name: "helmreleases"})
 	r.RunWithContext(ctx)
 }

@@ -56,7 +56,7 @@ func nameOf(obj runtime.Object) string {
 }
 
 func TestStoreAndRead(t *testing.T) {
-	c := New(testConverter, 100)
+	c := New(testConverter, 100, time.Minute)
 	s := (*store)(c)
 	if err := s.Replace([]any{release("a", "x", 5, map[string]string{"kind": "K"}), release("a", "ignored", 6, nil)}, "10"); err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestStoreAndRead(t *testing.T) {
 }
 
 func TestWatchReplaysFromResourceVersion(t *testing.T) {
-	c := New(testConverter, 100)
+	c := New(testConverter, 100, time.Minute)
 	s := (*store)(c)
 	_ = s.Replace(nil, "10")
 	_ = s.Add(release("a", "x", 11, map[string]string{"kind": "K"}))
@@ -112,7 +112,7 @@ func TestWatchReplaysFromResourceVersion(t *testing.T) {
 }
 
 func TestWatchTooOldIsGone(t *testing.T) {
-	c := New(testConverter, 2)
+	c := New(testConverter, 2, time.Minute)
 	s := (*store)(c)
 	_ = s.Replace(nil, "10")
 	if _, err := c.Watch(WatchOptions{Kind: "K", Matches: everything, NewObject: newObject, ResourceVersion: 9}); !apierrors.IsResourceExpired(err) {
@@ -132,7 +132,7 @@ func TestWatchTooOldIsGone(t *testing.T) {
 }
 
 func TestWatchSelectorTransitions(t *testing.T) {
-	c := New(testConverter, 100)
+	c := New(testConverter, 100, time.Minute)
 	s := (*store)(c)
 	_ = s.Replace(nil, "10")
 	blue := func(obj runtime.Object) bool {
@@ -157,7 +157,7 @@ func TestWatchSelectorTransitions(t *testing.T) {
 }
 
 func TestInitialEventsAndBookmark(t *testing.T) {
-	c := New(testConverter, 100)
+	c := New(testConverter, 100, time.Minute)
 	s := (*store)(c)
 	_ = s.Replace([]any{release("a", "x", 5, map[string]string{"kind": "K"}), release("b", "y", 6, map[string]string{"kind": "K"})}, "10")
 	w, err := c.Watch(WatchOptions{Kind: "K", Namespace: "a", Matches: everything, NewObject: newObject, InitialEvents: true, InitialEventsEndBookmark: true})
@@ -176,7 +176,7 @@ func TestInitialEventsAndBookmark(t *testing.T) {
 }
 
 func TestWaitForResourceVersion(t *testing.T) {
-	c := New(testConverter, 100)
+	c := New(testConverter, 100, time.Minute)
 	s := (*store)(c)
 	_ = s.Replace(nil, "10")
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -198,7 +198,7 @@ func TestWaitForResourceVersion(t *testing.T) {
 }
 
 func TestWaitCovers(t *testing.T) {
-	c := New(testConverter, 100)
+	c := New(testConverter, 100, time.Minute)
 	s := (*store)(c)
 	_ = s.Replace([]any{release("a", "x", 5, map[string]string{"kind": "K"}), release("a", "old", 6, map[string]string{"kind": "K"})}, "10")
 	short := func() (context.Context, context.CancelFunc) {

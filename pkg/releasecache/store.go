@@ -127,7 +127,6 @@ func (s *store) UpdateResourceVersion(resourceVersion string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.advanceLocked(rv)
-	c.bookmarkLocked()
 }
 
 // Bookmark is UpdateResourceVersion for the bookmarks of a watch-list.

@@ -16,9 +16,6 @@ import (
 // closed; its client resumes from the last resourceVersion it saw, which the event log still holds.
 const maxPending = 100_000
 
-// bookmarkInterval is how often a watcher that asked for bookmarks gets one, as kube-apiserver does.
-const bookmarkInterval = time.Minute
-
 // WatchOptions selects what a watch delivers.
 type WatchOptions struct {
 	Kind string
@@ -98,11 +95,12 @@ func (c *Cache) publishLocked(e Event) {
 	}
 }
 
-// bookmarkLocked sends due bookmarks once the cache has progressed to rv.
+// bookmarkLocked sends a bookmark at the cache's resourceVersion to every watcher that asked for
+// bookmarks and has not had one for an interval, so idle clients can resume without a relist.
 func (c *Cache) bookmarkLocked() {
 	now := time.Now()
 	for w := range c.watchers {
-		if w.opts.Bookmarks && now.Sub(w.lastBookmark) >= bookmarkInterval {
+		if w.opts.Bookmarks && now.Sub(w.lastBookmark) >= c.bookmarkInterval {
 			w.lastBookmark = now
 			w.push(watch.Event{Type: watch.Bookmark, Object: w.bookmark(c.rv)})
 		}

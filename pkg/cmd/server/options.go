@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -31,6 +32,8 @@ type Options struct {
 	KindsConfig string
 	// EventLogSize is how many recent changes are kept for watches that resume.
 	EventLogSize int
+	// BookmarkInterval is how often watchers that ask for bookmarks get one.
+	BookmarkInterval time.Duration
 	// AlternateDNS are extra names for the self-signed serving certificate, e.g. the Service name
 	// the APIService points at.
 	AlternateDNS []string
@@ -41,6 +44,7 @@ func NewOptions() *Options {
 	o := &Options{
 		RecommendedOptions: genericoptions.NewRecommendedOptions("", apiserver.Codecs.LegacyCodec(appsv1alpha1.SchemeGroupVersion)),
 		EventLogSize:       10000,
+		BookmarkInterval:   time.Minute,
 	}
 	o.RecommendedOptions.Etcd = nil
 	return o
@@ -51,6 +55,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	o.RecommendedOptions.AddFlags(fs)
 	fs.StringVar(&o.KindsConfig, "kinds-config", o.KindsConfig, "File overriding each kind's chart (name, version, sourceRef, interval, timeout). Empty uses the built-in charts.")
 	fs.IntVar(&o.EventLogSize, "watch-event-log-size", o.EventLogSize, "Number of recent changes kept so watches can resume from an older resourceVersion.")
+	fs.DurationVar(&o.BookmarkInterval, "watch-bookmark-interval", o.BookmarkInterval, "How often watchers that allow bookmarks receive one.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
 }
 
@@ -60,6 +65,9 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.RecommendedOptions.Validate()...)
 	if o.EventLogSize < 1 {
 		errs = append(errs, fmt.Errorf("--watch-event-log-size must be positive"))
+	}
+	if o.BookmarkInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--watch-bookmark-interval must be positive"))
 	}
 	return utilerrors.NewAggregate(errs)
 }
@@ -90,7 +98,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	}
 	return &apiserver.Config{
 		GenericConfig: cfg,
-		ExtraConfig:   apiserver.ExtraConfig{Kinds: kindList, EventLogSize: o.EventLogSize},
+		ExtraConfig:   apiserver.ExtraConfig{Kinds: kindList, EventLogSize: o.EventLogSize, BookmarkInterval: o.BookmarkInterval},
 	}, nil
 }
 
