@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"context"
 	"fmt"
 	"os"
@@ -28,7 +29,13 @@ var namespaceSeq atomic.Int64
 // newTenant creates a fresh tenant namespace for one test.
 func newTenant(t *testing.T) string {
 	t.Helper()
-	name := fmt.Sprintf("tenant-%s-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), namespaceSeq.Add(1))
+	clean := strings.Map(func(r rune) rune {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(t.Name()))
+	name := fmt.Sprintf("tenant-%s-%d", clean, namespaceSeq.Add(1))
 	if len(name) > 63 {
 		name = fmt.Sprintf("tenant-%d", namespaceSeq.Add(1))
 	}
@@ -128,4 +135,11 @@ func loadExample(t *testing.T, file string) *unstructured.Unstructured {
 // helmRelease reads the HelmRelease that stores an object, straight from kube-apiserver.
 func helmRelease(ctx context.Context, namespace, name string) (*unstructured.Unstructured, error) {
 	return cp.Dynamic.Resource(release.HelmReleaseGVR).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+}
+
+// equalJSON compares two values by their JSON encoding, so typed and decoded values compare.
+func equalJSON(a, b any) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(ja) == string(jb)
 }

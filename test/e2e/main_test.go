@@ -22,11 +22,18 @@ func run(m *testing.M) int {
 	tb := framework.NewProcessTB("e2e")
 	defer tb.Close()
 	var err error
-	cp, err = framework.Start(context.Background(), tb, framework.Options{})
+	cp, err = framework.Start(context.Background(), tb, framework.Options{
+		// Short enough to observe bookmarks within a test.
+		ServerFlags: []string{"--watch-bookmark-interval=1s"},
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting control plane:", err)
 		return 1
 	}
 	defer cp.Stop()
+	if err := installTwinCRD(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return m.Run()
 }

@@ -53,6 +53,7 @@ type ControlPlane struct {
 	// Server is the apps.cozy.io server, which tests may stop and restart.
 	Server *CozyServer
 
+	replicas      []*CozyServer
 	etcd          *embed.Etcd
 	kubeAPIServer kubeapiservertesting.TestServer
 	resetResolver func()
@@ -117,7 +118,7 @@ func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane,
 		listener.Close()
 		return nil, err
 	}
-	cp.Server = &CozyServer{cp: cp, flags: opts.ServerFlags}
+	cp.Server = &CozyServer{cp: cp, name: "cozy-apiserver", flags: opts.ServerFlags}
 	if err := cp.Server.start(ctx, listener); err != nil {
 		return nil, err
 	}
@@ -145,9 +146,28 @@ func (cp *ControlPlane) buildClients() error {
 	return err
 }
 
-// Stop shuts everything down: the aggregated server first, or kube-apiserver waits a minute for
-// its connections to drain.
+// StartReplica starts another apps.cozy.io server with the same flags, as a second replica of a
+// Deployment would run. It is not behind the APIService: reach it with ReplicaConfig. Stop stops it.
+func (cp *ControlPlane) StartReplica(ctx context.Context, name string) (*CozyServer, error) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	replica := &CozyServer{cp: cp, name: name, flags: cp.Server.flags}
+	if err := replica.start(ctx, listener); err != nil {
+		replica.Stop()
+		return nil, err
+	}
+	cp.replicas = append(cp.replicas, replica)
+	return replica, nil
+}
+
+// Stop shuts everything down: the aggregated servers first, or kube-apiserver waits a minute for
+// their connections to drain.
 func (cp *ControlPlane) Stop() {
+	for _, r := range cp.replicas {
+		r.Stop()
+	}
 	if cp.Server != nil {
 		cp.Server.Stop()
 	}

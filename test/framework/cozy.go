@@ -31,13 +31,14 @@ const (
 // would give it.
 type CozyServer struct {
 	cp     *ControlPlane
+	name   string
 	flags  []string
 	port   int
 	cancel context.CancelFunc
 	done   chan error
 }
 
-func (s *CozyServer) certDir() string { return filepath.Join(s.cp.StateDir, "cozy-apiserver") }
+func (s *CozyServer) certDir() string { return filepath.Join(s.cp.StateDir, s.name) }
 
 func (s *CozyServer) start(ctx context.Context, listener net.Listener) error {
 	s.port = listener.Addr().(*net.TCPAddr).Port

@@ -8,18 +8,48 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"k8s.io/client-go/rest"
 )
 
-// ServerURL is the apps.cozy.io server's own address, bypassing the aggregator.
-func (cp *ControlPlane) ServerURL() string {
-	return fmt.Sprintf("https://127.0.0.1:%d", cp.Server.port)
+// URL is the server's own address, bypassing the aggregator.
+func (s *CozyServer) URL() string {
+	return fmt.Sprintf("https://127.0.0.1:%d", s.port)
 }
 
-// FrontProxyClient returns a client that calls the apps.cozy.io server directly the way the
-// aggregator does: authenticated by the front-proxy client certificate, asserting the user and
+// ServerURL is the address of the server behind the APIService, bypassing the aggregator.
+func (cp *ControlPlane) ServerURL() string { return cp.Server.URL() }
+
+// FrontProxyClient returns a client that calls the server behind the APIService directly the way
+// the aggregator does: authenticated by the front-proxy client certificate, asserting the user and
 // groups in request headers. With user empty it presents no certificate (an anonymous caller).
 func (cp *ControlPlane) FrontProxyClient(user string, groups ...string) (*http.Client, error) {
-	caBundle, err := os.ReadFile(filepath.Join(cp.Server.certDir(), "apiserver.crt"))
+	tlsConfig, err := cp.frontProxyTLS(cp.Server, user != "")
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &identityHeaders{user: user, groups: groups, next: &http.Transport{TLSClientConfig: tlsConfig}},
+	}, nil
+}
+
+// ReplicaConfig is a client configuration for calling one server directly as the aggregator
+// would, on behalf of user and groups; the generated clientset works with it.
+func (cp *ControlPlane) ReplicaConfig(s *CozyServer, user string, groups ...string) (*rest.Config, error) {
+	tlsConfig, err := cp.frontProxyTLS(s, true)
+	if err != nil {
+		return nil, err
+	}
+	return &rest.Config{
+		Host: s.URL(), QPS: -1, Burst: -1,
+		ContentConfig: rest.ContentConfig{ContentType: "application/json", AcceptContentTypes: "application/json"},
+		Transport:     &identityHeaders{user: user, groups: groups, next: &http.Transport{TLSClientConfig: tlsConfig}},
+	}, nil
+}
+
+func (cp *ControlPlane) frontProxyTLS(s *CozyServer, withClientCert bool) (*tls.Config, error) {
+	caBundle, err := os.ReadFile(filepath.Join(s.certDir(), "apiserver.crt"))
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +58,7 @@ func (cp *ControlPlane) FrontProxyClient(user string, groups ...string) (*http.C
 		return nil, fmt.Errorf("no certificates in the serving bundle")
 	}
 	tlsConfig := &tls.Config{RootCAs: roots, ServerName: ServiceName + "." + ServiceNamespace + ".svc"}
-	if user != "" {
+	if withClientCert {
 		opts := cp.kubeAPIServer.ServerOpts
 		cert, err := tls.LoadX509KeyPair(opts.ProxyClientCertFile, opts.ProxyClientKeyFile)
 		if err != nil {
@@ -36,10 +66,7 @@ func (cp *ControlPlane) FrontProxyClient(user string, groups ...string) (*http.C
 		}
 		tlsConfig.Certificates = []tls.Certificate{cert}
 	}
-	return &http.Client{
-		Timeout:   10 * time.Second,
-		Transport: &identityHeaders{user: user, groups: groups, next: &http.Transport{TLSClientConfig: tlsConfig}},
-	}, nil
+	return tlsConfig, nil
 }
 
 type identityHeaders struct {

@@ -34,6 +34,11 @@ type Options struct {
 	EventLogSize int
 	// BookmarkInterval is how often watchers that ask for bookmarks get one.
 	BookmarkInterval time.Duration
+	// KubeAPIQPS and KubeAPIBurst limit the server's own requests to kube-apiserver. Every API
+	// request becomes one or two upstream requests, so client-go's defaults (5 QPS) would
+	// throttle users; kube-apiserver's priority and fairness protects it instead.
+	KubeAPIQPS   float32
+	KubeAPIBurst int
 	// AlternateDNS are extra names for the self-signed serving certificate, e.g. the Service name
 	// the APIService points at.
 	AlternateDNS []string
@@ -45,6 +50,8 @@ func NewOptions() *Options {
 		RecommendedOptions: genericoptions.NewRecommendedOptions("", apiserver.Codecs.LegacyCodec(appsv1alpha1.SchemeGroupVersion)),
 		EventLogSize:       10000,
 		BookmarkInterval:   time.Minute,
+		KubeAPIQPS:         500,
+		KubeAPIBurst:       1000,
 	}
 	o.RecommendedOptions.Etcd = nil
 	return o
@@ -56,6 +63,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.KindsConfig, "kinds-config", o.KindsConfig, "File overriding each kind's chart (name, version, sourceRef, interval, timeout). Empty uses the built-in charts.")
 	fs.IntVar(&o.EventLogSize, "watch-event-log-size", o.EventLogSize, "Number of recent changes kept so watches can resume from an older resourceVersion.")
 	fs.DurationVar(&o.BookmarkInterval, "watch-bookmark-interval", o.BookmarkInterval, "How often watchers that allow bookmarks receive one.")
+	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Queries per second the server may send to kube-apiserver.")
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of requests the server may send to kube-apiserver.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
 }
 
@@ -95,6 +104,9 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	cfg.EffectiveVersion = basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", "")
 	if err := o.RecommendedOptions.ApplyTo(cfg); err != nil {
 		return nil, err
+	}
+	if cfg.ClientConfig != nil {
+		cfg.ClientConfig.QPS, cfg.ClientConfig.Burst = o.KubeAPIQPS, o.KubeAPIBurst
 	}
 	return &apiserver.Config{
 		GenericConfig: cfg,
