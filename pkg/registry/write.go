@@ -24,9 +24,10 @@ import (
 // FieldManager is the name under which the server writes HelmReleases.
 const FieldManager = "cozy-apiserver"
 
-// maxUpdateAttempts bounds how often an update is re-applied when the HelmRelease changed between
-// reading and writing it (usually Flux updating its status). Each attempt re-reads the release and
+// maxUpdateAttempts bounds how often an update is re-applied when the HelmRelease's spec or
+// metadata changed between reading and writing it. Each attempt re-reads the release and
 // re-applies the client's change, so a client that sent a stale resourceVersion still gets a 409.
+// Status writes (Flux) do not cause attempts: the write is conditional on spec and metadata only.
 const maxUpdateAttempts = 5
 
 // Create stores a new object as a new HelmRelease.
@@ -132,17 +133,18 @@ func (r *REST) updateOnce(ctx context.Context, hr *unstructured.Unstructured, ob
 	if err := r.gate.AllowWrite(ctx, r.resource, m.GetNamespace(), m.GetName()); err != nil {
 		return nil, false, err
 	}
-	if err := r.kind.ApplyTo(obj, hr); err != nil {
+	desired := hr.DeepCopy()
+	if err := r.kind.ApplyTo(obj, desired); err != nil {
 		return nil, false, apierrors.NewInternalError(err)
 	}
 	if dryrun.IsDryRun(options.DryRun) {
 		return obj, false, nil
 	}
-	updated, err := r.releases.Namespace(m.GetNamespace()).Update(ctx, hr, metav1.UpdateOptions{FieldManager: FieldManager})
+	updated, raced, err := r.writeRelease(ctx, hr, desired)
 	if err != nil {
-		// A conflict here means the release changed after it was read (usually Flux writing
-		// status): the caller re-reads and re-applies the client's change.
-		return nil, apierrors.IsConflict(err), r.translateError(err, m.GetName())
+		// When the release changed after it was read, the caller re-reads and re-applies the
+		// client's change, which fails with 409 if the client's resourceVersion is now stale.
+		return nil, raced, r.translateError(err, m.GetName())
 	}
 	result, err = r.visible(ctx, updated)
 	return result, false, err
