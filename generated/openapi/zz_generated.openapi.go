@@ -544,7 +544,8 @@ func schema_apps_apiserver_apis_apps_v1alpha1_ExternalAccess(ref common.Referenc
 					"ports": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
-								"x-kubernetes-list-type": "set",
+								"x-kubernetes-list-type":      "set",
+								"x-kubernetes-patch-strategy": "merge",
 							},
 						},
 						SchemaProps: spec.SchemaProps{
@@ -1439,7 +1440,8 @@ func schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineSpec(ref common.Refe
 					"sshKeys": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
-								"x-kubernetes-list-type": "set",
+								"x-kubernetes-list-type":      "set",
+								"x-kubernetes-patch-strategy": "merge",
 							},
 						},
 						SchemaProps: spec.SchemaProps{

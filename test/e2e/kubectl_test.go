@@ -26,6 +26,14 @@ func TestKubectl(t *testing.T) {
 		}
 	}
 
+	out, _ = kubectl(t, false, "apply", "-n", ns, "--dry-run=server", "-f", examples)
+	if strings.Count(out, "(server dry run)") != 3 {
+		t.Errorf("server dry-run apply:\n%s", out)
+	}
+	if _, stderr := kubectl(t, false, "get", "cozy", "-n", ns); !strings.Contains(stderr, "No resources found") {
+		t.Errorf("server dry-run created objects: %s", stderr)
+	}
+
 	out, _ = kubectl(t, false, "apply", "-n", ns, "-f", examples)
 	for _, want := range []string{"kubernetes.apps.cozy.io/dev created", "virtualmachine.apps.cozy.io/web created", "bucket.apps.cozy.io/backups created"} {
 		if !strings.Contains(out, want) {
@@ -59,6 +67,11 @@ func TestKubectl(t *testing.T) {
 	_, stderr := kubectl(t, true, "apply", "-n", "default", "-f", filepath.Join(examples, "bucket.yaml"))
 	if !strings.Contains(stderr, "Forbidden") || !strings.Contains(stderr, "tenant.cozy.io/name") {
 		t.Errorf("apply outside a tenant namespace: %s", stderr)
+	}
+
+	out, _ = kubectl(t, false, "apply", "-n", ns, "--server-side", "--force-conflicts", "-f", examples)
+	if strings.Count(out, "serverside-applied") != 3 {
+		t.Errorf("server-side apply:\n%s", out)
 	}
 
 	out, _ = kubectl(t, false, "delete", "-n", ns, "-f", examples)

@@ -227,3 +227,45 @@ func TestSemanticsReadYourWrites(t *testing.T) {
 		}
 	})
 }
+
+func TestSemanticsResourceVersionMatch(t *testing.T) {
+	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
+		ctx := context.Background()
+		created := mustCreate(t, c, tg.object("rv"))
+		list, err := c.List(ctx, metav1.ListOptions{ResourceVersion: created.GetResourceVersion(), ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan})
+		if err != nil || len(list.Items) != 1 {
+			t.Fatalf("list not older than the create: %v", err)
+		}
+		if _, err := c.Get(ctx, "rv", metav1.GetOptions{ResourceVersion: created.GetResourceVersion()}); err != nil {
+			t.Errorf("get not older than the create: %v", err)
+		}
+		// A raw request: client-go would retry the 504 it expects for ten seconds.
+		path := "/apis/" + tg.resource.GroupVersion().String() + "/namespaces/" + ns + "/" + tg.resource.Resource
+		err = cp.Kube.Discovery().RESTClient().Get().AbsPath(path).MaxRetries(0).
+			Param("resourceVersion", "999999999").Param("resourceVersionMatch", "NotOlderThan").Do(ctx).Error()
+		if !apierrors.IsTimeout(err) {
+			t.Errorf("list at a resourceVersion from the future: want 504, got %v", err)
+		}
+		if _, err := c.List(ctx, metav1.ListOptions{ResourceVersion: "abc", ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan}); !apierrors.IsBadRequest(err) && !apierrors.IsInvalid(err) {
+			t.Errorf("malformed resourceVersion: want 400 or 422, got %v", err)
+		}
+	})
+}
+
+func TestSemanticsWatchFieldSelector(t *testing.T) {
+	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
+		ctx := context.Background()
+		list, err := c.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := c.Watch(ctx, metav1.ListOptions{ResourceVersion: list.GetResourceVersion(), FieldSelector: "metadata.name=wanted"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		mustCreate(t, c, tg.object("unwanted"))
+		mustCreate(t, c, tg.object("wanted"))
+		expectEvent(t, w, watch.Added, "wanted")
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -188,13 +189,14 @@ func TestStrategicMergePatch(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "vm"},
 		Spec: appsv1alpha1.VirtualMachineSpec{
 			InstanceType: "u1.small", SystemDisk: appsv1alpha1.SystemDisk{Image: "ubuntu"},
-			Disks: []appsv1alpha1.Disk{{Name: "a", Size: mustQuantity("1Gi")}, {Name: "b", Size: mustQuantity("2Gi")}},
+			Disks:    []appsv1alpha1.Disk{{Name: "a", Size: mustQuantity("1Gi")}, {Name: "b", Size: mustQuantity("2Gi")}},
+			External: &appsv1alpha1.ExternalAccess{Method: appsv1alpha1.ExternalMethodPortList, Ports: []int32{22}},
 		},
 	}
 	if _, err := vms.Create(ctx, vm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := vms.Patch(ctx, "vm", types.StrategicMergePatchType, []byte(`{"spec":{"disks":[{"name":"b","size":"9Gi"},{"name":"c","size":"3Gi"}]}}`), metav1.PatchOptions{})
+	got, err := vms.Patch(ctx, "vm", types.StrategicMergePatchType, []byte(`{"spec":{"disks":[{"name":"b","size":"9Gi"},{"name":"c","size":"3Gi"}],"external":{"ports":[443]}}}`), metav1.PatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,6 +206,9 @@ func TestStrategicMergePatch(t *testing.T) {
 	}
 	if len(sizes) != 3 || sizes["a"] != "1Gi" || sizes["b"] != "9Gi" || sizes["c"] != "3Gi" {
 		t.Errorf("disks after a strategic merge patch: %v", sizes)
+	}
+	if ports := got.Spec.External.Ports; len(ports) != 2 || !slices.Contains(ports, 22) || !slices.Contains(ports, 443) {
+		t.Errorf("ports after a strategic merge patch: %v (want the union of 22 and 443)", ports)
 	}
 }
 

@@ -113,7 +113,8 @@ type VirtualMachineSpec struct {
 	// +optional
 	// +listType=set
 	// +k8s:validation:maxItems=32
-	SSHKeys []string `json:"sshKeys,omitempty"`
+	// +patchStrategy=merge
+	SSHKeys []string `json:"sshKeys,omitempty" patchStrategy:"merge"`
 
 	// cloudInit is cloud-init user data run on first boot.
 	// +optional
@@ -226,7 +227,8 @@ type ExternalAccess struct {
 	// +optional
 	// +listType=set
 	// +k8s:validation:maxItems=64
-	Ports []int32 `json:"ports,omitempty"`
+	// +patchStrategy=merge
+	Ports []int32 `json:"ports,omitempty" patchStrategy:"merge"`
 }
 
 // VirtualMachineStatus is the virtual machine as the platform last observed it.
