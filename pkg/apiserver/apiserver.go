@@ -24,10 +24,12 @@ import (
 	"k8s.io/klog/v2"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/generated/openapi"
 	"github.com/cozystack/apps-apiserver/pkg/registry"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/pkg/releasecache"
 	"github.com/cozystack/apps-apiserver/pkg/tenancy"
+	"github.com/cozystack/apps-apiserver/pkg/validation"
 )
 
 // ExtraConfig is what this server needs beyond the generic server's configuration.
@@ -95,13 +97,22 @@ func (c CompletedConfig) New() (*Server, error) {
 	releaseCache := releasecache.New(converter(c.extra.Kinds), c.extra.EventLogSize, c.extra.BookmarkInterval)
 	gate := tenancy.NewChecker(c.generic.SharedInformerFactory.Core().V1().Namespaces().Lister(), kube)
 
+	backend := registry.Backend{Cache: releaseCache, Releases: releases, ReleaseMeta: meta.Resource(release.HelmReleaseGVR), Gate: gate}
 	group := genericapiserver.NewDefaultAPIGroupInfo(appsv1alpha1.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	storage := map[string]rest.Storage{}
 	for _, kind := range c.extra.Kinds {
 		if err := Scheme.AddFieldLabelConversionFunc(kind.GroupVersionKind(appsv1alpha1.SchemeGroupVersion), registry.FieldLabelConversion(kind)); err != nil {
 			return nil, err
 		}
-		s, err := registry.NewREST(kind, appsv1alpha1.SchemeGroupVersion, Scheme, releaseCache, releases, meta.Resource(release.HelmReleaseGVR), gate)
+		specModel, err := registry.SpecModelName(kind.New())
+		if err != nil {
+			return nil, err
+		}
+		specSchema, err := validation.New(openapi.GetOpenAPIDefinitions, specModel)
+		if err != nil {
+			return nil, fmt.Errorf("schema of %s: %w", kind, err)
+		}
+		s, err := registry.NewREST(kind, appsv1alpha1.SchemeGroupVersion, Scheme, specSchema, backend)
 		if err != nil {
 			return nil, err
 		}

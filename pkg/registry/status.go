@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"fmt"
 	"reflect"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -14,15 +15,59 @@ type metaObject = interface {
 	GetFinalizers() []string
 }
 
-// statusOf reaches the Status field every kind's Go type has, so status handling needs no
-// per-kind code.
-func statusOf(obj runtime.Object) (reflect.Value, bool) {
+// topField reaches the Spec or Status field every kind's Go type has, so spec and status
+// handling needs no per-kind code.
+func topField(obj runtime.Object, name string) (reflect.Value, bool) {
 	v := reflect.ValueOf(obj)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
 		return reflect.Value{}, false
 	}
-	status := v.Elem().FieldByName("Status")
-	return status, status.IsValid() && status.CanSet()
+	f := v.Elem().FieldByName(name)
+	return f, f.IsValid() && f.CanSet()
+}
+
+func statusOf(obj runtime.Object) (reflect.Value, bool) { return topField(obj, "Status") }
+
+// specContent is the object's spec as JSON-shaped data under "spec", the form schema validation
+// and defaulting work on.
+func specContent(obj runtime.Object) (map[string]any, error) {
+	spec, ok := topField(obj, "Spec")
+	if !ok {
+		return nil, fmt.Errorf("%T has no spec", obj)
+	}
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(spec.Addr().Interface())
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"spec": content}, nil
+}
+
+// setSpecContent replaces the object's spec with JSON-shaped data under "spec".
+func setSpecContent(obj runtime.Object, content map[string]any) error {
+	spec, ok := topField(obj, "Spec")
+	if !ok {
+		return fmt.Errorf("%T has no spec", obj)
+	}
+	specMap, _ := content["spec"].(map[string]any)
+	fresh := reflect.New(spec.Type())
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(specMap, fresh.Interface()); err != nil {
+		return err
+	}
+	spec.Set(fresh.Elem())
+	return nil
+}
+
+// SpecModelName is the OpenAPI model name of a kind's spec type, from the generated model names.
+func SpecModelName(obj runtime.Object) (string, error) {
+	spec, ok := topField(obj, "Spec")
+	if !ok {
+		return "", fmt.Errorf("%T has no spec", obj)
+	}
+	named, ok := spec.Interface().(interface{ OpenAPIModelName() string })
+	if !ok {
+		return "", fmt.Errorf("the spec of %T has no OpenAPI model name: run hack/update-codegen.sh", obj)
+	}
+	return named.OpenAPIModelName(), nil
 }
 
 func clearStatus(obj runtime.Object) {

@@ -32,15 +32,25 @@ type WriteGate interface {
 	AllowWrite(ctx context.Context, resource schema.GroupResource, namespace, name string) error
 }
 
-// REST serves one kind. All kinds share one cache and one HelmRelease client.
+// Backend is what every kind's storage shares: the cache it reads and the clients it writes with.
+type Backend struct {
+	Cache *releasecache.Cache
+	// Releases reads and writes HelmReleases in kube-apiserver with the server's identity.
+	Releases dynamic.NamespaceableResourceInterface
+	// ReleaseMeta lists HelmRelease metadata only, for the consistency check of lists.
+	ReleaseMeta metadata.Getter
+	// Gate refuses writes outside tenant namespaces.
+	Gate WriteGate
+}
+
+// REST serves one kind. All kinds share one Backend.
 type REST struct {
-	kind     *release.Kind
-	gv       schema.GroupVersion
-	resource schema.GroupResource
-	strategy strategy
-	cache    *releasecache.Cache
-	releases dynamic.NamespaceableResourceInterface
-	// releaseMeta lists HelmRelease metadata only, for the consistency check of lists.
+	kind        *release.Kind
+	gv          schema.GroupVersion
+	resource    schema.GroupResource
+	strategy    strategy
+	cache       *releasecache.Cache
+	releases    dynamic.NamespaceableResourceInterface
 	releaseMeta metadata.Getter
 	gate        WriteGate
 	tableConv   rest.TableConvertor
@@ -56,9 +66,8 @@ var (
 	_ rest.GroupVersionKindProvider = &REST{}
 )
 
-// NewREST returns the storage for one kind.
-func NewREST(kind *release.Kind, gv schema.GroupVersion, typer runtime.ObjectTyper, c *releasecache.Cache,
-	releases dynamic.NamespaceableResourceInterface, releaseMeta metadata.Getter, gate WriteGate) (*REST, error) {
+// NewREST returns the storage for one kind, validated and defaulted by specSchema.
+func NewREST(kind *release.Kind, gv schema.GroupVersion, typer runtime.ObjectTyper, specSchema SpecSchema, backend Backend) (*REST, error) {
 	columns := []apiextensionsv1.CustomResourceColumnDefinition{
 		{Name: "Ready", Type: "string", JSONPath: `.status.conditions[?(@.type=="Ready")].status`, Description: "Whether the application is installed and healthy"},
 		{Name: "Version", Type: "string", JSONPath: ".status.version", Description: "Installed chart version"},
@@ -75,11 +84,11 @@ func NewREST(kind *release.Kind, gv schema.GroupVersion, typer runtime.ObjectTyp
 		kind:        kind,
 		gv:          gv,
 		resource:    gv.WithResource(kind.Resource).GroupResource(),
-		strategy:    newStrategy(typer, kind),
-		cache:       c,
-		releases:    releases,
-		releaseMeta: releaseMeta,
-		gate:        gate,
+		strategy:    newStrategy(typer, kind, specSchema),
+		cache:       backend.Cache,
+		releases:    backend.Releases,
+		releaseMeta: backend.ReleaseMeta,
+		gate:        backend.Gate,
 		tableConv:   tc,
 	}, nil
 }

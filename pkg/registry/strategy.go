@@ -19,37 +19,66 @@ import (
 type strategy struct {
 	runtime.ObjectTyper
 	names.NameGenerator
-	kind *release.Kind
+	kind   *release.Kind
+	schema SpecSchema
 }
 
-func newStrategy(typer runtime.ObjectTyper, kind *release.Kind) strategy {
-	return strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator, kind: kind}
+// SpecSchema validates and defaults a kind's spec; validation.Schema is the implementation. The
+// objects are {"spec": ...} maps, so errors carry CRD-style field paths.
+type SpecSchema interface {
+	Default(obj map[string]any)
+	Validate(ctx context.Context, obj map[string]any) field.ErrorList
+	ValidateUpdate(ctx context.Context, obj, old map[string]any) field.ErrorList
+}
+
+func newStrategy(typer runtime.ObjectTyper, kind *release.Kind, schema SpecSchema) strategy {
+	return strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator, kind: kind, schema: schema}
 }
 
 func (strategy) NamespaceScoped() bool { return true }
 
-// PrepareForCreate drops the status a client sent: status is projected from Flux, never written.
+// PrepareForCreate drops the status a client sent (status is projected from Flux, never written)
+// and applies the schema's defaults, which are then stored.
 func (s strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	clearStatus(obj)
+	s.defaultSpec(obj)
 }
 
-// PrepareForUpdate keeps the stored status: clients cannot write it through the main resource.
+// PrepareForUpdate keeps the stored status (clients cannot write it through the main resource)
+// and applies the schema's defaults.
 func (s strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	copyStatus(obj, old)
+	s.defaultSpec(obj)
+}
+
+// defaultSpec applies defaults through the spec's JSON form, as for a custom resource. A spec
+// that cannot round-trip is left alone; validation reports it.
+func (s strategy) defaultSpec(obj runtime.Object) {
+	content, err := specContent(obj)
+	if err != nil {
+		return
+	}
+	s.schema.Default(content)
+	_ = setSpecContent(obj, content)
 }
 
 // Validate checks what every kind needs before it can be stored as a HelmRelease.
-func (s strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
+func (s strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
 	}
 	errs := apimachineryvalidation.ValidateObjectMetaAccessor(m, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
-	return append(errs, s.validateStorable(m)...)
+	errs = append(errs, s.validateStorable(m)...)
+	content, err := specContent(obj)
+	if err != nil {
+		return append(errs, field.InternalError(field.NewPath("spec"), err))
+	}
+	return append(errs, s.schema.Validate(ctx, content)...)
 }
 
 // ValidateUpdate checks metadata immutability and the same storage constraints as create.
-func (s strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
@@ -59,7 +88,16 @@ func (s strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) fie
 		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
 	}
 	errs := apimachineryvalidation.ValidateObjectMetaAccessorUpdate(m, oldMeta, field.NewPath("metadata"))
-	return append(errs, s.validateStorable(m)...)
+	errs = append(errs, s.validateStorable(m)...)
+	content, err := specContent(obj)
+	if err != nil {
+		return append(errs, field.InternalError(field.NewPath("spec"), err))
+	}
+	oldContent, err := specContent(old)
+	if err != nil {
+		return append(errs, field.InternalError(field.NewPath("spec"), err))
+	}
+	return append(errs, s.schema.ValidateUpdate(ctx, content, oldContent)...)
 }
 
 // validateStorable refuses names Helm cannot use and metadata that would forge the server's own

@@ -246,7 +246,7 @@ func TestSemanticsServerSideApply(t *testing.T) {
 		theirs := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": tg.resource.GroupVersion().String(), "kind": "Bucket",
 			"metadata": map[string]any{"name": "s"},
-			"spec":     map[string]any{"storagePool": "fast"},
+			"spec":     map[string]any{"quota": "20Gi"},
 		}}
 		if _, err := c.Apply(ctx, "s", theirs, metav1.ApplyOptions{FieldManager: "bob"}); !apierrors.IsConflict(err) {
 			t.Errorf("bob applying alice's field: want 409, got %v", err)
@@ -255,8 +255,8 @@ func TestSemanticsServerSideApply(t *testing.T) {
 		if err != nil {
 			t.Fatalf("forced apply: %v", err)
 		}
-		if pool, _, _ := unstructured.NestedString(forced.Object, "spec", "storagePool"); pool != "fast" {
-			t.Errorf("forced apply: storagePool %q", pool)
+		if quota, _, _ := unstructured.NestedString(forced.Object, "spec", "quota"); quota != "20Gi" {
+			t.Errorf("forced apply: quota %q", quota)
 		}
 		got := mustGet(t, c, "s")
 		if !hasManager(got, "alice") || !hasManager(got, "bob") || got.GetLabels()["owner"] != "alice" {
@@ -265,7 +265,7 @@ func TestSemanticsServerSideApply(t *testing.T) {
 
 		// Alice re-applies without the label: she owned it alone, so it goes.
 		mine.SetLabels(nil)
-		unstructured.RemoveNestedField(mine.Object, "spec", "storagePool")
+		unstructured.RemoveNestedField(mine.Object, "spec", "quota")
 		if _, err := c.Apply(ctx, "s", mine, metav1.ApplyOptions{FieldManager: "alice"}); err != nil {
 			t.Fatalf("re-apply: %v", err)
 		}
@@ -279,19 +279,19 @@ func TestSemanticsPatchTypes(t *testing.T) {
 	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
 		ctx := context.Background()
 		mustCreate(t, c, tg.object("p"))
-		got, err := c.Patch(ctx, "p", types.JSONPatchType, []byte(`[{"op":"replace","path":"/spec/storagePool","value":"json"},{"op":"add","path":"/metadata/labels","value":{"k":"v"}}]`), metav1.PatchOptions{})
+		got, err := c.Patch(ctx, "p", types.JSONPatchType, []byte(`[{"op":"replace","path":"/spec/quota","value":"20Gi"},{"op":"add","path":"/metadata/labels","value":{"k":"v"}}]`), metav1.PatchOptions{})
 		if err != nil {
 			t.Fatalf("JSON patch: %v", err)
 		}
-		if pool, _, _ := unstructured.NestedString(got.Object, "spec", "storagePool"); pool != "json" || got.GetLabels()["k"] != "v" {
+		if quota, _, _ := unstructured.NestedString(got.Object, "spec", "quota"); quota != "20Gi" || got.GetLabels()["k"] != "v" {
 			t.Errorf("JSON patch result: %v", got.Object)
 		}
-		if _, err := c.Patch(ctx, "p", types.JSONPatchType, []byte(`[{"op":"test","path":"/spec/storagePool","value":"other"}]`), metav1.PatchOptions{}); err == nil || apierrors.IsInternalError(err) {
+		if _, err := c.Patch(ctx, "p", types.JSONPatchType, []byte(`[{"op":"test","path":"/spec/quota","value":"1Gi"}]`), metav1.PatchOptions{}); err == nil || apierrors.IsInternalError(err) {
 			t.Errorf("a failing JSON patch test op: want a client error, got %v", err)
 		}
-		got, err = c.Patch(ctx, "p", types.MergePatchType, []byte(`{"spec":{"storagePool":"merge"}}`), metav1.PatchOptions{})
-		if pool, _, _ := unstructured.NestedString(got.Object, "spec", "storagePool"); err != nil || pool != "merge" {
-			t.Errorf("merge patch: %v %q", err, pool)
+		got, err = c.Patch(ctx, "p", types.MergePatchType, []byte(`{"spec":{"quota":"30Gi"}}`), metav1.PatchOptions{})
+		if quota, _, _ := unstructured.NestedString(got.Object, "spec", "quota"); err != nil || quota != "30Gi" {
+			t.Errorf("merge patch: %v %q", err, quota)
 		}
 	})
 }

@@ -76,7 +76,7 @@ func TestUpdatesKeepForeignReleaseFields(t *testing.T) {
 	if _, err := buckets.Update(ctx, obj, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("update: %v", err)
 	}
-	if _, err := buckets.Patch(ctx, "keep", types.MergePatchType, []byte(`{"metadata":{"annotations":{"note":"x"}},"spec":{"storagePool":"fast"}}`), metav1.PatchOptions{}); err != nil {
+	if _, err := buckets.Patch(ctx, "keep", types.MergePatchType, []byte(`{"metadata":{"annotations":{"note":"x"}},"spec":{"quota":"50Gi"}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatalf("patch: %v", err)
 	}
 	if _, err := buckets.Apply(ctx, "keep", targets()[0].object("keep"), metav1.ApplyOptions{FieldManager: "ci", Force: true}); err != nil {
@@ -99,8 +99,8 @@ func TestUpdatesKeepForeignReleaseFields(t *testing.T) {
 	if retries, _, _ := unstructured.NestedInt64(hr.Object, "spec", "install", "remediation", "retries"); retries != 7 {
 		t.Error("spec.install.remediation.retries was dropped")
 	}
-	if pool, _, _ := unstructured.NestedString(hr.Object, "spec", "values", "storagePool"); pool != "default" {
-		t.Errorf("values.storagePool = %q after the final apply", pool)
+	if quota, _, _ := unstructured.NestedString(hr.Object, "spec", "values", "quota"); quota != "10Gi" {
+		t.Errorf("values.quota = %q after the final apply", quota)
 	}
 
 	forged := mustGet(t, buckets, "keep")
@@ -386,10 +386,10 @@ func TestKubectlWatchAndWait(t *testing.T) {
 	})
 	mustCreate(t, buckets, targets()[0].object("watched"))
 	expectLine("ADDED", "watched")
-	if _, err := buckets.Patch(ctx, "watched", types.MergePatchType, []byte(`{"spec":{"storagePool":"fast"}}`), metav1.PatchOptions{}); err != nil {
+	if _, err := buckets.Patch(ctx, "watched", types.MergePatchType, []byte(`{"spec":{"quota":"77Gi"}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	expectLine("MODIFIED", "watched", "fast")
+	expectLine("MODIFIED", "watched", "77Gi")
 	if err := buckets.Delete(ctx, "watched", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,106 @@
+// Package validation enforces each kind's schema, generated from its Go types, with
+// apiextensions-apiserver's own machinery, so an apps.cozy.io object is validated exactly like a
+// custom resource: OpenAPI validation and CEL rules with ratcheting on update (an unchanged
+// invalid field is accepted, a changed one is not), transition rules, list-type invariants and
+// defaulting.
+package validation
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/model"
+	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
+	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
+	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/apiserver/pkg/cel/common"
+	openapicommon "k8s.io/kube-openapi/pkg/common"
+)
+
+// Schema validates and defaults the spec of one kind. Objects are passed as {"spec": ...} maps,
+// so field paths read spec.nodeGroups[md0].maxReplicas as for a CRD.
+type Schema struct {
+	structural *schema.Structural
+	validator  apiservervalidation.SchemaValidator
+	cel        *cel.Validator
+}
+
+// New builds the schema of a kind whose spec has the OpenAPI model name specModel. It fails at
+// start-up, not at request time, if the Go types do not make a valid structural schema.
+func New(getDefinitions openapicommon.GetOpenAPIDefinitions, specModel string) (*Schema, error) {
+	v1Props, err := specSchema(getDefinitions, specModel)
+	if err != nil {
+		return nil, err
+	}
+	var internal apiextensions.JSONSchemaProps
+	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(v1Props, &internal, nil); err != nil {
+		return nil, fmt.Errorf("converting the schema of %s: %w", specModel, err)
+	}
+	structural, err := schema.NewStructural(&internal)
+	if err != nil {
+		return nil, fmt.Errorf("the schema of %s is not structural: %w", specModel, err)
+	}
+	if errs := schema.ValidateStructural(nil, structural); len(errs) > 0 {
+		return nil, fmt.Errorf("the schema of %s is not structural: %v", specModel, errs.ToAggregate())
+	}
+	validator, _, err := apiservervalidation.NewSchemaValidator(&internal)
+	if err != nil {
+		return nil, fmt.Errorf("building the validator of %s: %w", specModel, err)
+	}
+	return &Schema{
+		structural: structural,
+		validator:  validator,
+		cel:        cel.NewValidator(structural, false, celconfig.PerCallLimit),
+	}, nil
+}
+
+// Default fills in the schema's defaults, as kube-apiserver does for a CRD before validation.
+func (s *Schema) Default(obj map[string]any) {
+	structuraldefaulting.Default(obj, s.structural)
+}
+
+// Validate checks a new object.
+func (s *Schema) Validate(ctx context.Context, obj map[string]any) field.ErrorList {
+	errs := apiservervalidation.ValidateCustomResource(nil, obj, s.validator)
+	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, s.structural, obj)...)
+	if blocked := blocking(errs); blocked != nil {
+		return append(errs, blocked)
+	}
+	celErrs, _ := s.cel.Validate(ctx, nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
+	return append(errs, celErrs...)
+}
+
+// ValidateUpdate checks a changed object with ratcheting: errors in parts that did not change are
+// forgiven, so a schema tightened after objects were stored does not block unrelated updates.
+// Transition rules (oldSelf) apply.
+func (s *Schema) ValidateUpdate(ctx context.Context, obj, old map[string]any) field.ErrorList {
+	correlated := common.NewCorrelatedObject(obj, old, &model.Structural{Structural: s.structural})
+	errs := apiservervalidation.ValidateCustomResourceUpdate(nil, obj, old, s.validator, apiservervalidation.WithRatcheting(correlated))
+	if oldErrs := structurallisttype.ValidateListSetsAndMaps(nil, s.structural, old); len(oldErrs) == 0 {
+		errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, s.structural, obj)...)
+	}
+	if blocked := blocking(errs); blocked != nil {
+		return append(errs, blocked)
+	}
+	celErrs, _ := s.cel.Validate(ctx, nil, s.structural, obj, old, celconfig.RuntimeCELCostBudget, cel.WithRatcheting(correlated))
+	return append(errs, celErrs...)
+}
+
+// blocking mirrors apiextensions-apiserver (which keeps its version unexported): CEL rules are
+// not evaluated over values that already failed type, enum, required or size checks, and the
+// client is told so.
+func blocking(errs field.ErrorList) *field.Error {
+	for _, e := range errs {
+		switch e.Type {
+		case field.ErrorTypeNotSupported, field.ErrorTypeRequired, field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeTypeInvalid:
+			return field.Invalid(nil, nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation")
+		}
+	}
+	return nil
+}
