@@ -83,7 +83,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 			}
 			obj, err := objInfo.UpdatedObject(ctx, nil)
 			if err != nil {
-				return nil, false, err
+				return nil, false, clientError(err)
 			}
 			created, err := r.Create(ctx, obj, createValidation, &metav1.CreateOptions{DryRun: options.DryRun, FieldManager: options.FieldManager})
 			return created, err == nil, err
@@ -108,7 +108,7 @@ func (r *REST) updateOnce(ctx context.Context, hr *unstructured.Unstructured, ob
 	oldMeta, _ := meta.Accessor(old)
 	obj, err := objInfo.UpdatedObject(ctx, old)
 	if err != nil {
-		return nil, false, err
+		return nil, false, clientError(err)
 	}
 	m, err := meta.Accessor(obj)
 	if err != nil {
@@ -241,6 +241,17 @@ func (r *REST) DeleteCollection(ctx context.Context, deleteValidation rest.Valid
 		return nil, err
 	}
 	return listObj, nil
+}
+
+// clientError keeps status errors as they are and turns others from applying the client's patch
+// into a 400. Server-side apply reports fields the schema does not declare as plain errors, which
+// the handlers would answer with a 500 (as kube-apiserver does for CRDs); they are the client's.
+func clientError(err error) error {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return err
+	}
+	return apierrors.NewBadRequest(err.Error())
 }
 
 // visible converts a HelmRelease the server just wrote and waits until the cache reflects it, so

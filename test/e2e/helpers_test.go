@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
@@ -146,3 +147,15 @@ func equalJSON(a, b any) bool {
 }
 
 func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
+
+// kindByName returns the built-in description of a kind.
+func kindByName(t *testing.T, name string) *release.Kind {
+	t.Helper()
+	for _, k := range kinds.All() {
+		if k.Kind == name {
+			return k
+		}
+	}
+	t.Fatalf("no kind %s", name)
+	return nil
+}
