@@ -2,6 +2,7 @@
 #   make run      start a local control plane with the server (state in .state/)
 #   make test     unit tests, then e2e tests against a real control plane
 #   make verify   generated code, formatting and vet
+#   make fuzz     fuzz the validate-and-map path for FUZZTIME
 #   make codegen  regenerate deepcopy, OpenAPI, clientset, listers, informers, apply configurations
 
 SHELL := /usr/bin/env bash
@@ -12,8 +13,9 @@ KUBECTL := $(BIN)/kubectl
 KUBECTL_LDFLAGS := -X k8s.io/component-base/version.gitVersion=v1.37.1 \
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
 GO_TEST_FLAGS ?= -count=1
+FUZZTIME ?= 60s
 
-.PHONY: all build kubectl run test test-unit test-e2e codegen verify vet fmt-check clean
+.PHONY: all build kubectl run test test-unit test-e2e fuzz codegen verify vet fmt-check clean
 
 all: build
 
@@ -34,6 +36,10 @@ test-unit:
 
 test-e2e: kubectl
 	cd test && KUBECTL=$(KUBECTL) go test $(GO_TEST_FLAGS) -timeout 30m ./...
+
+# Fuzz the decode → default → validate → HelmRelease path (make test runs its seed corpus).
+fuzz:
+	go test ./pkg/registry -run '^$$' -fuzz FuzzValidateAndMap -fuzztime $(FUZZTIME)
 
 codegen:
 	hack/update-codegen.sh

@@ -16,7 +16,9 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/model"
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
+	structuralpruning "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"k8s.io/apiserver/pkg/cel/common"
@@ -103,4 +105,10 @@ func blocking(errs field.ErrorList) *field.Error {
 		}
 	}
 	return nil
+}
+
+// UnknownFields lists the paths of fields in obj that the schema does not declare (fields under
+// free-form parts such as addon values are declared). obj is not changed.
+func (s *Schema) UnknownFields(obj map[string]any) []string {
+	return structuralpruning.PruneWithOptions(runtime.DeepCopyJSON(obj), s.structural, false, schema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
 }
