@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
@@ -55,6 +56,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if err := r.kind.ApplyTo(obj, hr); err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
+	recordActor(ctx, hr, operationCreate)
 	if dryrun.IsDryRun(options.DryRun) {
 		if _, exists := r.cache.Get(r.kind.Kind, m.GetNamespace(), m.GetName()); exists {
 			return nil, apierrors.NewAlreadyExists(r.resource, m.GetName())
@@ -140,6 +142,11 @@ func (r *REST) updateOnce(ctx context.Context, hr *unstructured.Unstructured, ob
 	if dryrun.IsDryRun(options.DryRun) {
 		return obj, false, nil
 	}
+	if ownedContentEqual(hr, desired) {
+		// Nothing changes: like kube-apiserver, do not write, keep the resourceVersion.
+		return old, false, nil
+	}
+	recordActor(ctx, desired, operationUpdate)
 	updated, raced, err := r.writeRelease(ctx, hr, desired)
 	if err != nil {
 		// When the release changed after it was read, the caller re-reads and re-applies the
@@ -176,7 +183,22 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 	if dryrun.IsDryRun(options.DryRun) {
 		return obj, len(hr.GetFinalizers()) == 0, nil
 	}
-	uid, rv := hr.GetUID(), hr.GetResourceVersion()
+	// Record who deleted it first: the release may outlive the request while Flux uninstalls it.
+	// With a resourceVersion precondition the record is written only over the version the
+	// precondition was checked against, and the deletion only over the record.
+	pinned := options.Preconditions != nil && options.Preconditions.ResourceVersion != nil
+	record, err := actorPatch(ctx, hr, pinned)
+	if err != nil {
+		return nil, false, apierrors.NewInternalError(err)
+	}
+	recorded, err := r.releases.Namespace(namespace).Patch(ctx, hr.GetName(), types.JSONPatchType, record, metav1.PatchOptions{FieldManager: FieldManager})
+	if err != nil {
+		if pinned && apierrors.IsInvalid(err) {
+			return nil, false, apierrors.NewConflict(r.resource, name, errors.New(genericregistry.OptimisticLockErrorMsg))
+		}
+		return nil, false, r.translateError(err, name)
+	}
+	uid, rv := recorded.GetUID(), recorded.GetResourceVersion()
 	err = r.releases.Namespace(namespace).Delete(ctx, hr.GetName(), metav1.DeleteOptions{
 		Preconditions:      &metav1.Preconditions{UID: &uid, ResourceVersion: &rv},
 		PropagationPolicy:  options.PropagationPolicy,

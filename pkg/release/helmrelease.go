@@ -24,6 +24,11 @@ const (
 	// AnnotationManagedFields keeps the object's server-side-apply managedFields, which cannot live
 	// in the HelmRelease's own managedFields (those describe the HelmRelease's writers).
 	AnnotationManagedFields = ReservedPrefix + "managed-fields"
+	// AnnotationLastModifiedBy and AnnotationLastOperation record who last created, updated or
+	// deleted the object through the API, since the HelmRelease is written with the server's own
+	// identity. They are for operators; users do not see them.
+	AnnotationLastModifiedBy = ReservedPrefix + "last-modified-by"
+	AnnotationLastOperation  = ReservedPrefix + "last-operation"
 	// FluxFinalizer is helm-controller's finalizer. It is hidden from users and always preserved,
 	// so deleting an object still uninstalls its release.
 	FluxFinalizer = "finalizers.fluxcd.io"

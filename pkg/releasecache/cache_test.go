@@ -89,8 +89,8 @@ func TestWatchReplaysFromResourceVersion(t *testing.T) {
 	_ = s.Replace(nil, "10")
 	_ = s.Add(release("a", "x", 11, map[string]string{"kind": "K"}))
 	_ = s.Add(release("a", "other-kind", 12, map[string]string{"kind": "L"}))
-	_ = s.Update(release("a", "x", 13, map[string]string{"kind": "K"}))
-	_ = s.Delete(release("a", "x", 14, map[string]string{"kind": "K"}))
+	_ = s.Update(release("a", "x", 13, map[string]string{"kind": "K", "changed": "yes"}))
+	_ = s.Delete(release("a", "x", 14, map[string]string{"kind": "K", "changed": "yes"}))
 
 	w, err := c.Watch(WatchOptions{Kind: "K", Matches: everything, NewObject: newObject, ResourceVersion: 11})
 	if err != nil {
@@ -236,5 +236,24 @@ func TestWaitCovers(t *testing.T) {
 	defer cancel2()
 	if err := c.WaitCovers(ctx2, "K", "", listed, 20); err != nil {
 		t.Errorf("a newer object broke coverage: %v", err)
+	}
+}
+
+func TestInvisibleChangesMakeNoEvent(t *testing.T) {
+	c := New(testConverter, 100, time.Minute)
+	s := (*store)(c)
+	_ = s.Replace([]any{release("a", "x", 5, map[string]string{"kind": "K"})}, "10")
+	w, err := c.Watch(WatchOptions{Kind: "K", Matches: everything, NewObject: newObject, ResourceVersion: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	_ = s.Update(release("a", "x", 11, map[string]string{"kind": "K"})) // same visible content
+	_ = s.Update(release("a", "x", 12, map[string]string{"kind": "K", "team": "b"}))
+	if e := recv(t, w); e.Type != watch.Modified || resourceVersionOf(e.Object) != 12 {
+		t.Errorf("want only the visible change at 12, got %s at %d", e.Type, resourceVersionOf(e.Object))
+	}
+	if obj, _ := c.Get("K", "a", "x"); resourceVersionOf(obj) != 12 {
+		t.Errorf("cached version %d", resourceVersionOf(obj))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -178,6 +179,11 @@ func (c *Cache) putLocked(key, kind string, obj runtime.Object, rv uint64) {
 	}
 	byName[ref.name] = obj
 	c.releases[key] = ref
+	if prev != nil && sameButVersion(prev, obj) {
+		// The release changed only where users cannot see (the server's bookkeeping, status
+		// Flux keeps but the API does not project): no event, as no visible field changed.
+		return
+	}
 	event := Event{Type: watch.Added, Kind: kind, Object: obj, Prev: prev, RV: max(rv, resourceVersionOf(obj))}
 	if prev != nil {
 		event.Type = watch.Modified
@@ -203,6 +209,13 @@ func (c *Cache) removeLocked(key string, rv uint64) {
 	last := obj.DeepCopyObject()
 	setResourceVersion(last, rv)
 	c.publishLocked(Event{Type: watch.Deleted, Kind: ref.kind, Object: last, Prev: obj, RV: rv})
+}
+
+// sameButVersion reports whether two versions of an object differ only in resourceVersion.
+func sameButVersion(prev, obj runtime.Object) bool {
+	a := prev.DeepCopyObject()
+	setResourceVersion(a, resourceVersionOf(obj))
+	return apiequality.Semantic.DeepEqual(a, obj)
 }
 
 func (c *Cache) advanceLocked(rv uint64) {

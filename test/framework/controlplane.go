@@ -53,11 +53,12 @@ type ControlPlane struct {
 	// Server is the apps.cozy.io server, which tests may stop and restart.
 	Server *CozyServer
 
-	replicas      []*CozyServer
-	etcd          *embed.Etcd
-	kubeAPIServer kubeapiservertesting.TestServer
-	resetResolver func()
-	ownsStateDir  bool
+	replicas        []*CozyServer
+	stopAggregation context.CancelFunc
+	etcd            *embed.Etcd
+	kubeAPIServer   kubeapiservertesting.TestServer
+	resetResolver   func()
+	ownsStateDir    bool
 }
 
 // Start brings up etcd, kube-apiserver, the HelmRelease CRD and the apps.cozy.io server, and
@@ -118,7 +119,21 @@ func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane,
 		listener.Close()
 		return nil, err
 	}
-	cp.Server = &CozyServer{cp: cp, name: "cozy-apiserver", flags: opts.ServerFlags}
+	// The server gets exactly the rights artifacts/deploy grants it, and tenants the shipped roles.
+	if err := cp.applyManifests(ctx, "00-namespace.yaml", "10-rbac.yaml", "60-tenant-roles.yaml"); err != nil {
+		listener.Close()
+		return nil, err
+	}
+	if err := cp.startRoleAggregation(ctx); err != nil {
+		listener.Close()
+		return nil, err
+	}
+	serverKubeconfig, err := cp.serverKubeconfig(ctx)
+	if err != nil {
+		listener.Close()
+		return nil, err
+	}
+	cp.Server = &CozyServer{cp: cp, name: "cozy-apiserver", kubeconfig: serverKubeconfig, flags: opts.ServerFlags}
 	if err := cp.Server.start(ctx, listener); err != nil {
 		return nil, err
 	}
@@ -153,7 +168,7 @@ func (cp *ControlPlane) StartReplica(ctx context.Context, name string) (*CozySer
 	if err != nil {
 		return nil, err
 	}
-	replica := &CozyServer{cp: cp, name: name, flags: cp.Server.flags}
+	replica := &CozyServer{cp: cp, name: name, kubeconfig: cp.Server.kubeconfig, flags: cp.Server.flags}
 	if err := replica.start(ctx, listener); err != nil {
 		replica.Stop()
 		return nil, err
@@ -170,6 +185,9 @@ func (cp *ControlPlane) Stop() {
 	}
 	if cp.Server != nil {
 		cp.Server.Stop()
+	}
+	if cp.stopAggregation != nil {
+		cp.stopAggregation()
 	}
 	if cp.kubeAPIServer.TearDownFn != nil {
 		cp.kubeAPIServer.TearDownFn()

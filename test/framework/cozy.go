@@ -30,12 +30,14 @@ const (
 // CozyServer is the apps.cozy.io server running in this process with the flags a deployment
 // would give it.
 type CozyServer struct {
-	cp     *ControlPlane
-	name   string
-	flags  []string
-	port   int
-	cancel context.CancelFunc
-	done   chan error
+	cp   *ControlPlane
+	name string
+	// kubeconfig holds the server's own credentials: its ServiceAccount's token.
+	kubeconfig string
+	flags      []string
+	port       int
+	cancel     context.CancelFunc
+	done       chan error
 }
 
 func (s *CozyServer) certDir() string { return filepath.Join(s.cp.StateDir, s.name) }
@@ -46,9 +48,9 @@ func (s *CozyServer) start(ctx context.Context, listener net.Listener) error {
 	fs := pflag.NewFlagSet("cozy-apiserver", pflag.ContinueOnError)
 	o.AddFlags(fs)
 	args := append([]string{
-		"--kubeconfig=" + s.cp.KubeconfigPath,
-		"--authentication-kubeconfig=" + s.cp.KubeconfigPath,
-		"--authorization-kubeconfig=" + s.cp.KubeconfigPath,
+		"--kubeconfig=" + s.kubeconfig,
+		"--authentication-kubeconfig=" + s.kubeconfig,
+		"--authorization-kubeconfig=" + s.kubeconfig,
 		"--cert-dir=" + s.certDir(),
 		"--bind-address=127.0.0.1",
 		fmt.Sprintf("--secure-port=%d", s.port),
