@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -155,4 +157,37 @@ func TestNewRoleBindingTakesEffect(t *testing.T) {
 		return err == nil, err
 	})
 	t.Logf("binding honoured after %v", time.Since(start).Round(10*time.Millisecond))
+}
+
+// TestAuditLog runs a replica with k8s.io/apiserver's audit flags and checks that a tenant's
+// request is logged with the tenant's name.
+func TestAuditLog(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policy, []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "audit.log")
+	replica, err := cp.StartReplica(ctx, "audited", "--audit-policy-file="+policy, "--audit-log-path="+logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer replica.Stop()
+	ns := newTenant(t)
+	cfg, err := cp.ReplicaConfig(replica, "dave", "system:masters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Resource(targets()[0].resource).Namespace(ns).List(ctx, metav1.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the request in the audit log", func(context.Context) (bool, error) {
+		raw, err := os.ReadFile(logPath)
+		return err == nil && strings.Contains(string(raw), `"username":"dave"`) && strings.Contains(string(raw), `"resource":"buckets"`), err
+	})
 }

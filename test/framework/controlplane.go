@@ -161,14 +161,14 @@ func (cp *ControlPlane) buildClients() error {
 	return err
 }
 
-// StartReplica starts another apps.cozy.io server with the same flags, as a second replica of a
-// Deployment would run. It is not behind the APIService: reach it with ReplicaConfig. Stop stops it.
-func (cp *ControlPlane) StartReplica(ctx context.Context, name string) (*CozyServer, error) {
+// StartReplica starts another apps.cozy.io server with the same flags plus extraFlags, as a second
+// replica of a Deployment would run. It is not behind the APIService: reach it with ReplicaConfig.
+func (cp *ControlPlane) StartReplica(ctx context.Context, name string, extraFlags ...string) (*CozyServer, error) {
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	replica := &CozyServer{cp: cp, name: name, kubeconfig: cp.Server.kubeconfig, flags: cp.Server.flags}
+	replica := &CozyServer{cp: cp, name: name, kubeconfig: cp.Server.kubeconfig, flags: append(append([]string{}, cp.Server.flags...), extraFlags...)}
 	if err := replica.start(ctx, listener); err != nil {
 		replica.Stop()
 		return nil, err
