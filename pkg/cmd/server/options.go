@@ -19,6 +19,7 @@ import (
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
 	"github.com/cozystack/apps-apiserver/generated/openapi"
 	"github.com/cozystack/apps-apiserver/pkg/apiserver"
+	"github.com/cozystack/apps-apiserver/pkg/authorization"
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
 
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
@@ -39,9 +40,14 @@ type Options struct {
 	// throttle users; kube-apiserver's priority and fairness protects it instead.
 	KubeAPIQPS   float32
 	KubeAPIBurst int
+	// AuthorizationConfig is a structured AuthorizationConfiguration file that replaces the default
+	// authorizer (delegation to kube-apiserver) and is reloaded when it changes.
+	AuthorizationConfig string
 	// AlternateDNS are extra names for the self-signed serving certificate, e.g. the Service name
 	// the APIService points at.
 	AlternateDNS []string
+
+	authorizer *authorization.Reloadable
 }
 
 // NewOptions returns the defaults.
@@ -65,6 +71,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.BookmarkInterval, "watch-bookmark-interval", o.BookmarkInterval, "How often watchers that allow bookmarks receive one.")
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Queries per second the server may send to kube-apiserver.")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of requests the server may send to kube-apiserver.")
+	fs.StringVar(&o.AuthorizationConfig, "authorization-config", o.AuthorizationConfig,
+		"File with an apiserver.config.k8s.io AuthorizationConfiguration (v1 or v1beta1) of Webhook authorizers (KubeConfigFile, or InClusterConfig to delegate to kube-apiserver). Replaces the default delegating authorizer; reloaded on change.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
 }
 
@@ -108,6 +116,14 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	if cfg.ClientConfig != nil {
 		cfg.ClientConfig.QPS, cfg.ClientConfig.Burst = o.KubeAPIQPS, o.KubeAPIBurst
 	}
+	if o.AuthorizationConfig != "" {
+		reloadable, err := authorization.New(o.AuthorizationConfig, "cozy-apiserver", cfg.ClientConfig, o.RecommendedOptions.Authorization.AlwaysAllowPaths)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Authorization.Authorizer = reloadable
+		o.authorizer = reloadable
+	}
 	return &apiserver.Config{
 		GenericConfig: cfg,
 		ExtraConfig:   apiserver.ExtraConfig{Kinds: kindList, EventLogSize: o.EventLogSize, BookmarkInterval: o.BookmarkInterval},
@@ -123,6 +139,12 @@ func (o *Options) Run(ctx context.Context) error {
 	srv, err := cfg.Complete().New()
 	if err != nil {
 		return err
+	}
+	if o.authorizer != nil {
+		srv.GenericAPIServer.AddPostStartHookOrDie("authorization-config-reload", func(hook genericapiserver.PostStartHookContext) error {
+			go o.authorizer.Run(hook)
+			return nil
+		})
 	}
 	return srv.GenericAPIServer.PrepareRun().RunWithContext(ctx)
 }
