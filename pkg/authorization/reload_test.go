@@ -121,3 +121,17 @@ func TestInvalidReloadKeepsTheChain(t *testing.T) {
 		t.Error("a valid change did not replace the chain")
 	}
 }
+
+// TestShippedExample keeps artifacts/authorization/authorization-config.yaml valid.
+func TestShippedExample(t *testing.T) {
+	dir := t.TempDir()
+	kc := write(t, dir, "kubeconfig", webhookKubeconfig)
+	raw, err := os.ReadFile(filepath.Join("..", "..", "artifacts", "authorization", "authorization-config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := write(t, dir, "example.yaml", strings.Replace(string(raw), "/etc/cozy-apiserver/policy-webhook.kubeconfig", kc, 1))
+	if _, err := New(path, "test", &rest.Config{Host: "https://127.0.0.1:2"}, nil); err != nil {
+		t.Errorf("the shipped example is invalid: %v", err)
+	}
+}
