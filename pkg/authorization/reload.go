@@ -29,9 +29,10 @@ type Reloadable struct {
 	serverID string
 	builder  *chainBuilder
 	current  atomic.Pointer[authorizerHolder]
-	// lastData is the content of the file the current chain was built from.
-	mu       sync.Mutex
-	lastData []byte
+	mu sync.Mutex
+	// lastData is the content the current chain was built from; rejected the last content refused,
+	// so a bad file is reported once, not at every poll.
+	lastData, rejected []byte
 }
 
 type authorizerHolder struct{ authorizer.Authorizer }
@@ -96,13 +97,14 @@ func (r *Reloadable) Reload(ctx context.Context) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if bytes.Equal(data, r.lastData) {
+	if bytes.Equal(data, r.lastData) || bytes.Equal(data, r.rejected) {
 		return
 	}
 	a, err := r.buildFrom(data)
 	if err != nil {
 		logger.Error(err, "Invalid --authorization-config; keeping the current authorizers", "path", r.path)
 		reloadmetrics.RecordAuthorizationConfigAutomaticReloadFailure(r.serverID)
+		r.rejected = data
 		return
 	}
 	r.current.Store(&authorizerHolder{a})
