@@ -29,7 +29,7 @@ type Reloadable struct {
 	serverID string
 	builder  *chainBuilder
 	current  atomic.Pointer[authorizerHolder]
-	mu sync.Mutex
+	mu       sync.Mutex
 	// lastData is the content the current chain was built from; rejected the last content refused,
 	// so a bad file is reported once, not at every poll.
 	lastData, rejected []byte
