@@ -3,6 +3,7 @@
 #   make test     unit tests, then e2e tests against a real control plane
 #   make verify   generated code, formatting and vet
 #   make fuzz     fuzz the validate-and-map path for FUZZTIME
+#   make bench    benchmark against HelmReleases served directly by kube-apiserver
 #   make codegen  regenerate deepcopy, OpenAPI, clientset, listers, informers, apply configurations
 
 SHELL := /usr/bin/env bash
@@ -15,7 +16,7 @@ KUBECTL_LDFLAGS := -X k8s.io/component-base/version.gitVersion=v1.37.1 \
 GO_TEST_FLAGS ?= -count=1
 FUZZTIME ?= 60s
 
-.PHONY: all build kubectl run test test-unit test-e2e fuzz codegen verify vet fmt-check clean
+.PHONY: all build kubectl run test test-unit test-e2e bench fuzz codegen verify vet fmt-check clean
 
 all: build
 
@@ -36,6 +37,11 @@ test-unit:
 
 test-e2e: kubectl
 	cd test && KUBECTL=$(KUBECTL) go test $(GO_TEST_FLAGS) -timeout 30m ./...
+
+# Compare apps.cozy.io with HelmReleases served directly; BENCH_FLAGS e.g. "--objects 1000".
+BENCH_FLAGS ?=
+bench: build
+	cd test && go run ./cmd/bench --server $(BIN)/cozy-apiserver --out $(CURDIR)/bench-results.json $(BENCH_FLAGS)
 
 # Fuzz the decode → default → validate → HelmRelease path (make test runs its seed corpus).
 fuzz:

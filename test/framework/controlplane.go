@@ -33,6 +33,9 @@ type Options struct {
 	StateDir string
 	// ServerFlags are extra cozy-apiserver flags.
 	ServerFlags []string
+	// ServerBinary, if set, runs the apps.cozy.io server as this executable in its own process
+	// instead of in this one, so its memory can be measured alone.
+	ServerBinary string
 }
 
 // ControlPlane is a running control plane with clients for it.
@@ -54,6 +57,7 @@ type ControlPlane struct {
 	Server *CozyServer
 
 	replicas        []*CozyServer
+	serverBinary    string
 	stopAggregation context.CancelFunc
 	etcd            *embed.Etcd
 	kubeAPIServer   kubeapiservertesting.TestServer
@@ -64,7 +68,7 @@ type ControlPlane struct {
 // Start brings up etcd, kube-apiserver, the HelmRelease CRD and the apps.cozy.io server, and
 // returns once the APIService is Available. tb receives kube-apiserver's logs and cleanups.
 func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane, err error) {
-	cp = &ControlPlane{StateDir: opts.StateDir}
+	cp = &ControlPlane{StateDir: opts.StateDir, serverBinary: opts.ServerBinary}
 	defer func() {
 		if err != nil {
 			cp.Stop()

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -38,6 +40,7 @@ type CozyServer struct {
 	port       int
 	cancel     context.CancelFunc
 	done       chan error
+	process    *os.Process
 }
 
 func (s *CozyServer) certDir() string { return filepath.Join(s.cp.StateDir, s.name) }
@@ -61,6 +64,9 @@ func (s *CozyServer) start(ctx context.Context, listener net.Listener) error {
 	if err := fs.Parse(args); err != nil {
 		listener.Close()
 		return err
+	}
+	if s.cp.serverBinary != "" {
+		return s.startProcess(ctx, listener, args)
 	}
 	o.RecommendedOptions.SecureServing.Listener = listener
 	if err := o.Validate(); err != nil {
@@ -94,6 +100,35 @@ func (s *CozyServer) waitReady(ctx context.Context) error {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, fmt.Errorf("status %d", resp.StatusCode)
 	})
+}
+
+// startProcess runs the server as its own process (the benchmark measures its memory alone). The
+// port is handed over by closing the listener just before the process binds it.
+func (s *CozyServer) startProcess(ctx context.Context, listener net.Listener, args []string) error {
+	listener.Close()
+	logFile, err := os.Create(filepath.Join(s.cp.StateDir, s.name+".log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(s.cp.serverBinary, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return fmt.Errorf("starting %s: %w", s.cp.serverBinary, err)
+	}
+	s.process = cmd.Process
+	s.done = make(chan error, 1)
+	go func() { s.done <- cmd.Wait(); logFile.Close() }()
+	s.cancel = func() { _ = cmd.Process.Signal(syscall.SIGTERM) }
+	return s.waitReady(ctx)
+}
+
+// PID is the server's process id when it runs as its own process, else 0.
+func (s *CozyServer) PID() int {
+	if s.process == nil {
+		return 0
+	}
+	return s.process.Pid
 }
 
 // Stop ends the server and waits for it to exit.

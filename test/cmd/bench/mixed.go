@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
+	"github.com/cozystack/apps-apiserver/pkg/release"
+)
+
+// mixed runs 70% GET, 20% namespace LIST and 10% PATCH from concurrent workers for a fixed time and
+// reports the throughput of each path.
+func (b *bench) mixed(ctx context.Context) error {
+	run := func(direct bool) (float64, error) {
+		var ops atomic.Int64
+		var firstErr atomic.Value
+		deadline := time.Now().Add(b.cfg.duration)
+		var wg sync.WaitGroup
+		for w := 0; w < b.cfg.concurrency; w++ {
+			wg.Add(1)
+			go func(seed int64) {
+				defer wg.Done()
+				rng := rand.New(rand.NewSource(seed))
+				for time.Now().Before(deadline) {
+					kc, ns, name := b.object(rng.Intn(b.cfg.objects))
+					client, target := b.cozy(kc).Namespace(ns), name
+					if direct {
+						client, target = b.direct().Namespace(ns), kc.prefix+name
+					}
+					var err error
+					switch r := rng.Intn(10); {
+					case r < 7:
+						_, err = client.Get(ctx, target, metav1.GetOptions{})
+					case r < 9:
+						opts := metav1.ListOptions{}
+						if direct {
+							opts.LabelSelector = release.LabelKind + "=" + kc.kind
+						}
+						_, err = client.List(ctx, opts)
+					default:
+						_, err = client.Patch(ctx, target, types.MergePatchType, []byte(fmt.Sprintf(`{"metadata":{"labels":{"load":"%d"}}}`, rng.Intn(1000))), metav1.PatchOptions{})
+					}
+					if err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					ops.Add(1)
+				}
+			}(int64(w))
+		}
+		wg.Wait()
+		if err, ok := firstErr.Load().(error); ok {
+			return 0, err
+		}
+		return float64(ops.Load()) / b.cfg.duration.Seconds(), nil
+	}
+	cozy, err := run(false)
+	if err != nil {
+		return err
+	}
+	direct, err := run(true)
+	if err != nil {
+		return err
+	}
+	b.rep.add(fmt.Sprintf("mixed workload, %d workers", b.cfg.concurrency), "ops/s", cozy, direct, "70% GET, 20% LIST, 10% PATCH")
+	return nil
+}
+
+func mustKind(name string) *release.Kind {
+	for _, k := range kinds.All() {
+		if k.Kind == name {
+			return k
+		}
+	}
+	panic("no kind " + name)
+}
+
+// runtimeConvert decodes an unstructured object into a typed one.
+func runtimeConvert(u *unstructured.Unstructured, into runtime.Object) error {
+	raw, err := json.Marshal(u.Object)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, into)
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// sample runs op n times sequentially and returns the latencies in milliseconds.
+func sample(n int, op func(i int) error) ([]float64, error) {
+	out := make([]float64, 0, n)
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		if err := op(i); err != nil {
+			return nil, err
+		}
+		out = append(out, float64(time.Since(start).Microseconds())/1000)
+	}
+	return out, nil
+}
+
+func percentile(values []float64, p float64) float64 {
+	if len(values) == 0 {
+		return 0
+	}
+	sorted := append([]float64(nil), values...)
+	sort.Float64s(sorted)
+	idx := int(float64(len(sorted)-1) * p)
+	return sorted[idx]
+}
+
+// row is one line of the report: a figure for apps.cozy.io, the same for the HelmRelease CRD
+// served directly by kube-apiserver, and their ratio.
+type row struct {
+	Name   string  `json:"name"`
+	Unit   string  `json:"unit"`
+	Cozy   float64 `json:"cozy"`
+	Direct float64 `json:"direct,omitempty"`
+	Ratio  float64 `json:"ratio,omitempty"`
+	Note   string  `json:"note,omitempty"`
+}
+
+type report struct {
+	Objects    int    `json:"objects"`
+	Namespaces int    `json:"namespaces"`
+	Rows       []row  `json:"rows"`
+	Started    string `json:"started"`
+}
+
+func (r *report) add(name, unit string, cozy, direct float64, note string) {
+	row := row{Name: name, Unit: unit, Cozy: cozy, Direct: direct, Note: note}
+	if direct > 0 {
+		row.Ratio = cozy / direct
+	}
+	r.Rows = append(r.Rows, row)
+	fmt.Printf("  %-40s %s\n", name, row.format())
+}
+
+func (r *report) latencies(name string, cozy, direct []float64) {
+	r.add(name+" p50", "ms", percentile(cozy, 0.5), percentile(direct, 0.5), "")
+	r.add(name+" p99", "ms", percentile(cozy, 0.99), percentile(direct, 0.99), "")
+}
+
+func (row row) format() string {
+	s := fmt.Sprintf("%12.2f %-6s", row.Cozy, row.Unit)
+	if row.Direct > 0 {
+		s += fmt.Sprintf(" direct %10.2f  ratio %5.2f", row.Direct, row.Ratio)
+	}
+	if row.Note != "" {
+		s += "  " + row.Note
+	}
+	return s
+}
+
+func (r *report) table() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-40s %14s %14s %7s\n", "measure", "apps.cozy.io", "HelmRelease", "ratio")
+	for _, row := range r.Rows {
+		direct, ratio := "", ""
+		if row.Direct > 0 {
+			direct, ratio = fmt.Sprintf("%.2f %s", row.Direct, row.Unit), fmt.Sprintf("%.2f", row.Ratio)
+		}
+		fmt.Fprintf(&b, "%-40s %14s %14s %7s %s\n", row.Name, fmt.Sprintf("%.2f %s", row.Cozy, row.Unit), direct, ratio, row.Note)
+	}
+	return b.String()
+}

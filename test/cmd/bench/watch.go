@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+)
+
+// watchLatency opens n watchers, makes writes sequential changes through write (labelled with
+// round), and returns the time from the start of each write to each watcher receiving it, in
+// milliseconds.
+func watchLatency(ctx context.Context, n, writes int, round string, open func() (watch.Interface, error), write func(seq int) error) ([]float64, error) {
+	type arrival struct {
+		seq int
+		at  time.Time
+	}
+	arrivals := make(chan arrival, n*writes)
+	var wg sync.WaitGroup
+	var watchers []watch.Interface
+	for i := 0; i < n; i++ {
+		w, err := open()
+		if err != nil {
+			return nil, err
+		}
+		watchers = append(watchers, w)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range w.ResultChan() {
+				obj, ok := e.Object.(*unstructured.Unstructured)
+				if !ok || e.Type != watch.Modified || obj.GetLabels()["round"] != round {
+					continue
+				}
+				var seq int
+				if _, err := fmt.Sscan(obj.GetLabels()["seq"], &seq); err == nil {
+					arrivals <- arrival{seq, time.Now()}
+				}
+			}
+		}()
+	}
+	defer func() {
+		for _, w := range watchers {
+			w.Stop()
+		}
+		wg.Wait()
+	}()
+	time.Sleep(200 * time.Millisecond) // let every watch reach the server before writing
+	started := make([]time.Time, writes)
+	for seq := 0; seq < writes; seq++ {
+		started[seq] = time.Now()
+		if err := write(seq); err != nil {
+			return nil, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var latencies []float64
+	timeout := time.After(30 * time.Second)
+	for len(latencies) < n*writes {
+		select {
+		case a := <-arrivals:
+			latencies = append(latencies, float64(a.at.Sub(started[a.seq]).Microseconds())/1000)
+		case <-timeout:
+			return nil, fmt.Errorf("only %d of %d watch events arrived", len(latencies), n*writes)
+		}
+	}
+	return latencies, nil
+}
+
+func (b *bench) watches(ctx context.Context) error {
+	kc := kindCases[2]
+	cozyClient := b.cozy(kc).Namespace("bench-watch")
+	directClient := b.direct().Namespace("bench-watch")
+	obj := kc.example.DeepCopy()
+	obj.SetName("watched")
+	if _, err := cozyClient.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	seqPatch := func(c dynamic.ResourceInterface, name string, round int) func(int) error {
+		return func(seq int) error {
+			_, err := c.Patch(ctx, name, types.MergePatchType, []byte(fmt.Sprintf(`{"metadata":{"labels":{"seq":"%d","round":"%d"}}}`, seq, round)), metav1.PatchOptions{})
+			return err
+		}
+	}
+	writes := 30
+	for round, n := range []int{1, 100} {
+		current, err := cozyClient.Get(ctx, "watched", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		var upstream int
+		cozy, err := watchLatency(ctx, n, writes, fmt.Sprint(round*2), func() (watch.Interface, error) {
+			return cozyClient.Watch(ctx, metav1.ListOptions{ResourceVersion: current.GetResourceVersion()})
+		}, func(seq int) error {
+			if seq == 0 {
+				// Count kube-apiserver's HelmRelease watches while every client watch is open.
+				var err error
+				if upstream, err = b.upstreamWatches(ctx); err != nil {
+					return err
+				}
+			}
+			return seqPatch(cozyClient, "watched", round*2)(seq)
+		})
+		if err != nil {
+			return fmt.Errorf("apps.cozy.io watch: %w", err)
+		}
+		direct, err := watchLatency(ctx, n, writes, fmt.Sprint(round*2+1), func() (watch.Interface, error) {
+			return directClient.Watch(ctx, metav1.ListOptions{})
+		}, seqPatch(directClient, kc.prefix+"watched", round*2+1))
+		if err != nil {
+			return fmt.Errorf("direct watch: %w", err)
+		}
+		b.rep.latencies(fmt.Sprintf("watch delivery, %d watcher(s)", n), cozy, direct)
+		b.rep.add(fmt.Sprintf("upstream HelmRelease watches, %d watcher(s)", n), "watches", float64(upstream), 0, "kube-apiserver's count while the clients watch apps.cozy.io")
+	}
+	return nil
+}
+
+// upstreamWatches reads kube-apiserver's gauge of open HelmRelease watches.
+func (b *bench) upstreamWatches(ctx context.Context) (int, error) {
+	raw, err := b.cp.Kube.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	scanner := bufio.NewScanner(strings.NewReader(string(raw)))
+	scanner.Buffer(make([]byte, 1<<20), 1<<20)
+	for scanner.Scan() {
+		line := scanner.Text()
+		if strings.HasPrefix(line, "apiserver_longrunning_requests{") && strings.Contains(line, `resource="helmreleases"`) && strings.Contains(line, `verb="WATCH"`) {
+			fields := strings.Fields(line)
+			var n int
+			if _, err := fmt.Sscan(fields[len(fields)-1], &n); err == nil {
+				total += n
+			}
+		}
+	}
+	return total, scanner.Err()
+}

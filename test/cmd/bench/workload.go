@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
+
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/release"
+	"github.com/cozystack/apps-apiserver/test/framework"
+)
+
+type bench struct {
+	cp  *framework.ControlPlane
+	cfg config
+	rep *report
+}
+
+// kindCase is one kind with its example spec (artifacts/examples: realistic sizes).
+type kindCase struct {
+	kind, resource, prefix string
+	example                *unstructured.Unstructured
+}
+
+var kindCases = []kindCase{
+	{"Kubernetes", "kuberneteses", "kubernetes-", nil},
+	{"VirtualMachine", "virtualmachines", "virtual-machine-", nil},
+	{"Bucket", "buckets", "bucket-", nil},
+}
+
+func init() {
+	_, file, _, _ := runtime.Caller(0)
+	examples := filepath.Join(filepath.Dir(file), "..", "..", "..", "artifacts", "examples")
+	for i, kc := range kindCases {
+		raw, err := os.ReadFile(filepath.Join(examples, map[string]string{"Kubernetes": "kubernetes.yaml", "VirtualMachine": "virtualmachine.yaml", "Bucket": "bucket.yaml"}[kc.kind]))
+		if err != nil {
+			panic(err)
+		}
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(raw, &obj.Object); err != nil {
+			panic(err)
+		}
+		kindCases[i].example = obj
+	}
+}
+
+func (b *bench) cozy(kc kindCase) dynamic.NamespaceableResourceInterface {
+	return b.cp.Dynamic.Resource(appsv1alpha1.SchemeGroupVersion.WithResource(kc.resource))
+}
+
+func (b *bench) direct() dynamic.NamespaceableResourceInterface {
+	return b.cp.Dynamic.Resource(release.HelmReleaseGVR)
+}
+
+func namespace(i, n int) string { return fmt.Sprintf("bench-tenant-%03d", i%n) }
+
+// object i of the seed: kinds alternate, namespaces round-robin.
+func (b *bench) object(i int) (kindCase, string, string) {
+	kc := kindCases[i%len(kindCases)]
+	return kc, namespace(i/len(kindCases), b.cfg.namespaces), fmt.Sprintf("app-%05d", i)
+}
+
+func (b *bench) seed(ctx context.Context) error {
+	for i := 0; i < b.cfg.namespaces; i++ {
+		if err := b.cp.CreateNamespace(ctx, namespace(i, b.cfg.namespaces), fmt.Sprint("t", i)); err != nil {
+			return err
+		}
+	}
+	for _, ns := range []string{"bench-writes", "bench-watch"} {
+		if err := b.cp.CreateNamespace(ctx, ns, ns); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("Seeding %d objects in %d namespaces with %d workers...\n", b.cfg.objects, b.cfg.namespaces, b.cfg.concurrency)
+	start := time.Now()
+	var next, done atomic.Int64
+	errs := make(chan error, b.cfg.concurrency)
+	var wg sync.WaitGroup
+	for w := 0; w < b.cfg.concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= b.cfg.objects {
+					return
+				}
+				kc, ns, name := b.object(i)
+				obj := kc.example.DeepCopy()
+				obj.SetName(name)
+				if _, err := b.cozy(kc).Namespace(ns).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+					errs <- fmt.Errorf("seeding %s/%s: %w", ns, name, err)
+					return
+				}
+				if n := done.Add(1); n%1000 == 0 {
+					fmt.Printf("  %d/%d (%.0f/s)\n", n, b.cfg.objects, float64(n)/time.Since(start).Seconds())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	fmt.Printf("Seeded in %v\n", time.Since(start).Round(time.Second))
+	return nil
+}
+
+func (b *bench) gets(ctx context.Context) error {
+	rng := rand.New(rand.NewSource(1))
+	pick := func() (kindCase, string, string) { return b.object(rng.Intn(b.cfg.objects)) }
+	cozy, err := sample(b.cfg.samples, func(int) error {
+		kc, ns, name := pick()
+		_, err := b.cozy(kc).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	direct, err := sample(b.cfg.samples, func(int) error {
+		kc, ns, name := pick()
+		_, err := b.direct().Namespace(ns).Get(ctx, kc.prefix+name, metav1.GetOptions{})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	b.rep.latencies("GET", cozy, direct)
+	return nil
+}
+
+func (b *bench) lists(ctx context.Context) error {
+	kc := kindCases[2]
+	selector := metav1.ListOptions{LabelSelector: release.LabelKind + "=" + kc.kind}
+	for _, c := range []struct {
+		name    string
+		ns      func(i int) string
+		samples int
+	}{
+		{"LIST one namespace", func(i int) string { return namespace(i, b.cfg.namespaces) }, b.cfg.samples},
+		{"LIST all namespaces", func(int) string { return "" }, max(5, b.cfg.samples/30)},
+	} {
+		cozy, err := sample(c.samples, func(i int) error {
+			_, err := b.cozy(kc).Namespace(c.ns(i)).List(ctx, metav1.ListOptions{})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		direct, err := sample(c.samples, func(i int) error {
+			_, err := b.direct().Namespace(c.ns(i)).List(ctx, selector)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		b.rep.latencies(c.name+" (Buckets)", cozy, direct)
+	}
+	return nil
+}
+
+func (b *bench) writes(ctx context.Context) error {
+	kc := kindCases[2]
+	kind := mustKind(kc.kind)
+	n := max(20, b.cfg.samples/3)
+	newObject := func(name string) *unstructured.Unstructured {
+		obj := kc.example.DeepCopy()
+		obj.SetName(name)
+		return obj
+	}
+	newRelease := func(name string) (*unstructured.Unstructured, error) {
+		typed := kind.New()
+		if err := runtimeConvert(newObject(name), typed); err != nil {
+			return nil, err
+		}
+		hr := kind.NewRelease("bench-writes", name)
+		return hr, kind.ApplyTo(typed, hr)
+	}
+	cozyClient, directClient := b.cozy(kc).Namespace("bench-writes"), b.direct().Namespace("bench-writes")
+	patch := func(i int) []byte { return []byte(fmt.Sprintf(`{"metadata":{"labels":{"seq":"%d"}}}`, i)) }
+
+	cozyCreate, err := sample(n, func(i int) error {
+		_, err := cozyClient.Create(ctx, newObject(fmt.Sprint("c-", i)), metav1.CreateOptions{})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	directCreate, err := sample(n, func(i int) error {
+		hr, err := newRelease(fmt.Sprint("d-", i))
+		if err == nil {
+			_, err = directClient.Create(ctx, hr, metav1.CreateOptions{})
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	cozyUpdate, err := sample(n, func(i int) error {
+		_, err := cozyClient.Patch(ctx, fmt.Sprint("c-", i), types.MergePatchType, patch(i), metav1.PatchOptions{})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	directUpdate, err := sample(n, func(i int) error {
+		_, err := directClient.Patch(ctx, kc.prefix+fmt.Sprint("d-", i), types.MergePatchType, patch(i), metav1.PatchOptions{})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	cozyDelete, err := sample(n, func(i int) error { return cozyClient.Delete(ctx, fmt.Sprint("c-", i), metav1.DeleteOptions{}) })
+	if err != nil {
+		return err
+	}
+	directDelete, err := sample(n, func(i int) error {
+		return directClient.Delete(ctx, kc.prefix+fmt.Sprint("d-", i), metav1.DeleteOptions{})
+	})
+	if err != nil {
+		return err
+	}
+	b.rep.latencies("create", cozyCreate, directCreate)
+	b.rep.latencies("update (merge patch)", cozyUpdate, directUpdate)
+	b.rep.latencies("delete", cozyDelete, directDelete)
+	return nil
+}
+
+func (b *bench) aggregatorToll(ctx context.Context) error {
+	rc := b.cp.Kube.Discovery().RESTClient()
+	get := func(path string) func(int) error {
+		return func(int) error { return rc.Get().AbsPath(path).Do(ctx).Error() }
+	}
+	cozy, err := sample(b.cfg.samples, get("/apis/apps.cozy.io/v1alpha1"))
+	if err != nil {
+		return err
+	}
+	direct, err := sample(b.cfg.samples, get("/apis/helm.toolkit.fluxcd.io/v2"))
+	if err != nil {
+		return err
+	}
+	b.rep.add("aggregator toll: discovery GET p50", "ms", percentile(cozy, 0.5), percentile(direct, 0.5), "")
+	return nil
+}
