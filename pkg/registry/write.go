@@ -183,22 +183,25 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 	if dryrun.IsDryRun(options.DryRun) {
 		return obj, len(hr.GetFinalizers()) == 0, nil
 	}
-	// Record who deleted it first: the release may outlive the request while Flux uninstalls it.
-	// With a resourceVersion precondition the record is written only over the version the
-	// precondition was checked against, and the deletion only over the record.
-	pinned := options.Preconditions != nil && options.Preconditions.ResourceVersion != nil
-	record, err := actorPatch(ctx, hr, pinned)
-	if err != nil {
-		return nil, false, apierrors.NewInternalError(err)
-	}
-	recorded, err := r.releases.Namespace(namespace).Patch(ctx, hr.GetName(), types.JSONPatchType, record, metav1.PatchOptions{FieldManager: FieldManager})
-	if err != nil {
-		if pinned && apierrors.IsInvalid(err) {
-			return nil, false, apierrors.NewConflict(r.resource, name, errors.New(genericregistry.OptimisticLockErrorMsg))
+	uid, rv := hr.GetUID(), hr.GetResourceVersion()
+	if len(hr.GetFinalizers()) > 0 {
+		// The release outlives the request while finalizers (Flux uninstalling it) hold it:
+		// record who deleted it first. With a resourceVersion precondition the record is written
+		// only over the version the precondition was checked against.
+		pinned := options.Preconditions != nil && options.Preconditions.ResourceVersion != nil
+		record, err := actorPatch(ctx, hr, pinned)
+		if err != nil {
+			return nil, false, apierrors.NewInternalError(err)
 		}
-		return nil, false, r.translateError(err, name)
+		recorded, err := r.releases.Namespace(namespace).Patch(ctx, hr.GetName(), types.JSONPatchType, record, metav1.PatchOptions{FieldManager: FieldManager})
+		if err != nil {
+			if pinned && apierrors.IsInvalid(err) {
+				return nil, false, apierrors.NewConflict(r.resource, name, errors.New(genericregistry.OptimisticLockErrorMsg))
+			}
+			return nil, false, r.translateError(err, name)
+		}
+		uid, rv = recorded.GetUID(), recorded.GetResourceVersion()
 	}
-	uid, rv := recorded.GetUID(), recorded.GetResourceVersion()
 	err = r.releases.Namespace(namespace).Delete(ctx, hr.GetName(), metav1.DeleteOptions{
 		Preconditions:      &metav1.Preconditions{UID: &uid, ResourceVersion: &rv},
 		PropagationPolicy:  options.PropagationPolicy,
