@@ -297,34 +297,12 @@ func TestOneUpstreamWatch(t *testing.T) {
 		}
 	}
 	eventually(t, 20*time.Second, "exactly one HelmRelease watch at kube-apiserver", func(ctx context.Context) (bool, error) {
-		n, err := upstreamWatches(ctx)
+		n, err := cp.UpstreamWatches(ctx, "helmreleases")
 		if err != nil {
 			return false, err
 		}
 		return n == 1, fmt.Errorf("%d HelmRelease watches", n)
 	})
-}
-
-// upstreamWatches reads kube-apiserver's gauge of open HelmRelease watches.
-func upstreamWatches(ctx context.Context) (int, error) {
-	raw, err := cp.Kube.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
-	if err != nil {
-		return 0, err
-	}
-	total := 0
-	scanner := bufio.NewScanner(strings.NewReader(string(raw)))
-	scanner.Buffer(make([]byte, 1<<20), 1<<20)
-	for scanner.Scan() {
-		line := scanner.Text()
-		if strings.HasPrefix(line, "apiserver_longrunning_requests{") && strings.Contains(line, `resource="helmreleases"`) && strings.Contains(line, `verb="WATCH"`) {
-			var n int
-			fields := strings.Fields(line)
-			if _, err := fmt.Sscan(fields[len(fields)-1], &n); err == nil {
-				total += n
-			}
-		}
-	}
-	return total, scanner.Err()
 }
 
 // TestKubectlWatchAndWait runs `kubectl get -w` while objects change, and `kubectl wait` against

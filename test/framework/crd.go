@@ -54,8 +54,14 @@ func installHelmReleaseCRD(ctx context.Context, client apiextensionsclient.Inter
 	if _, err := crds.Create(ctx, &crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating HelmRelease CRD: %w", err)
 	}
-	return poll(ctx, 30*time.Second, "HelmRelease CRD Established", func(ctx context.Context) (bool, error) {
-		got, err := crds.Get(ctx, crd.Name, metav1.GetOptions{})
+	return WaitEstablished(ctx, client, crd.Name)
+}
+
+// WaitEstablished waits until kube-apiserver serves the CRD called name.
+func WaitEstablished(ctx context.Context, client apiextensionsclient.Interface, name string) error {
+	crds := client.ApiextensionsV1().CustomResourceDefinitions()
+	return poll(ctx, 30*time.Second, "CRD "+name+" Established", func(ctx context.Context) (bool, error) {
+		got, err := crds.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}

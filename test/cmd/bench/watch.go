@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -103,7 +101,7 @@ func (b *bench) watches(ctx context.Context) error {
 			if seq == 0 {
 				// Count kube-apiserver's HelmRelease watches while every client watch is open.
 				var err error
-				if upstream, err = b.upstreamWatches(ctx); err != nil {
+				if upstream, err = b.cp.UpstreamWatches(ctx, "helmreleases"); err != nil {
 					return err
 				}
 			}
@@ -122,26 +120,4 @@ func (b *bench) watches(ctx context.Context) error {
 		b.rep.add(fmt.Sprintf("upstream HelmRelease watches, %d watcher(s)", n), "watches", float64(upstream), 0, "kube-apiserver's count while the clients watch apps.cozy.io")
 	}
 	return nil
-}
-
-// upstreamWatches reads kube-apiserver's gauge of open HelmRelease watches.
-func (b *bench) upstreamWatches(ctx context.Context) (int, error) {
-	raw, err := b.cp.Kube.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
-	if err != nil {
-		return 0, err
-	}
-	total := 0
-	scanner := bufio.NewScanner(strings.NewReader(string(raw)))
-	scanner.Buffer(make([]byte, 1<<20), 1<<20)
-	for scanner.Scan() {
-		line := scanner.Text()
-		if strings.HasPrefix(line, "apiserver_longrunning_requests{") && strings.Contains(line, `resource="helmreleases"`) && strings.Contains(line, `verb="WATCH"`) {
-			fields := strings.Fields(line)
-			var n int
-			if _, err := fmt.Sscan(fields[len(fields)-1], &n); err == nil {
-				total += n
-			}
-		}
-	}
-	return total, scanner.Err()
 }

@@ -1,0 +1,31 @@
+package framework
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+)
+
+// UpstreamWatches reads kube-apiserver's gauge of open watches on a resource (plural name), such
+// as the HelmRelease watches the apps.cozy.io servers hold.
+func (cp *ControlPlane) UpstreamWatches(ctx context.Context, resource string) (int, error) {
+	raw, err := cp.Kube.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	scanner := bufio.NewScanner(strings.NewReader(string(raw)))
+	scanner.Buffer(make([]byte, 1<<20), 1<<20)
+	for scanner.Scan() {
+		line := scanner.Text()
+		if strings.HasPrefix(line, "apiserver_longrunning_requests{") && strings.Contains(line, `resource="`+resource+`"`) && strings.Contains(line, `verb="WATCH"`) {
+			fields := strings.Fields(line)
+			var n int
+			if _, err := fmt.Sscan(fields[len(fields)-1], &n); err == nil {
+				total += n
+			}
+		}
+	}
+	return total, scanner.Err()
+}
