@@ -73,7 +73,8 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 
 // Update applies the client's change to the fields of the HelmRelease the server owns, with the
 // same optimistic concurrency as kube-apiserver's storage: the change is applied to a fresh read
-// and written with that read's resourceVersion.
+// (a client's resourceVersion must match it) and written only if the release's spec and metadata
+// are still those of that read.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
 	namespace := genericapirequest.NamespaceValue(ctx)
@@ -94,8 +95,11 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 			return nil, false, r.translateError(err, name)
 		}
 		result, raced, err := r.updateOnce(ctx, hr, objInfo, updateValidation, options)
-		if raced && attempt < maxUpdateAttempts {
-			continue
+		if raced {
+			if attempt < maxUpdateAttempts {
+				continue
+			}
+			return nil, false, apierrors.NewConflict(r.resource, name, errors.New(genericregistry.OptimisticLockErrorMsg))
 		}
 		return result, false, err
 	}
@@ -202,8 +206,14 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		}
 		uid, rv = recorded.GetUID(), recorded.GetResourceVersion()
 	}
+	// Always the same release; the same version only when the client asked for one, so Flux
+	// writing status meanwhile does not fail an unconditional delete.
+	preconditions := &metav1.Preconditions{UID: &uid}
+	if options.Preconditions != nil && options.Preconditions.ResourceVersion != nil {
+		preconditions.ResourceVersion = &rv
+	}
 	err = r.releases.Namespace(namespace).Delete(ctx, hr.GetName(), metav1.DeleteOptions{
-		Preconditions:      &metav1.Preconditions{UID: &uid, ResourceVersion: &rv},
+		Preconditions:      preconditions,
 		PropagationPolicy:  options.PropagationPolicy,
 		GracePeriodSeconds: options.GracePeriodSeconds,
 	})

@@ -96,6 +96,15 @@ func TestSemanticsOptimisticConcurrency(t *testing.T) {
 		if _, err := c.Patch(ctx, "b", types.MergePatchType, []byte(`{"metadata":{"resourceVersion":"`+read.GetResourceVersion()+`","labels":{"v":"4"}}}`), metav1.PatchOptions{}); !apierrors.IsConflict(err) {
 			t.Errorf("patch with a stale resourceVersion: want 409, got %v", err)
 		}
+		staleRV := read.GetResourceVersion()
+		if err := c.Delete(ctx, "b", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &staleRV}}); !apierrors.IsConflict(err) {
+			t.Errorf("delete with a stale resourceVersion precondition: want 409, got %v", err)
+		}
+		current := mustGet(t, c, "b")
+		currentRV, currentUID := current.GetResourceVersion(), current.GetUID()
+		if err := c.Delete(ctx, "b", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &currentRV, UID: &currentUID}}); err != nil {
+			t.Errorf("delete with current preconditions: %v", err)
+		}
 	})
 }
 

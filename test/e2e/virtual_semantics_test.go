@@ -140,7 +140,8 @@ func containsString(list []string, s string) bool {
 }
 
 // TestFluxStatusWritesDoNotFailPatches writes HelmRelease status continuously, as Flux does while
-// reconciling, and checks that client patches (which carry no resourceVersion) all succeed.
+// reconciling, and checks that client patches and a delete (which carry no resourceVersion) all
+// succeed.
 func TestFluxStatusWritesDoNotFailPatches(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -170,13 +171,16 @@ func TestFluxStatusWritesDoNotFailPatches(t *testing.T) {
 			t.Fatalf("patch %d during Flux status writes: %v", i, err)
 		}
 	}
+	if got := mustGet(t, buckets, "busy"); got.GetLabels()["i"] != "49" {
+		t.Errorf("last patch lost: %v", got.GetLabels())
+	}
+	if err := buckets.Delete(ctx, "busy", metav1.DeleteOptions{}); err != nil {
+		t.Errorf("delete during Flux status writes: %v", err)
+	}
 	cancel()
 	wg.Wait()
 	if statusWrites < 10 {
 		t.Fatalf("only %d status writes happened: the test did not race", statusWrites)
-	}
-	if got := mustGet(t, buckets, "busy"); got.GetLabels()["i"] != "49" {
-		t.Errorf("last patch lost: %v", got.GetLabels())
 	}
 }
 
