@@ -1,8 +1,10 @@
 package releasecache
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -255,5 +257,40 @@ func TestInvisibleChangesMakeNoEvent(t *testing.T) {
 	}
 	if obj, _ := c.Get("K", "a", "x"); resourceVersionOf(obj) != 12 {
 		t.Errorf("cached version %d", resourceVersionOf(obj))
+	}
+}
+
+func TestWatchersShareOneEncoding(t *testing.T) {
+	c := New(testConverter, 100, time.Minute)
+	s := (*store)(c)
+	_ = s.Replace(nil, "10")
+	var watchers []watch.Interface
+	for i := 0; i < 3; i++ {
+		w, err := c.Watch(WatchOptions{Kind: "K", Matches: everything, NewObject: newObject, ResourceVersion: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		watchers = append(watchers, w)
+	}
+	_ = s.Add(release("a", "x", 11, map[string]string{"kind": "K"}))
+	encodes := 0
+	encode := func(obj runtime.Object, w io.Writer) error {
+		encodes++
+		_, err := w.Write([]byte(nameOf(obj)))
+		return err
+	}
+	for _, w := range watchers {
+		co, ok := recv(t, w).Object.(runtime.CacheableObject)
+		if !ok {
+			t.Fatal("the event object is not cacheable")
+		}
+		var buf bytes.Buffer
+		if err := co.CacheEncode("json", encode, &buf); err != nil || buf.String() != "x" {
+			t.Fatalf("CacheEncode: %v %q", err, buf.String())
+		}
+	}
+	if encodes != 1 {
+		t.Errorf("%d watchers caused %d encodings, want 1", len(watchers), encodes)
 	}
 }

@@ -74,7 +74,7 @@ func (c *Cache) Watch(opts WatchOptions) (watch.Interface, error) {
 				strconv.FormatUint(opts.ResourceVersion, 10) + " (" + strconv.FormatUint(c.log.horizon, 10) + ")")
 		}
 		for _, e := range events {
-			if out, ok := w.translate(e); ok {
+			if out, ok := w.translate(e, nil); ok {
 				w.queue = append(w.queue, out)
 			}
 		}
@@ -85,11 +85,16 @@ func (c *Cache) Watch(opts WatchOptions) (watch.Interface, error) {
 	return w, nil
 }
 
-// publishLocked logs an event and queues it for every interested watcher.
+// publishLocked logs an event and queues it for every interested watcher, all sharing one copy of
+// the object that is serialized once.
 func (c *Cache) publishLocked(e Event) {
 	c.log.add(e)
+	var shared *sharedObject
 	for w := range c.watchers {
-		if out, ok := w.translate(e); ok {
+		if shared == nil {
+			shared = share(e.Object)
+		}
+		if out, ok := w.translate(e, shared); ok {
 			w.push(out)
 		}
 	}
@@ -125,8 +130,15 @@ type watcher struct {
 }
 
 // translate turns a cache event into what this watcher sees, as kube-apiserver's cacher does: an
-// object entering the selected set is ADDED, one leaving it is DELETED.
-func (w *watcher) translate(e Event) (watch.Event, bool) {
+// object entering the selected set is ADDED, one leaving it is DELETED. shared, when given, is the
+// event's object prepared for all watchers.
+func (w *watcher) translate(e Event, shared *sharedObject) (watch.Event, bool) {
+	current := func() runtime.Object {
+		if shared != nil {
+			return shared
+		}
+		return e.Object.DeepCopyObject()
+	}
 	if e.Kind != w.opts.Kind {
 		return watch.Event{}, false
 	}
@@ -143,15 +155,15 @@ func (w *watcher) translate(e Event) (watch.Event, bool) {
 	switch e.Type {
 	case watch.Deleted:
 		if in(e.Prev) {
-			return watch.Event{Type: watch.Deleted, Object: e.Object.DeepCopyObject()}, true
+			return watch.Event{Type: watch.Deleted, Object: current()}, true
 		}
 	default:
 		was, is := in(e.Prev), in(e.Object)
 		switch {
 		case was && is:
-			return watch.Event{Type: watch.Modified, Object: e.Object.DeepCopyObject()}, true
+			return watch.Event{Type: watch.Modified, Object: current()}, true
 		case is:
-			return watch.Event{Type: watch.Added, Object: e.Object.DeepCopyObject()}, true
+			return watch.Event{Type: watch.Added, Object: current()}, true
 		case was:
 			last := e.Prev.DeepCopyObject()
 			setResourceVersion(last, e.RV)
