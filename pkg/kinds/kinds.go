@@ -18,6 +18,16 @@ func All() []*release.Kind {
 	return []*release.Kind{Kubernetes(), VirtualMachine(), Bucket()}
 }
 
+// ByName returns the built-in description of the kind called name (e.g. "Bucket"), or nil.
+func ByName(name string) *release.Kind {
+	for _, k := range All() {
+		if k.Kind == name {
+			return k
+		}
+	}
+	return nil
+}
+
 // defaultChart is where Cozystack publishes its application charts.
 func defaultChart(name string) release.Chart {
 	return release.Chart{

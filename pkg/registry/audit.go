@@ -61,17 +61,6 @@ func actorPatch(ctx context.Context, hr *unstructured.Unstructured, pinned bool)
 // ownedContentEqual reports whether two versions of a release agree on everything the server
 // writes except the actor record, i.e. whether writing desired over current would be a no-op.
 func ownedContentEqual(current, desired *unstructured.Unstructured) bool {
-	strip := func(u *unstructured.Unstructured) map[string]any {
-		c := u.DeepCopy()
-		annotations := c.GetAnnotations()
-		delete(annotations, release.AnnotationLastModifiedBy)
-		delete(annotations, release.AnnotationLastOperation)
-		c.SetAnnotations(annotations)
-		spec, _, _ := unstructured.NestedFieldNoCopy(c.Object, "spec")
-		return map[string]any{"labels": c.GetLabels(), "annotations": c.GetAnnotations(), "finalizers": c.GetFinalizers(),
-			"ownerReferences": c.GetOwnerReferences(), "spec": spec}
-	}
-	a, errA := json.Marshal(strip(current))
-	b, errB := json.Marshal(strip(desired))
-	return errA == nil && errB == nil && string(a) == string(b)
+	actor := []string{release.AnnotationLastModifiedBy, release.AnnotationLastOperation}
+	return ownedContent(current, true, actor...) == ownedContent(desired, true, actor...)
 }

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/storage"
+	storeerr "k8s.io/apiserver/pkg/storage/errors"
 )
 
 // translateError turns an error from writing the HelmRelease into the error a client of this kind
@@ -39,17 +41,15 @@ func (r *REST) translateError(err error, name string) error {
 	return &apierrors.StatusError{ErrStatus: s}
 }
 
-// checkPreconditions applies a delete's uid and resourceVersion preconditions with kube-apiserver's
-// wording.
+// checkPreconditions applies a delete's uid and resourceVersion preconditions to the release with
+// k8s.io/apiserver's own check, answering 409 as kube-apiserver's storage does.
 func checkPreconditions(resource schema.GroupResource, name string, hr *unstructured.Unstructured, p *metav1.Preconditions) error {
 	if p == nil {
 		return nil
 	}
-	if p.UID != nil && *p.UID != hr.GetUID() {
-		return apierrors.NewConflict(resource, name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", *p.UID, hr.GetUID()))
-	}
-	if p.ResourceVersion != nil && *p.ResourceVersion != hr.GetResourceVersion() {
-		return apierrors.NewConflict(resource, name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, hr.GetResourceVersion()))
+	pre := storage.Preconditions{UID: p.UID, ResourceVersion: p.ResourceVersion}
+	if err := pre.Check(hr.GetNamespace()+"/"+name, hr); err != nil {
+		return storeerr.InterpretDeleteError(err, resource, name)
 	}
 	return nil
 }

@@ -29,7 +29,7 @@ func releasePatch(original, desired *unstructured.Unstructured) ([]byte, error) 
 		{Op: "test", Path: "/metadata/uid", Value: original.GetUID()},
 		{Op: "test", Path: "/metadata/generation", Value: original.GetGeneration()},
 	}
-	for _, field := range []string{"labels", "annotations", "finalizers", "ownerReferences"} {
+	for _, field := range ownedMetadataFields {
 		before, hadBefore, _ := unstructured.NestedFieldNoCopy(original.Object, "metadata", field)
 		after, hasAfter, _ := unstructured.NestedFieldNoCopy(desired.Object, "metadata", field)
 		path := "/metadata/" + field
@@ -83,15 +83,34 @@ func (r *REST) writeRelease(ctx context.Context, original, desired *unstructured
 	return nil, false, err
 }
 
-func sameOwnedMetadata(a, b *unstructured.Unstructured) bool {
-	for _, field := range []string{"labels", "annotations", "finalizers", "ownerReferences"} {
-		va, _, _ := unstructured.NestedFieldNoCopy(a.Object, "metadata", field)
-		vb, _, _ := unstructured.NestedFieldNoCopy(b.Object, "metadata", field)
-		ja, _ := json.Marshal(va)
-		jb, _ := json.Marshal(vb)
-		if string(ja) != string(jb) {
-			return false
-		}
+// ownedMetadataFields are the metadata fields of a HelmRelease the server rewrites from the object.
+var ownedMetadataFields = []string{"labels", "annotations", "finalizers", "ownerReferences"}
+
+// ownedContent is what the server writes on a release: its owned metadata and spec, as JSON.
+// withSpec leaves the spec out; dropKeys are annotations left out of the comparison.
+func ownedContent(u *unstructured.Unstructured, withSpec bool, dropKeys ...string) string {
+	content := map[string]any{}
+	for _, field := range ownedMetadataFields {
+		v, _, _ := unstructured.NestedFieldNoCopy(u.Object, "metadata", field)
+		content[field] = v
 	}
-	return true
+	if len(dropKeys) > 0 {
+		annotations := u.GetAnnotations()
+		for _, k := range dropKeys {
+			delete(annotations, k)
+		}
+		if len(annotations) == 0 {
+			annotations = nil
+		}
+		content["annotations"] = annotations
+	}
+	if withSpec {
+		content["spec"], _, _ = unstructured.NestedFieldNoCopy(u.Object, "spec")
+	}
+	raw, _ := json.Marshal(content)
+	return string(raw)
+}
+
+func sameOwnedMetadata(a, b *unstructured.Unstructured) bool {
+	return ownedContent(a, false) == ownedContent(b, false)
 }

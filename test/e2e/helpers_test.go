@@ -151,11 +151,9 @@ func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
 // kindByName returns the built-in description of a kind.
 func kindByName(t *testing.T, name string) *release.Kind {
 	t.Helper()
-	for _, k := range kinds.All() {
-		if k.Kind == name {
-			return k
-		}
+	k := kinds.ByName(name)
+	if k == nil {
+		t.Fatalf("no kind %s", name)
 	}
-	t.Fatalf("no kind %s", name)
-	return nil
+	return k
 }

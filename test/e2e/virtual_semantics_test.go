@@ -84,7 +84,7 @@ func TestUpdatesKeepForeignReleaseFields(t *testing.T) {
 	}
 
 	hr = hrs.get(t, "bucket-keep")
-	if !containsString(hr.GetFinalizers(), release.FluxFinalizer) {
+	if !slices.Contains(hr.GetFinalizers(), release.FluxFinalizer) {
 		t.Errorf("Flux's finalizer was dropped: %v", hr.GetFinalizers())
 	}
 	if hr.GetLabels()["sharding.fluxcd.io/key"] != "shard-2" || hr.GetLabels()["team"] != "red" || hr.GetLabels()[release.LabelKind] != "Bucket" {
@@ -128,15 +128,6 @@ func TestUpdatesKeepForeignReleaseFields(t *testing.T) {
 		_, err := buckets.Get(ctx, "keep", metav1.GetOptions{})
 		return apierrors.IsNotFound(err), err
 	})
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestFluxStatusWritesDoNotFailPatches writes HelmRelease status continuously, as Flux does while

@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
@@ -74,15 +73,6 @@ func (b *bench) mixed(ctx context.Context) error {
 	}
 	b.rep.add(fmt.Sprintf("mixed workload, %d workers", b.cfg.concurrency), "ops/s", cozy, direct, "70% GET, 20% LIST, 10% PATCH")
 	return nil
-}
-
-func mustKind(name string) *release.Kind {
-	for _, k := range kinds.All() {
-		if k.Kind == name {
-			return k
-		}
-	}
-	panic("no kind " + name)
 }
 
 // runtimeConvert decodes an unstructured object into a typed one.

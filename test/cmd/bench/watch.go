@@ -74,7 +74,7 @@ func watchLatency(ctx context.Context, n, writes int, round string, open func() 
 }
 
 func (b *bench) watches(ctx context.Context) error {
-	kc := kindCases[2]
+	kc := caseOf("Bucket")
 	cozyClient := b.cozy(kc).Namespace("bench-watch")
 	directClient := b.direct().Namespace("bench-watch")
 	obj := kc.example.DeepCopy()

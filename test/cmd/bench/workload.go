@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/test/framework"
 )
@@ -34,17 +36,13 @@ type kindCase struct {
 	example                *unstructured.Unstructured
 }
 
-var kindCases = []kindCase{
-	{"Kubernetes", "kuberneteses", "kubernetes-", nil},
-	{"VirtualMachine", "virtualmachines", "virtual-machine-", nil},
-	{"Bucket", "buckets", "bucket-", nil},
-}
-
-func init() {
+// kindCases are the built-in kinds in the order kinds.All gives.
+var kindCases = func() []kindCase {
 	_, file, _, _ := runtime.Caller(0)
 	examples := filepath.Join(filepath.Dir(file), "..", "..", "..", "artifacts", "examples")
-	for i, kc := range kindCases {
-		raw, err := os.ReadFile(filepath.Join(examples, map[string]string{"Kubernetes": "kubernetes.yaml", "VirtualMachine": "virtualmachine.yaml", "Bucket": "bucket.yaml"}[kc.kind]))
+	var out []kindCase
+	for _, k := range kinds.All() {
+		raw, err := os.ReadFile(filepath.Join(examples, strings.ToLower(k.Kind)+".yaml"))
 		if err != nil {
 			panic(err)
 		}
@@ -52,8 +50,19 @@ func init() {
 		if err := yaml.Unmarshal(raw, &obj.Object); err != nil {
 			panic(err)
 		}
-		kindCases[i].example = obj
+		out = append(out, kindCase{kind: k.Kind, resource: k.Resource, prefix: k.ReleasePrefix, example: obj})
 	}
+	return out
+}()
+
+// caseOf returns the kind measured alone by the single-kind measures.
+func caseOf(kind string) kindCase {
+	for _, kc := range kindCases {
+		if kc.kind == kind {
+			return kc
+		}
+	}
+	panic("no kind " + kind)
 }
 
 func (b *bench) cozy(kc kindCase) dynamic.NamespaceableResourceInterface {
@@ -143,7 +152,7 @@ func (b *bench) gets(ctx context.Context) error {
 }
 
 func (b *bench) lists(ctx context.Context) error {
-	kc := kindCases[2]
+	kc := caseOf("Bucket")
 	selector := metav1.ListOptions{LabelSelector: release.LabelKind + "=" + kc.kind}
 	for _, c := range []struct {
 		name    string
@@ -173,8 +182,8 @@ func (b *bench) lists(ctx context.Context) error {
 }
 
 func (b *bench) writes(ctx context.Context) error {
-	kc := kindCases[2]
-	kind := mustKind(kc.kind)
+	kc := caseOf("Bucket")
+	kind := kinds.ByName(kc.kind)
 	n := max(20, b.cfg.samples/3)
 	newObject := func(name string) *unstructured.Unstructured {
 		obj := kc.example.DeepCopy()
