@@ -28,6 +28,7 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/registry"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/pkg/releasecache"
+	"github.com/cozystack/apps-apiserver/pkg/requestdecode"
 	"github.com/cozystack/apps-apiserver/pkg/tenancy"
 	"github.com/cozystack/apps-apiserver/pkg/validation"
 )
@@ -100,6 +101,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	backend := registry.Backend{Cache: releaseCache, Releases: releases, ReleaseMeta: meta.Resource(release.HelmReleaseGVR), Gate: gate}
 	group := genericapiserver.NewDefaultAPIGroupInfo(appsv1alpha1.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	storage := map[string]rest.Storage{}
+	coercers := map[runtime.Object]requestdecode.Coercer{}
 	for _, kind := range c.extra.Kinds {
 		if err := Scheme.AddFieldLabelConversionFunc(kind.GroupVersionKind(appsv1alpha1.SchemeGroupVersion), registry.FieldLabelConversion(kind)); err != nil {
 			return nil, err
@@ -117,7 +119,10 @@ func (c CompletedConfig) New() (*Server, error) {
 			return nil, err
 		}
 		storage[kind.Resource] = s
+		coercers[kind.New()] = specSchema
 	}
+	// Request bodies are checked against the schema as JSON before they become Go structs.
+	group.NegotiatedSerializer = requestdecode.NewNegotiatedSerializer(Codecs, coercers)
 	group.VersionedResourcesStorageMap[appsv1alpha1.SchemeGroupVersion.Version] = storage
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", appsv1alpha1.GroupName, err)

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apiserver/pkg/storage/names"
 
 	"github.com/cozystack/apps-apiserver/pkg/release"
+	"github.com/cozystack/apps-apiserver/pkg/requestdecode"
 )
 
 // strategy holds the create and update rules every kind shares, in the shape k8s.io/apiserver's
@@ -27,8 +28,8 @@ type strategy struct {
 // objects are {"spec": ...} maps, so errors carry CRD-style field paths.
 type SpecSchema interface {
 	Default(obj map[string]any)
-	Validate(ctx context.Context, obj map[string]any) field.ErrorList
-	ValidateUpdate(ctx context.Context, obj, old map[string]any) field.ErrorList
+	Validate(ctx context.Context, obj map[string]any, decodeErrs field.ErrorList) field.ErrorList
+	ValidateUpdate(ctx context.Context, obj, old map[string]any, decodeErrs field.ErrorList) field.ErrorList
 }
 
 func newStrategy(typer runtime.ObjectTyper, kind *release.Kind, schema SpecSchema) strategy {
@@ -68,13 +69,14 @@ func (s strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorL
 	if err != nil {
 		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
 	}
+	decodeErrs := requestdecode.TakeErrors(obj)
 	errs := apimachineryvalidation.ValidateObjectMetaAccessor(m, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
 	errs = append(errs, s.validateStorable(m)...)
 	content, err := specContent(obj)
 	if err != nil {
 		return append(errs, field.InternalError(field.NewPath("spec"), err))
 	}
-	return append(errs, s.schema.Validate(ctx, content)...)
+	return append(errs, s.schema.Validate(ctx, content, decodeErrs)...)
 }
 
 // ValidateUpdate checks metadata immutability and the same storage constraints as create.
@@ -87,6 +89,7 @@ func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) f
 	if err != nil {
 		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
 	}
+	decodeErrs := requestdecode.TakeErrors(obj)
 	errs := apimachineryvalidation.ValidateObjectMetaAccessorUpdate(m, oldMeta, field.NewPath("metadata"))
 	errs = append(errs, s.validateStorable(m)...)
 	content, err := specContent(obj)
@@ -97,7 +100,7 @@ func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) f
 	if err != nil {
 		return append(errs, field.InternalError(field.NewPath("spec"), err))
 	}
-	return append(errs, s.schema.ValidateUpdate(ctx, content, oldContent)...)
+	return append(errs, s.schema.ValidateUpdate(ctx, content, oldContent, decodeErrs)...)
 }
 
 // validateStorable refuses names Helm cannot use and metadata that would forge the server's own
@@ -117,7 +120,7 @@ func (s strategy) validateStorable(m metaObject) field.ErrorList {
 		}
 	}
 	for key := range m.GetAnnotations() {
-		if release.IsReserved(key) {
+		if release.IsReserved(key) && key != release.AnnotationRequestErrors {
 			errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations").Key(key),
 				fmt.Sprintf("annotation keys with the prefix %q or in the %s domain are reserved for the release machinery", release.ReservedPrefix, release.FluxDomain)))
 		}

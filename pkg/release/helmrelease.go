@@ -29,6 +29,9 @@ const (
 	// identity. They are for operators; users do not see them.
 	AnnotationLastModifiedBy = ReservedPrefix + "last-modified-by"
 	AnnotationLastOperation  = ReservedPrefix + "last-operation"
+	// AnnotationRequestErrors carries the schema errors found while decoding a request body from
+	// the decoder to validation, on the request's object only; it is never stored.
+	AnnotationRequestErrors = ReservedPrefix + "request-errors"
 	// FluxFinalizer is helm-controller's finalizer. It is hidden from users and always preserved,
 	// so deleting an object still uninstalls its release.
 	FluxFinalizer = "finalizers.fluxcd.io"

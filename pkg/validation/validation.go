@@ -28,6 +28,7 @@ import (
 // Schema validates and defaults the spec of one kind. Objects are passed as {"spec": ...} maps,
 // so field paths read spec.nodeGroups[md0].maxReplicas as for a CRD.
 type Schema struct {
+	limits     Limits
 	structural *schema.Structural
 	validator  apiservervalidation.SchemaValidator
 	cel        *cel.Validator
@@ -56,6 +57,7 @@ func New(getDefinitions openapicommon.GetOpenAPIDefinitions, specModel string) (
 		return nil, fmt.Errorf("building the validator of %s: %w", specModel, err)
 	}
 	return &Schema{
+		limits:     DefaultLimits,
 		structural: structural,
 		validator:  validator,
 		cel:        cel.NewValidator(structural, false, celconfig.PerCallLimit),
@@ -67,9 +69,14 @@ func (s *Schema) Default(obj map[string]any) {
 	structuraldefaulting.Default(obj, s.structural)
 }
 
-// Validate checks a new object.
-func (s *Schema) Validate(ctx context.Context, obj map[string]any) field.ErrorList {
-	errs := apiservervalidation.ValidateCustomResource(nil, obj, s.validator)
+// Validate checks a new object. decodeErrs are what Coerce found in the request (values it had
+// to remove); they are reported first, and what validation says about the removed values is not.
+func (s *Schema) Validate(ctx context.Context, obj map[string]any, decodeErrs field.ErrorList) field.ErrorList {
+	if errs := s.CheckLimits(obj); len(errs) > 0 {
+		// Nothing more is validated over a value this large: it is refused anyway.
+		return errs
+	}
+	errs := withDecodeErrors(decodeErrs, apiservervalidation.ValidateCustomResource(nil, obj, s.validator))
 	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, s.structural, obj)...)
 	if blocked := blocking(errs); blocked != nil {
 		return append(errs, blocked)
@@ -81,9 +88,12 @@ func (s *Schema) Validate(ctx context.Context, obj map[string]any) field.ErrorLi
 // ValidateUpdate checks a changed object with ratcheting: errors in parts that did not change are
 // forgiven, so a schema tightened after objects were stored does not block unrelated updates.
 // Transition rules (oldSelf) apply.
-func (s *Schema) ValidateUpdate(ctx context.Context, obj, old map[string]any) field.ErrorList {
+func (s *Schema) ValidateUpdate(ctx context.Context, obj, old map[string]any, decodeErrs field.ErrorList) field.ErrorList {
+	if errs := ratchetLimits(s.CheckLimits(obj), s.CheckLimits(old)); len(errs) > 0 {
+		return errs
+	}
 	correlated := common.NewCorrelatedObject(obj, old, &model.Structural{Structural: s.structural})
-	errs := apiservervalidation.ValidateCustomResourceUpdate(nil, obj, old, s.validator, apiservervalidation.WithRatcheting(correlated))
+	errs := withDecodeErrors(decodeErrs, apiservervalidation.ValidateCustomResourceUpdate(nil, obj, old, s.validator, apiservervalidation.WithRatcheting(correlated)))
 	if oldErrs := structurallisttype.ValidateListSetsAndMaps(nil, s.structural, old); len(oldErrs) == 0 {
 		errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, s.structural, obj)...)
 	}
@@ -92,6 +102,25 @@ func (s *Schema) ValidateUpdate(ctx context.Context, obj, old map[string]any) fi
 	}
 	celErrs, _ := s.cel.Validate(ctx, nil, s.structural, obj, old, celconfig.RuntimeCELCostBudget, cel.WithRatcheting(correlated))
 	return append(errs, celErrs...)
+}
+
+// withDecodeErrors puts the decode errors before validation's, leaving out what validation says
+// about the values that were removed (a required field that was only removed is not missing).
+func withDecodeErrors(decodeErrs, errs field.ErrorList) field.ErrorList {
+	if len(decodeErrs) == 0 {
+		return errs
+	}
+	removed := make(map[string]bool, len(decodeErrs))
+	for _, e := range decodeErrs {
+		removed[e.Field] = true
+	}
+	out := append(field.ErrorList{}, decodeErrs...)
+	for _, e := range errs {
+		if !removed[e.Field] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // blocking mirrors apiextensions-apiserver (which keeps its version unexported): CEL rules are
@@ -111,4 +140,28 @@ func blocking(errs field.ErrorList) *field.Error {
 // free-form parts such as addon values are declared). obj is not changed.
 func (s *Schema) UnknownFields(obj map[string]any) []string {
 	return structuralpruning.PruneWithOptions(runtime.DeepCopyJSON(obj), s.structural, false, schema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+}
+
+// CheckLimits reports every part of {"spec": ...} that exceeds the size limits.
+func (s *Schema) CheckLimits(obj map[string]any) field.ErrorList {
+	return s.limits.Check(field.NewPath("spec"), obj["spec"])
+}
+
+// ratchetLimits forgives a limit error at a path where the stored object already exceeded the
+// same limit (a release written by someone else), as schema validation ratchets unchanged fields.
+func ratchetLimits(errs, oldErrs field.ErrorList) field.ErrorList {
+	if len(oldErrs) == 0 {
+		return errs
+	}
+	old := make(map[string]bool, len(oldErrs))
+	for _, e := range oldErrs {
+		old[string(e.Type)+" "+e.Field] = true
+	}
+	var out field.ErrorList
+	for _, e := range errs {
+		if !old[string(e.Type)+" "+e.Field] {
+			out = append(out, e)
+		}
+	}
+	return out
 }

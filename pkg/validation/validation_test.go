@@ -60,7 +60,7 @@ func TestValidateCreate(t *testing.T) {
 		"controlPlane": map[string]any{"replicas": int64(9)},
 		"nodeGroups":   map[string]any{"md0": map[string]any{"minReplicas": int64(5), "maxReplicas": int64(2)}},
 	}}
-	errs := k.Validate(ctx, bad)
+	errs := k.Validate(ctx, bad, nil)
 	for _, want := range [][]string{
 		{"spec.version", "Unsupported value"},
 		{"spec.controlPlane.replicas", "less than or equal to 7"},
@@ -72,17 +72,17 @@ func TestValidateCreate(t *testing.T) {
 	// CEL is skipped while blocking errors exist; alone, the rule reports with its field path.
 	errs = k.Validate(ctx, map[string]any{"spec": map[string]any{
 		"nodeGroups": map[string]any{"md0": map[string]any{"minReplicas": int64(5), "maxReplicas": int64(2)}},
-	}})
+	}}, nil)
 	if !errorsContain(errs, "spec.nodeGroups[md0].minReplicas", "minReplicas must be less than or equal to maxReplicas") {
 		t.Errorf("CEL rule: %v", errs)
 	}
 
 	vm := mustSchema(t, "VirtualMachineSpec")
-	errs = vm.Validate(ctx, map[string]any{"spec": map[string]any{"systemDisk": map[string]any{"image": "ubuntu"}}})
+	errs = vm.Validate(ctx, map[string]any{"spec": map[string]any{"systemDisk": map[string]any{"image": "ubuntu"}}}, nil)
 	if !errorsContain(errs, "exactly one of instanceType or resources") {
 		t.Errorf("VM without size: %v", errs)
 	}
-	if errs := vm.Validate(ctx, map[string]any{"spec": map[string]any{"instanceType": "u1.small", "systemDisk": map[string]any{"image": "ubuntu"}}}); len(errs) != 0 {
+	if errs := vm.Validate(ctx, map[string]any{"spec": map[string]any{"instanceType": "u1.small", "systemDisk": map[string]any{"image": "ubuntu"}}}, nil); len(errs) != 0 {
 		t.Errorf("valid VM refused: %v", errs)
 	}
 }
@@ -104,29 +104,29 @@ func TestRatcheting(t *testing.T) {
 		mutate(spec)
 		return map[string]any{"spec": spec}
 	}
-	if errs := k.ValidateUpdate(ctx, with(func(s map[string]any) { s["storageClass"] = "fast" }), old); len(errs) != 0 {
+	if errs := k.ValidateUpdate(ctx, with(func(s map[string]any) { s["storageClass"] = "fast" }), old, nil); len(errs) != 0 {
 		t.Errorf("changing an unrelated field was refused: %v", errs)
 	}
-	if errs := k.ValidateUpdate(ctx, with(func(s map[string]any) { s["controlPlane"] = map[string]any{"replicas": int64(8)} }), old); !errorsContain(errs, "spec.controlPlane.replicas") {
+	if errs := k.ValidateUpdate(ctx, with(func(s map[string]any) { s["controlPlane"] = map[string]any{"replicas": int64(8)} }), old, nil); !errorsContain(errs, "spec.controlPlane.replicas") {
 		t.Errorf("changing an invalid field to another invalid value passed: %v", errs)
 	}
-	if errs := k.ValidateUpdate(ctx, with(func(s map[string]any) { s["controlPlane"] = map[string]any{"replicas": int64(3)} }), old); len(errs) != 0 {
+	if errs := k.ValidateUpdate(ctx, with(func(s map[string]any) { s["controlPlane"] = map[string]any{"replicas": int64(3)} }), old, nil); len(errs) != 0 {
 		t.Errorf("fixing an invalid field was refused: %v", errs)
 	}
 	if errs := k.ValidateUpdate(ctx, with(func(s map[string]any) {
 		s["nodeGroups"] = map[string]any{"md0": map[string]any{"minReplicas": int64(4), "maxReplicas": int64(2)}}
-	}), old); !errorsContain(errs, "minReplicas must be less than or equal to maxReplicas") {
+	}), old, nil); !errorsContain(errs, "minReplicas must be less than or equal to maxReplicas") {
 		t.Errorf("changing a CEL-invalid node group to another invalid value passed: %v", errs)
 	}
-	if errs := k.ValidateUpdate(ctx, with(func(s map[string]any) { s["version"] = "v1.35" }), old); !errorsContain(errs, "version may not be downgraded") {
+	if errs := k.ValidateUpdate(ctx, with(func(s map[string]any) { s["version"] = "v1.35" }), old, nil); !errorsContain(errs, "version may not be downgraded") {
 		t.Errorf("downgrade passed: %v", errs)
 	}
 
 	b := mustSchema(t, "BucketSpec")
-	if errs := b.ValidateUpdate(ctx, map[string]any{"spec": map[string]any{"storagePool": "b"}}, map[string]any{"spec": map[string]any{"storagePool": "a"}}); !errorsContain(errs, "storagePool is immutable") {
+	if errs := b.ValidateUpdate(ctx, map[string]any{"spec": map[string]any{"storagePool": "b"}}, map[string]any{"spec": map[string]any{"storagePool": "a"}}, nil); !errorsContain(errs, "storagePool is immutable") {
 		t.Errorf("storagePool change passed: %v", errs)
 	}
-	if errs := b.Validate(ctx, map[string]any{"spec": map[string]any{"storagePool": "b"}}); len(errs) != 0 {
+	if errs := b.Validate(ctx, map[string]any{"spec": map[string]any{"storagePool": "b"}}, nil); len(errs) != 0 {
 		t.Errorf("a transition rule applied on create: %v", errs)
 	}
 }
