@@ -114,7 +114,7 @@ func TestTooDeepValuesAreRefusedBeforeDecoding(t *testing.T) {
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "levels below spec") || !strings.HasPrefix(errs[0].Field, "spec.addons.certManager.values") {
 		t.Fatalf("errors: %v", errs)
 	}
-	if addon := obj.(*appsv1alpha1.Kubernetes).Spec.Addons.CertManager; addon != nil {
+	if obj.(*appsv1alpha1.Kubernetes).Spec.Addons.CertManager.Values != nil {
 		t.Error("a spec over the limits must not be decoded")
 	}
 }
