@@ -165,7 +165,11 @@ func converter(kinds []*release.Kind) releasecache.Converter {
 			return "", nil, false
 		}
 		obj, err := kind.ToObject(appsv1alpha1.SchemeGroupVersion, hr)
-		if err != nil {
+		var unreadable *release.UnreadableError
+		if errors.As(err, &unreadable) {
+			// Served with a condition saying why, so its tenant sees it and can delete it.
+			klog.InfoS("HelmRelease values do not decode; serving the object with Ready=False", "namespace", hr.GetNamespace(), "name", hr.GetName(), "err", err)
+		} else if err != nil {
 			klog.ErrorS(err, "Ignoring HelmRelease that does not convert", "namespace", hr.GetNamespace(), "name", hr.GetName())
 			return "", nil, false
 		}

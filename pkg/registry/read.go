@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -10,12 +11,14 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/klog/v2"
 
 	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/pkg/releasecache"
@@ -30,6 +33,9 @@ const freshnessTimeout = 3 * time.Second
 // from the cache once the cache is at least that recent.
 func (r *REST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
 	namespace := genericapirequest.NamespaceValue(ctx)
+	if err := r.awaitSynced(ctx); err != nil {
+		return nil, err
+	}
 	if options.ResourceVersion == "" {
 		return r.getConsistent(ctx, namespace, name)
 	}
@@ -48,6 +54,9 @@ func (r *REST) Get(ctx context.Context, name string, options *metav1.GetOptions)
 func (r *REST) List(ctx context.Context, options *metainternalversion.ListOptions) (runtime.Object, error) {
 	namespace := genericapirequest.NamespaceValue(ctx)
 	predicate := r.predicate(options)
+	if err := r.awaitSynced(ctx); err != nil {
+		return nil, err
+	}
 	if err := r.checkListResourceVersion(ctx, options); err != nil {
 		return nil, err
 	}
@@ -129,6 +138,9 @@ func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptio
 	if err != nil {
 		return nil, apierrors.NewBadRequest(err.Error())
 	}
+	if err := r.awaitSynced(ctx); err != nil {
+		return nil, err
+	}
 	switch {
 	case options.SendInitialEvents != nil && *options.SendInitialEvents:
 		if err := r.awaitResourceVersion(ctx, options.ResourceVersion); err != nil {
@@ -143,9 +155,8 @@ func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptio
 		// sendInitialEvents=false without a resourceVersion: only changes from now on.
 		opts.ResourceVersion = r.cache.ResourceVersion()
 	default:
-		if err := r.awaitResourceVersion(ctx, options.ResourceVersion); err != nil {
-			return nil, err
-		}
+		// As kube-apiserver: a resourceVersion the cache has not reached yet is not an error;
+		// the watch delivers what comes after it.
 		opts.ResourceVersion = rv
 	}
 	return r.cache.Watch(opts)
@@ -210,9 +221,20 @@ func (r *REST) getConsistent(ctx context.Context, namespace, name string) (runti
 			return cached.DeepCopyObject(), nil
 		}
 	}
+	return r.toObject(ctx, hr)
+}
+
+// toObject converts a release for a read or a delete. A release whose values do not decode is
+// still served (see release.UnreadableError), so its tenant can see what is wrong and delete it.
+func (r *REST) toObject(ctx context.Context, hr *unstructured.Unstructured) (runtime.Object, error) {
 	obj, err := r.kind.ToObject(r.gv, hr)
+	var unreadable *release.UnreadableError
+	if errors.As(err, &unreadable) {
+		klog.FromContext(ctx).V(2).Info("Serving a release whose values do not decode", "err", err)
+		return obj, nil
+	}
 	if err != nil {
-		return nil, apierrors.NewInternalError(err)
+		return nil, apierrors.NewInternalError(fmt.Errorf("reading HelmRelease %s/%s: %w", hr.GetNamespace(), hr.GetName(), err))
 	}
 	return obj, nil
 }
@@ -267,6 +289,21 @@ func (r *REST) checkListResourceVersion(ctx context.Context, options *metaintern
 		return r.awaitConsistent(ctx, genericapirequest.NamespaceValue(ctx))
 	}
 	return r.awaitResourceVersion(ctx, options.ResourceVersion)
+}
+
+// syncTimeout is how long a read waits for the cache's initial list before answering 503, as
+// kube-apiserver's cacher does while it initializes.
+const syncTimeout = 3 * time.Second
+
+// awaitSynced holds a read until the cache has loaded its initial list: an empty answer from an
+// empty cache would tell clients that nothing exists.
+func (r *REST) awaitSynced(ctx context.Context) error {
+	waitCtx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
+	if err := r.cache.AwaitSynced(waitCtx); err != nil {
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("the server is still loading %s from kube-apiserver; retry shortly", r.resource))
+	}
+	return nil
 }
 
 // awaitResourceVersion waits until the cache reflects a client-supplied resourceVersion.

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -108,6 +109,12 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 func (r *REST) updateOnce(ctx context.Context, hr *unstructured.Unstructured, objInfo rest.UpdatedObjectInfo,
 	updateValidation rest.ValidateObjectUpdateFunc, options *metav1.UpdateOptions) (result runtime.Object, raced bool, err error) {
 	old, err := r.kind.ToObject(r.gv, hr)
+	var unreadable *release.UnreadableError
+	if errors.As(err, &unreadable) {
+		// Applying the change to an empty spec would replace values nobody can see.
+		return nil, false, apierrors.NewConflict(r.resource, old.(metav1.Object).GetName(),
+			fmt.Errorf("%w; it can only be deleted until its HelmRelease's values are fixed", err))
+	}
 	if err != nil {
 		return nil, false, apierrors.NewInternalError(err)
 	}
@@ -172,9 +179,9 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 	if err != nil {
 		return nil, false, r.translateError(err, name)
 	}
-	obj, err := r.kind.ToObject(r.gv, hr)
+	obj, err := r.toObject(ctx, hr)
 	if err != nil {
-		return nil, false, apierrors.NewInternalError(err)
+		return nil, false, err
 	}
 	if err := checkPreconditions(r.resource, name, hr, options.Preconditions); err != nil {
 		return nil, false, err
@@ -292,9 +299,9 @@ func clientError(err error) error {
 // visible converts a HelmRelease the server just wrote and waits until the cache reflects it, so
 // reads after a successful write see the write.
 func (r *REST) visible(ctx context.Context, hr *unstructured.Unstructured) (runtime.Object, error) {
-	obj, err := r.kind.ToObject(r.gv, hr)
+	obj, err := r.toObject(ctx, hr)
 	if err != nil {
-		return nil, apierrors.NewInternalError(err)
+		return nil, err
 	}
 	if rv, err := releasecache.ParseResourceVersion(hr.GetResourceVersion()); err == nil {
 		waitCtx, cancel := context.WithTimeout(ctx, visibilityTimeout)

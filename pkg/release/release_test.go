@@ -1,7 +1,9 @@
 package release_test
 
 import (
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -203,5 +205,36 @@ func TestFluxKeysHiddenAndKept(t *testing.T) {
 	}
 	if hr.GetLabels()["sharding.fluxcd.io/key"] != "shard1" {
 		t.Errorf("an update stripped Flux's sharding label: %v", hr.GetLabels())
+	}
+}
+
+func TestUnreadableValuesAreServedWithACondition(t *testing.T) {
+	k := kinds.Bucket()
+	hr := k.NewRelease("tenant-a", "old")
+	if err := k.ApplyTo(bucket(), hr); err != nil {
+		t.Fatal(err)
+	}
+	// As another tool might have written it: a boolean where the kind has an object.
+	if err := unstructured.SetNestedField(hr.Object, true, "spec", "values", "locking"); err != nil {
+		t.Fatal(err)
+	}
+	_ = unstructured.SetNestedSlice(hr.Object, []any{map[string]any{"type": "Released", "status": "True", "reason": "InstallSucceeded"}}, "status", "conditions")
+	hr.SetUID("u-1")
+	obj, err := k.ToObject(gv, hr)
+	var unreadable *release.UnreadableError
+	if !errors.As(err, &unreadable) || obj == nil {
+		t.Fatalf("want the object with an UnreadableError, got %v, %v", obj, err)
+	}
+	b := obj.(*appsv1alpha1.Bucket)
+	if b.Name != "old" || b.UID != "u-1" || b.Labels["team"] != "a" {
+		t.Errorf("identity and metadata must be served: %+v", b.ObjectMeta)
+	}
+	var ready, released bool
+	for _, c := range b.Status.Conditions {
+		ready = ready || (c.Type == "Ready" && c.Status == metav1.ConditionFalse && c.Reason == release.ReasonUnreadableValues && strings.Contains(c.Message, "locking"))
+		released = released || c.Type == "Released"
+	}
+	if !ready || !released {
+		t.Errorf("conditions must say why and keep Flux's: %+v", b.Status.Conditions)
 	}
 }

@@ -3,6 +3,7 @@ package release
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -11,7 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// ToObject projects a HelmRelease onto the object it stores: the identity and lifecycle metadata
+// ToObject projects a HelmRelease onto the object it stores (for values that do not decode, see
+// UnreadableError: the object is returned with it): the identity and lifecycle metadata
 // (uid, resourceVersion, generation, timestamps) are the HelmRelease's, the user's metadata comes
 // back without the server's bookkeeping, spec is the release values and status is derived from
 // Flux's status.
@@ -20,15 +22,7 @@ func (k *Kind) ToObject(gv schema.GroupVersion, hr *unstructured.Unstructured) (
 	if !ok {
 		return nil, fmt.Errorf("HelmRelease %s/%s does not carry the %q prefix of kind %s", hr.GetNamespace(), hr.GetName(), k.ReleasePrefix, k.Kind)
 	}
-	content := map[string]any{}
-	if values, found, _ := unstructured.NestedMap(hr.Object, "spec", "values"); found {
-		content["spec"] = values
-	}
-	content["status"] = projectStatus(hr)
-	obj := k.New()
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(content, obj); err != nil {
-		return nil, fmt.Errorf("decoding HelmRelease %s/%s values as %s: %w", hr.GetNamespace(), hr.GetName(), k.Kind, err)
-	}
+	obj, unreadable := k.decodeContent(hr)
 	obj.GetObjectKind().SetGroupVersionKind(k.GroupVersionKind(gv))
 
 	m, err := meta.Accessor(obj)
@@ -54,13 +48,80 @@ func (k *Kind) ToObject(gv schema.GroupVersion, hr *unstructured.Unstructured) (
 	}
 	m.SetFinalizers(finalizers)
 	if raw, ok := hr.GetAnnotations()[AnnotationManagedFields]; ok {
+		// Field ownership someone else garbled is dropped, as an object without managedFields
+		// is valid; the next write records it afresh.
 		var managed []metav1.ManagedFieldsEntry
-		if err := json.Unmarshal([]byte(raw), &managed); err != nil {
-			return nil, fmt.Errorf("decoding managedFields of HelmRelease %s/%s: %w", hr.GetNamespace(), hr.GetName(), err)
+		if err := json.Unmarshal([]byte(raw), &managed); err == nil {
+			m.SetManagedFields(managed)
 		}
-		m.SetManagedFields(managed)
+	}
+	if unreadable != nil {
+		return obj, unreadable
 	}
 	return obj, nil
+}
+
+// UnreadableError says that a HelmRelease of the kind holds values that do not decode as the
+// kind's spec (written by another tool, by hand, or by an older server with another schema).
+// ToObject still returns the object, with an empty spec and a Ready condition saying why, so it
+// stays listed, readable and deletable; it cannot be updated until its values are fixed, because
+// an update would replace values nobody could see.
+type UnreadableError struct {
+	Kind, Namespace, Name string
+	Err                   error
+}
+
+func (e *UnreadableError) Error() string {
+	return fmt.Sprintf("the values of HelmRelease %s/%s cannot be read as a %s spec: %v", e.Namespace, e.Name, e.Kind, e.Err)
+}
+
+func (e *UnreadableError) Unwrap() error { return e.Err }
+
+// ReasonUnreadableValues is the Ready condition's reason on an object whose release values do
+// not decode.
+const ReasonUnreadableValues = "UnreadableValues"
+
+// decodeContent decodes the release values and status into a new object. Values that do not
+// decode leave the spec empty and are reported in the object's Ready condition and the error.
+func (k *Kind) decodeContent(hr *unstructured.Unstructured) (runtime.Object, *UnreadableError) {
+	status := projectStatus(hr)
+	content := map[string]any{"status": status}
+	values, found, err := unstructured.NestedFieldNoCopy(hr.Object, "spec", "values")
+	if found && values != nil {
+		content["spec"] = values
+	}
+	obj := k.New()
+	if err == nil {
+		err = runtime.DefaultUnstructuredConverter.FromUnstructured(content, obj)
+	}
+	if err == nil {
+		return obj, nil
+	}
+	if raw, marshalErr := json.Marshal(content); marshalErr == nil {
+		// encoding/json names the field that failed; the unstructured converter does not.
+		if jsonErr := json.Unmarshal(raw, k.New()); jsonErr != nil {
+			err = jsonErr
+		}
+	}
+	unreadable := &UnreadableError{Kind: k.Kind, Namespace: hr.GetNamespace(), Name: hr.GetName(), Err: err}
+	conditions, _ := status["conditions"].([]any)
+	kept := []any{map[string]any{
+		"type": "Ready", "status": "False", "reason": ReasonUnreadableValues, "message": unreadable.Error(),
+		"lastTransitionTime": hr.GetCreationTimestamp().UTC().Format(time.RFC3339),
+	}}
+	for _, c := range conditions {
+		if cm, ok := c.(map[string]any); !ok || cm["type"] != "Ready" {
+			kept = append(kept, c)
+		}
+	}
+	status["conditions"] = kept
+	obj = k.New()
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(map[string]any{"status": status}, obj); err != nil {
+		// Flux's status did not decode either: only the condition is left.
+		obj = k.New()
+		_ = runtime.DefaultUnstructuredConverter.FromUnstructured(map[string]any{"status": map[string]any{"conditions": kept[:1]}}, obj)
+	}
+	return obj, unreadable
 }
 
 // projectStatus maps Flux's HelmRelease status onto the shared AppStatus fields.

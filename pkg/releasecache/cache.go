@@ -160,6 +160,12 @@ func (c *Cache) WaitFor(ctx context.Context, cond func(c *Cache) bool) error {
 	}
 }
 
+// AwaitSynced blocks until the initial list has been loaded or ctx ends, so no read is served
+// from an empty cache as if nothing existed.
+func (c *Cache) AwaitSynced(ctx context.Context) error {
+	return c.WaitFor(ctx, func(c *Cache) bool { return c.synced })
+}
+
 // WaitForResourceVersion blocks until the cache reflects rv, so a write's result is visible to
 // reads that follow it.
 func (c *Cache) WaitForResourceVersion(ctx context.Context, rv uint64) error {

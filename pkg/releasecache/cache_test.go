@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -117,15 +116,26 @@ func TestWatchTooOldIsGone(t *testing.T) {
 	c := New(testConverter, 2, time.Minute)
 	s := (*store)(c)
 	_ = s.Replace(nil, "10")
-	if _, err := c.Watch(WatchOptions{Kind: "K", Matches: everything, NewObject: newObject, ResourceVersion: 9}); !apierrors.IsResourceExpired(err) {
-		t.Errorf("watch from before the initial list: want 410, got %v", err)
+	expectGone := func(what string, rv uint64) {
+		t.Helper()
+		w, err := c.Watch(WatchOptions{Kind: "K", Matches: everything, NewObject: newObject, ResourceVersion: rv})
+		if err != nil {
+			t.Fatalf("%s: the watch must be established (its stream says 410), got %v", what, err)
+		}
+		e, open := <-w.ResultChan()
+		status, _ := e.Object.(*metav1.Status)
+		if !open || e.Type != watch.Error || status == nil || status.Code != 410 || status.Reason != metav1.StatusReasonExpired {
+			t.Errorf("%s: want one ERROR event with 410 Expired, got %s %v", what, e.Type, e.Object)
+		}
+		if _, open := <-w.ResultChan(); open {
+			t.Errorf("%s: the watch must end after its ERROR event", what)
+		}
 	}
+	expectGone("watch from before the initial list", 9)
 	for rv := 11; rv <= 14; rv++ {
 		_ = s.Add(release("a", fmt.Sprint("o", rv), rv, map[string]string{"kind": "K"}))
 	}
-	if _, err := c.Watch(WatchOptions{Kind: "K", Matches: everything, NewObject: newObject, ResourceVersion: 11}); !apierrors.IsResourceExpired(err) {
-		t.Errorf("watch from an evicted revision: want 410, got %v", err)
-	}
+	expectGone("watch from an evicted revision", 11)
 	w, err := c.Watch(WatchOptions{Kind: "K", Matches: everything, NewObject: newObject, ResourceVersion: 12})
 	if err != nil {
 		t.Fatalf("watch from a kept revision: %v", err)
@@ -292,5 +302,22 @@ func TestWatchersShareOneEncoding(t *testing.T) {
 	}
 	if encodes != 1 {
 		t.Errorf("%d watchers caused %d encodings, want 1", len(watchers), encodes)
+	}
+}
+
+func TestWatchFromAFutureRevisionWaitsForIt(t *testing.T) {
+	c := New(testConverter, 10, time.Minute)
+	s := (*store)(c)
+	_ = s.Replace(nil, "10")
+	w, err := c.Watch(WatchOptions{Kind: "K", Matches: everything, NewObject: newObject, ResourceVersion: 12})
+	if err != nil {
+		t.Fatalf("a watch from a future resourceVersion is established: %v", err)
+	}
+	defer w.Stop()
+	_ = s.Add(release("a", "early", 11, map[string]string{"kind": "K"}))
+	_ = s.Add(release("a", "at", 12, map[string]string{"kind": "K"}))
+	_ = s.Add(release("a", "later", 13, map[string]string{"kind": "K"}))
+	if e := recv(t, w); nameOf(e.Object) != "later" {
+		t.Errorf("first event is %s %s; events up to the requested resourceVersion must be skipped", e.Type, nameOf(e.Object))
 	}
 }

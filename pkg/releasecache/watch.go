@@ -37,8 +37,9 @@ type WatchOptions struct {
 	Bookmarks bool
 }
 
-// Watch starts a watch over one kind. It fails with 410 Gone when opts.ResourceVersion is older
-// than the events the cache still holds, as kube-apiserver does for a compacted revision.
+// Watch starts a watch over one kind. When opts.ResourceVersion is older than the events the cache
+// still holds, the watch delivers a single ERROR event with 410 Gone, as kube-apiserver does for a
+// compacted revision; when it is newer than the cache, the watch waits for what comes after it.
 func (c *Cache) Watch(opts WatchOptions) (watch.Interface, error) {
 	w := &watcher{
 		cache:        c,
@@ -70,8 +71,11 @@ func (c *Cache) Watch(opts WatchOptions) (watch.Interface, error) {
 	} else {
 		events, ok := c.log.since(opts.ResourceVersion)
 		if !ok {
-			return nil, apierrors.NewResourceExpired("too old resource version: " +
+			// As kube-apiserver's watch cache: the watch is established and its only event says
+			// the resourceVersion is gone, so clients handle it as any expired watch.
+			expired := apierrors.NewResourceExpired("too old resource version: " +
 				strconv.FormatUint(opts.ResourceVersion, 10) + " (" + strconv.FormatUint(c.log.horizon, 10) + ")")
+			return errorWatch(expired.Status()), nil
 		}
 		for _, e := range events {
 			if out, ok := w.translate(e, nil); ok {
@@ -139,7 +143,8 @@ func (w *watcher) translate(e Event, shared *sharedObject) (watch.Event, bool) {
 		}
 		return e.Object.DeepCopyObject()
 	}
-	if e.Kind != w.opts.Kind {
+	if e.Kind != w.opts.Kind || e.RV <= w.opts.ResourceVersion {
+		// A watch from a resourceVersion the cache has not reached yet starts after it.
 		return watch.Event{}, false
 	}
 	in := func(obj runtime.Object) bool {
@@ -222,6 +227,14 @@ func (w *watcher) run() {
 			return
 		}
 	}
+}
+
+// errorWatch is a watch that delivers one ERROR event and ends.
+func errorWatch(status metav1.Status) watch.Interface {
+	events := make(chan watch.Event, 1)
+	events <- watch.Event{Type: watch.Error, Object: &status}
+	close(events)
+	return watch.NewProxyWatcher(events)
 }
 
 // Stop ends the watch and releases its resources.
