@@ -118,15 +118,14 @@ func TestDefaultsAreStored(t *testing.T) {
 
 // seedRelease writes a HelmRelease as an older server would have, with values today's schema
 // refuses.
-func seedRelease(t *testing.T, ns, name string, values map[string]any) {
+func seedRelease(t *testing.T, kind, ns, name string, values map[string]any) {
 	t.Helper()
-	k := &release.Kind{}
-	*k = *kindByName(t, "Kubernetes")
+	k := kindByName(t, kind)
 	hr := k.NewRelease(ns, name)
-	hr.SetLabels(map[string]string{release.LabelKind: "Kubernetes", release.LabelName: name})
+	hr.SetLabels(map[string]string{release.LabelKind: kind, release.LabelName: name})
 	_ = unstructured.SetNestedMap(hr.Object, values, "spec", "values")
 	_ = unstructured.SetNestedField(hr.Object, "5m", "spec", "interval")
-	_ = unstructured.SetNestedMap(hr.Object, map[string]any{"spec": map[string]any{"chart": "kubernetes",
+	_ = unstructured.SetNestedMap(hr.Object, map[string]any{"spec": map[string]any{"chart": k.Chart.Name,
 		"sourceRef": map[string]any{"kind": "HelmRepository", "name": "cozystack-apps", "namespace": "cozy-public"}}}, "spec", "chart")
 	if _, err := cp.Dynamic.Resource(release.HelmReleaseGVR).Namespace(ns).Create(context.Background(), hr, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -139,7 +138,7 @@ func TestRatchetingAfterSchemaTightened(t *testing.T) {
 	ctx := context.Background()
 	ns := newTenant(t)
 	clusters := cp.Dynamic.Resource(gvr("kuberneteses")).Namespace(ns)
-	seedRelease(t, ns, "legacy", map[string]any{
+	seedRelease(t, "Kubernetes", ns, "legacy", map[string]any{
 		"version":      "v1.36",
 		"controlPlane": map[string]any{"replicas": int64(9)},
 		"nodeGroups":   map[string]any{"md0": map[string]any{"minReplicas": int64(5), "maxReplicas": int64(2), "instanceType": "u1.medium", "ephemeralStorage": "20Gi"}},

@@ -1,0 +1,339 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/cozystack/apps-apiserver/pkg/release"
+)
+
+// bystander is another tenant using the API while a hostile one sends bad input: it creates,
+// reads and patches Buckets and watches them, and records how long each step took.
+type bystander struct {
+	ns       string
+	mu       sync.Mutex
+	slowest  time.Duration
+	failures []string
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+// maxBystanderDelay is how long any request or watch event of another tenant may take while the
+// hostile input is sent.
+const maxBystanderDelay = 2 * time.Second
+
+func startBystander(t *testing.T) *bystander {
+	t.Helper()
+	b := &bystander{ns: newTenant(t), stop: make(chan struct{}), done: make(chan struct{})}
+	c := cp.Dynamic.Resource(gvr("buckets")).Namespace(b.ns)
+	w, err := c.Watch(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("bystander watch: %v", err)
+	}
+	go func() {
+		defer close(b.done)
+		defer w.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-b.stop:
+				return
+			default:
+			}
+			name := fmt.Sprintf("b%d", i)
+			b.step("create", func(ctx context.Context) error {
+				_, err := c.Create(ctx, bucketObject(name), metav1.CreateOptions{})
+				return err
+			})
+			b.step("watch event", func(ctx context.Context) error {
+				for {
+					select {
+					case e, ok := <-w.ResultChan():
+						if !ok {
+							return fmt.Errorf("watch closed")
+						}
+						if m, err := metaName(e.Object); err == nil && m == name && e.Type == watch.Added {
+							return nil
+						}
+					case <-ctx.Done():
+						return fmt.Errorf("no ADDED event for %s", name)
+					}
+				}
+			})
+			b.step("get", func(ctx context.Context) error {
+				_, err := c.Get(ctx, name, metav1.GetOptions{})
+				return err
+			})
+			b.step("patch", func(ctx context.Context) error {
+				_, err := c.Patch(ctx, name, types.MergePatchType, []byte(`{"metadata":{"labels":{"step":"patched"}}}`), metav1.PatchOptions{})
+				return err
+			})
+			b.step("list", func(ctx context.Context) error {
+				_, err := c.List(ctx, metav1.ListOptions{})
+				return err
+			})
+		}
+	}()
+	return b
+}
+
+func (b *bystander) step(what string, fn func(ctx context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*maxBystanderDelay)
+	defer cancel()
+	start := time.Now()
+	err := fn(ctx)
+	took := time.Since(start)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.slowest = max(b.slowest, took)
+	if err != nil || took > maxBystanderDelay {
+		b.failures = append(b.failures, fmt.Sprintf("%s: %v after %v", what, err, took))
+	}
+}
+
+// finish stops the bystander and fails the test if any of its steps failed or was slow.
+func (b *bystander) finish(t *testing.T) {
+	t.Helper()
+	close(b.stop)
+	<-b.done
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t.Logf("bystander tenant: slowest step %v", b.slowest)
+	if len(b.failures) > 0 {
+		t.Errorf("another tenant was affected by the hostile input: %s", strings.Join(b.failures, "; "))
+	}
+}
+
+func bucketObject(name string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps.cozy.io/v1alpha1", "kind": "Bucket",
+		"metadata": map[string]any{"name": name}, "spec": map[string]any{"storagePool": "default"},
+	}}
+}
+
+func metaName(obj any) (string, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return "", fmt.Errorf("%T", obj)
+	}
+	return u.GetName(), nil
+}
+
+// rawWrite sends body as-is and returns the status code and the error kube-apiserver answered.
+func rawWrite(ctx context.Context, verb, ns, resource, name, contentType, body string) (int, error) {
+	rc := cp.Apps.AppsV1alpha1().RESTClient()
+	req := rc.Verb(verb).Namespace(ns).Resource(resource).SetHeader("Content-Type", contentType).Body([]byte(body))
+	if name != "" {
+		req = req.Name(name)
+	}
+	var code int
+	err := req.Do(ctx).StatusCode(&code).Error()
+	return code, err
+}
+
+func deepJSON(levels int) string {
+	return strings.Repeat(`{"a":`, levels) + `1` + strings.Repeat(`}`, levels)
+}
+
+func kubernetesBody(name, addonValues string) string {
+	return `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"Kubernetes","metadata":{"name":"` + name +
+		`"},"spec":{"addons":{"certManager":{"enabled":true,"values":` + addonValues + `}}}}`
+}
+
+// TestHostileInput sends what a hostile or careless tenant might, checks each answer, and checks
+// that another tenant keeps working meanwhile and that nothing panics (TestMain counts panics).
+func TestHostileInput(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	b := startBystander(t)
+	defer b.finish(t)
+
+	cases := []struct {
+		name       string
+		verb, body string
+		objName    string
+		contentTyp string
+		wantCode   int
+		wantCause  string // a field path the 422 must name
+	}{
+		{name: "values nested 9,990 levels", verb: "POST", body: kubernetesBody("deep", deepJSON(9990)), wantCode: 422, wantCause: "spec.addons.certManager.values"},
+		{name: "values nested just past the limit", verb: "POST", body: kubernetesBody("deep2", deepJSON(30)), wantCode: 422, wantCause: "spec.addons.certManager.values"},
+		{name: "number beyond float64", verb: "POST", body: kubernetesBody("big", `{"x":1e400}`), wantCode: 400},
+		{name: "400-digit integer", verb: "POST", body: kubernetesBody("big2", `{"x":`+strings.Repeat("9", 400)+`}`), wantCode: 400},
+		{name: "string over the limit", verb: "POST", body: kubernetesBody("long", `{"x":"`+strings.Repeat("x", 70<<10)+`"}`), wantCode: 422, wantCause: "spec.addons.certManager.values.x"},
+		{name: "too many keys", verb: "POST", body: kubernetesBody("keys", manyKeys(1100)), wantCode: 422, wantCause: "spec.addons.certManager.values"},
+		{name: "spec over the size limit", verb: "POST", body: kubernetesBody("size", manyStrings(6, 60<<10)), wantCode: 422, wantCause: "spec"},
+		{name: "body over the request limit", verb: "POST", body: kubernetesBody("huge", `"`+strings.Repeat("x", 4<<20)+`"`), wantCode: 413},
+		{name: "not JSON", verb: "POST", body: `{"apiVersion":`, wantCode: 400},
+		{name: "no apiVersion", verb: "POST", body: `{"kind":"Bucket","metadata":{"name":"x"}}`, wantCode: 400},
+		{name: "spec of the wrong type", verb: "POST", body: `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"Bucket","metadata":{"name":"x"},"spec":"x"}`, wantCode: 422, wantCause: "spec"},
+		{name: "boolean as a string", verb: "POST", body: `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"Bucket","metadata":{"name":"x"},"spec":{"versioning":"true"}}`, wantCode: 422, wantCause: "spec.versioning"},
+		{name: "quantity that is not one", verb: "POST", body: `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"Bucket","metadata":{"name":"x"},"spec":{"quota":"lots"}}`, wantCode: 422, wantCause: "spec.quota"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resource := "kuberneteses"
+			if strings.Contains(tc.body, `"Bucket"`) {
+				resource = "buckets"
+			}
+			code, err := rawWrite(ctx, tc.verb, ns, resource, tc.objName, "application/json", tc.body)
+			if code != tc.wantCode {
+				t.Fatalf("want %d, got %d: %v", tc.wantCode, code, err)
+			}
+			if tc.wantCause != "" && !hasCausePrefix(err, tc.wantCause) {
+				t.Errorf("want a cause at %s, got %v", tc.wantCause, statusCauses(err))
+			}
+		})
+	}
+
+	// Updates and patches of an existing object answer the same way.
+	bc := cp.Dynamic.Resource(gvr("buckets")).Namespace(ns)
+	mustCreate(t, bc, bucketObject("target"))
+	k := cp.Dynamic.Resource(gvr("kuberneteses")).Namespace(ns)
+	kube := mustCreate(t, k, kubernetesObject("target", map[string]any{}))
+	t.Run("merge patch with a wrong type names the field", func(t *testing.T) {
+		_, err := bc.Patch(ctx, "target", types.MergePatchType, []byte(`{"spec":{"versioning":"yes"}}`), metav1.PatchOptions{})
+		if !apierrors.IsInvalid(err) || !hasCausePrefix(err, "spec.versioning") {
+			t.Fatalf("want 422 at spec.versioning, got %v %v", err, statusCauses(err))
+		}
+	})
+	t.Run("put with a huge number", func(t *testing.T) {
+		body := strings.Replace(kubernetesBody("target", `{"x":1e400}`), `"name":"target"`, `"name":"target","resourceVersion":"`+kube.GetResourceVersion()+`"`, 1)
+		if code, err := rawWrite(ctx, "PUT", ns, "kuberneteses", "target", "application/json", body); code != 400 {
+			t.Fatalf("want 400, got %d: %v", code, err)
+		}
+	})
+	t.Run("merge patch with a huge number", func(t *testing.T) {
+		code, err := rawWrite(ctx, "PATCH", ns, "kuberneteses", "target", "application/merge-patch+json", `{"spec":{"addons":{"certManager":{"values":{"x":1e400}}}}}`)
+		if code != 400 && code != 422 {
+			t.Fatalf("want 400 or 422, got %d: %v", code, err)
+		}
+	})
+	t.Run("merge patch nesting too deep", func(t *testing.T) {
+		code, err := rawWrite(ctx, "PATCH", ns, "kuberneteses", "target", "application/merge-patch+json", `{"spec":{"addons":{"certManager":{"values":`+deepJSON(5000)+`}}}}`)
+		if code != 422 || !hasCausePrefix(err, "spec.addons.certManager.values") {
+			t.Fatalf("want 422 at the values, got %d: %v", code, err)
+		}
+	})
+
+	// Watches at the edges of resourceVersion answer as kube-apiserver does: established, and
+	// either waiting or reporting expiry in the stream.
+	t.Run("watch from the largest resourceVersion waits", func(t *testing.T) {
+		w, err := bc.Watch(ctx, metav1.ListOptions{ResourceVersion: "18446744073709551615"})
+		if err != nil {
+			t.Fatalf("want an established watch, got %v", err)
+		}
+		defer w.Stop()
+		select {
+		case e := <-w.ResultChan():
+			t.Fatalf("want no event, got %s %v", e.Type, e.Object)
+		case <-time.After(time.Second):
+		}
+	})
+	t.Run("watch from an expired resourceVersion reports 410 in the stream", func(t *testing.T) {
+		w, err := bc.Watch(ctx, metav1.ListOptions{ResourceVersion: "1"})
+		if err != nil {
+			t.Fatalf("want an established watch, got %v", err)
+		}
+		defer w.Stop()
+		select {
+		case e := <-w.ResultChan():
+			if status, ok := e.Object.(*metav1.Status); e.Type != watch.Error || !ok || status.Code != http.StatusGone {
+				t.Fatalf("want an ERROR event with 410, got %s %v", e.Type, e.Object)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no event")
+		}
+	})
+}
+
+// TestUnreadableReleaseStaysVisible seeds a release whose values do not fit the kind (as another
+// tool might write one) and checks that it is listed, readable and deletable, with a condition
+// saying why, that updates are refused rather than replacing values nobody can see, and that other
+// objects are served as before.
+func TestUnreadableReleaseStaysVisible(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	c := cp.Dynamic.Resource(gvr("buckets")).Namespace(ns)
+	mustCreate(t, c, bucketObject("healthy"))
+	seedRelease(t, "Bucket", ns, "broken", map[string]any{"locking": true, "storagePool": "x"})
+	eventually(t, 5*time.Second, "the unreadable object is listed", func(ctx context.Context) (bool, error) {
+		list, err := c.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		return len(list.Items) == 2, nil
+	})
+	got, err := c.Get(ctx, "broken", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("GET of the unreadable object: %v", err)
+	}
+	conditions, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
+	var reason, message string
+	for _, cond := range conditions {
+		if m := cond.(map[string]any); m["type"] == "Ready" {
+			reason, _ = m["reason"].(string)
+			message, _ = m["message"].(string)
+		}
+	}
+	if reason != release.ReasonUnreadableValues || !strings.Contains(message, "locking") {
+		t.Errorf("Ready condition: reason %q message %q", reason, message)
+	}
+	if _, err := c.Patch(ctx, "broken", types.MergePatchType, []byte(`{"metadata":{"labels":{"a":"b"}}}`), metav1.PatchOptions{}); !apierrors.IsConflict(err) {
+		t.Errorf("update of an unreadable object: want 409, got %v", err)
+	}
+	if _, err := c.Get(ctx, "healthy", metav1.GetOptions{}); err != nil {
+		t.Errorf("other objects must be served: %v", err)
+	}
+	if err := c.Delete(ctx, "broken", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete of the unreadable object: %v", err)
+	}
+	if _, err := helmRelease(ctx, ns, "bucket-broken"); !apierrors.IsNotFound(err) {
+		t.Errorf("the release must be gone after the delete: %v", err)
+	}
+}
+
+func hasCausePrefix(err error, path string) bool {
+	for _, c := range statusCauses(err) {
+		if strings.HasPrefix(c, path) {
+			return true
+		}
+	}
+	return false
+}
+
+func manyKeys(n int) string {
+	var sb strings.Builder
+	sb.WriteString("{")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		fmt.Fprintf(&sb, `"k%d":%d`, i, i)
+	}
+	sb.WriteString("}")
+	return sb.String()
+}
+
+func manyStrings(n, size int) string {
+	var sb strings.Builder
+	sb.WriteString("{")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		fmt.Fprintf(&sb, `"s%d":"%s"`, i, strings.Repeat("y", size))
+	}
+	sb.WriteString("}")
+	return sb.String()
+}
