@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -50,26 +51,19 @@ func (r *REST) Get(ctx context.Context, name string, options *metav1.GetOptions)
 }
 
 // List returns the objects selected by labels and fields, one page at a time when a limit is set.
-// Pages continue from the last returned key over the current state of the cache.
+// As in kube-apiserver, every page of a paged list shows the state at the first page's
+// resourceVersion (410 Expired once the event log no longer reaches back to it), and
+// resourceVersionMatch=Exact reads the state at the given resourceVersion.
 func (r *REST) List(ctx context.Context, options *metainternalversion.ListOptions) (runtime.Object, error) {
 	namespace := genericapirequest.NamespaceValue(ctx)
 	predicate := r.predicate(options)
 	if err := r.awaitSynced(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.checkListResourceVersion(ctx, options); err != nil {
+	objects, rv, fromKey, err := r.listState(ctx, namespace, options)
+	if err != nil {
 		return nil, err
 	}
-	fromKey := ""
-	if options.Continue != "" {
-		key, _, err := storage.DecodeContinue(options.Continue, "/")
-		if err != nil {
-			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid continue token: %v", err))
-		}
-		fromKey = key
-	}
-
-	objects, rv := r.cache.List(r.kind.Kind, namespace)
 	type keyed struct {
 		key string
 		obj runtime.Object
@@ -103,8 +97,11 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 			}
 			lm, _ := meta.ListAccessor(list)
 			lm.SetContinue(token)
-			remaining := int64(len(items) - i)
-			lm.SetRemainingItemCount(&remaining)
+			if predicate.Empty() {
+				// As kube-apiserver: with selectors the count would be a guess, so none is given.
+				remaining := int64(len(items) - i)
+				lm.SetRemainingItemCount(&remaining)
+			}
 			break
 		}
 		page = append(page, it.obj.DeepCopyObject())
@@ -271,24 +268,48 @@ func (r *REST) awaitConsistent(ctx context.Context, namespace string) error {
 	return nil
 }
 
-// checkListResourceVersion applies the resourceVersion semantics of a list: "" is a consistent
-// read, "0" reads the cache as it is, NotOlderThan waits for the cache to reach the version,
-// Exact is only possible for the version the cache is at.
-func (r *REST) checkListResourceVersion(ctx context.Context, options *metainternalversion.ListOptions) error {
+// listState returns the objects a list reads, the resourceVersion they are at and the key a
+// continued list starts from. "" is a consistent read of the current state, "0" the cache as it
+// is, NotOlderThan waits for the cache to reach the version, Exact and continue tokens read the
+// state at their version.
+func (r *REST) listState(ctx context.Context, namespace string, options *metainternalversion.ListOptions) ([]runtime.Object, uint64, string, error) {
+	if options.Continue != "" {
+		// The first page made the read consistent; later pages read its snapshot.
+		key, rv, err := storage.DecodeContinue(options.Continue, "/")
+		if err != nil {
+			return nil, 0, "", apierrors.NewBadRequest(fmt.Sprintf("invalid continue token: %v", err))
+		}
+		objects, err := r.listAt(ctx, namespace, uint64(rv))
+		if apierrors.IsResourceExpired(err) {
+			return nil, 0, "", apierrors.NewResourceExpired(fmt.Sprintf("the provided continue parameter is too old to display a consistent list result: %v", err))
+		}
+		return objects, uint64(rv), key, err
+	}
 	if options.ResourceVersionMatch == metav1.ResourceVersionMatchExact {
 		rv, err := releasecache.ParseResourceVersion(options.ResourceVersion)
 		if err != nil {
-			return apierrors.NewBadRequest(err.Error())
+			return nil, 0, "", apierrors.NewBadRequest(err.Error())
 		}
-		if current := r.cache.ResourceVersion(); rv != current {
-			return apierrors.NewResourceExpired(fmt.Sprintf("resourceVersion %d is not the current one (%d): exact reads of older versions are not supported", rv, current))
-		}
-		return nil
+		objects, err := r.listAt(ctx, namespace, rv)
+		return objects, rv, "", err
 	}
 	if options.ResourceVersion == "" {
-		return r.awaitConsistent(ctx, genericapirequest.NamespaceValue(ctx))
+		if err := r.awaitConsistent(ctx, namespace); err != nil {
+			return nil, 0, "", err
+		}
+	} else if err := r.awaitResourceVersion(ctx, options.ResourceVersion); err != nil {
+		return nil, 0, "", err
 	}
-	return r.awaitResourceVersion(ctx, options.ResourceVersion)
+	objects, rv := r.cache.List(r.kind.Kind, namespace)
+	return objects, rv, "", nil
+}
+
+// listAt reads the kind's state at rv once the cache has reached it.
+func (r *REST) listAt(ctx context.Context, namespace string, rv uint64) ([]runtime.Object, error) {
+	if err := r.awaitResourceVersion(ctx, strconv.FormatUint(rv, 10)); err != nil {
+		return nil, err
+	}
+	return r.cache.ListAt(r.kind.Kind, namespace, rv)
 }
 
 // syncTimeout is how long a read waits for the cache's initial list before answering 503, as

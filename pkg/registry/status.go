@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -68,6 +69,13 @@ func SpecModelName(obj runtime.Object) (string, error) {
 		return "", fmt.Errorf("the spec of %T has no OpenAPI model name: run hack/update-codegen.sh", obj)
 	}
 	return named.OpenAPIModelName(), nil
+}
+
+// sameSpec reports whether two objects of a kind have semantically equal specs.
+func sameSpec(a, b runtime.Object) bool {
+	specA, okA := topField(a, "Spec")
+	specB, okB := topField(b, "Spec")
+	return okA && okB && apiequality.Semantic.DeepEqual(specA.Interface(), specB.Interface())
 }
 
 func clearStatus(obj runtime.Object) {

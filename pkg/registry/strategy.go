@@ -43,6 +43,10 @@ func (strategy) NamespaceScoped() bool { return true }
 func (s strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	clearStatus(obj)
 	s.defaultSpec(obj)
+	if m, err := meta.Accessor(obj); err == nil {
+		// As for a custom resource; kube-apiserver gives the HelmRelease the same generation.
+		m.SetGeneration(1)
+	}
 }
 
 // PrepareForUpdate keeps the stored status (clients cannot write it through the main resource)
@@ -50,6 +54,17 @@ func (s strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 func (s strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	copyStatus(obj, old)
 	s.defaultSpec(obj)
+	m, err := meta.Accessor(obj)
+	oldMeta, oldErr := meta.Accessor(old)
+	if err != nil || oldErr != nil {
+		return
+	}
+	// As for a custom resource: generation moves on spec changes only. The write moves the
+	// HelmRelease's generation the same way, since only the values change with the spec.
+	m.SetGeneration(oldMeta.GetGeneration())
+	if !sameSpec(obj, old) {
+		m.SetGeneration(oldMeta.GetGeneration() + 1)
+	}
 }
 
 // defaultSpec applies defaults through the spec's JSON form, as for a custom resource. A spec

@@ -192,7 +192,10 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		}
 	}
 	if dryrun.IsDryRun(options.DryRun) {
-		return obj, len(hr.GetFinalizers()) == 0, nil
+		if len(hr.GetFinalizers()) == 0 {
+			return r.deletedStatus(obj), true, nil
+		}
+		return obj, false, nil
 	}
 	uid, rv := hr.GetUID(), hr.GetResourceVersion()
 	if len(hr.GetFinalizers()) > 0 {
@@ -252,7 +255,17 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 	if current != nil {
 		return current, false, nil
 	}
-	return obj, true, nil
+	return r.deletedStatus(obj), true, nil
+}
+
+// deletedStatus is what kube-apiserver's generic storage answers for an object that is gone
+// at once: a Success status naming it, not the object.
+func (r *REST) deletedStatus(obj runtime.Object) *metav1.Status {
+	m, _ := meta.Accessor(obj)
+	return &metav1.Status{
+		Status:  metav1.StatusSuccess,
+		Details: &metav1.StatusDetails{Name: m.GetName(), Group: r.resource.Group, Kind: r.resource.Resource, UID: m.GetUID()},
+	}
 }
 
 // DeleteCollection deletes every selected object, one HelmRelease at a time, as kube-apiserver's
@@ -270,12 +283,16 @@ func (r *REST) DeleteCollection(ctx context.Context, deleteValidation rest.Valid
 	deleted := make([]runtime.Object, 0, len(items))
 	for _, item := range items {
 		m, _ := meta.Accessor(item)
-		obj, _, err := r.Delete(ctx, m.GetName(), deleteValidation, options.DeepCopy())
+		obj, gone, err := r.Delete(ctx, m.GetName(), deleteValidation, options.DeepCopy())
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return nil, err
+		}
+		if gone {
+			// The list reports what was deleted, as kube-apiserver's does: the object as listed.
+			obj = item
 		}
 		deleted = append(deleted, obj)
 	}

@@ -30,6 +30,7 @@ func (k *Kind) ToObject(gv schema.GroupVersion, hr *unstructured.Unstructured) (
 		return nil, err
 	}
 	m.SetName(name)
+	m.SetGenerateName(hr.GetGenerateName())
 	m.SetNamespace(hr.GetNamespace())
 	m.SetUID(hr.GetUID())
 	m.SetResourceVersion(hr.GetResourceVersion())

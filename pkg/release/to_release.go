@@ -28,6 +28,10 @@ func (k *Kind) ApplyTo(obj runtime.Object, hr *unstructured.Unstructured) error 
 		return err
 	}
 
+	if hr.GetResourceVersion() == "" {
+		// Only a new release records the prefix its object's name was generated from.
+		hr.SetGenerateName(m.GetGenerateName())
+	}
 	labels := mergeVisible(hr.GetLabels(), m.GetLabels())
 	labels[LabelKind] = k.Kind
 	labels[LabelName] = m.GetName()

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -267,5 +268,66 @@ func TestSemanticsWatchFieldSelector(t *testing.T) {
 		mustCreate(t, c, tg.object("unwanted"))
 		mustCreate(t, c, tg.object("wanted"))
 		expectEvent(t, w, watch.Added, "wanted")
+	})
+}
+
+// TestSemanticsPagesAreOneSnapshot: every page of a paged list shows the state at the first page's
+// resourceVersion, whatever changes meanwhile, and an Exact list reads an earlier state.
+func TestSemanticsPagesAreOneSnapshot(t *testing.T) {
+	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
+		ctx := context.Background()
+		for i := 0; i < 5; i++ {
+			mustCreate(t, c, tg.object(fmt.Sprintf("p%d", i)))
+		}
+		first, err := c.List(ctx, metav1.ListOptions{Limit: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Delete(ctx, "p4", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, c, tg.object("p9"))
+		if _, err := c.Patch(ctx, "p3", types.MergePatchType, []byte(`{"metadata":{"labels":{"late":"yes"}}}`), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, item := range first.Items {
+			names = append(names, item.GetName())
+		}
+		opts := metav1.ListOptions{Limit: 2, Continue: first.GetContinue()}
+		for opts.Continue != "" {
+			page, err := c.List(ctx, opts)
+			if err != nil {
+				t.Fatalf("continued page: %v", err)
+			}
+			for _, item := range page.Items {
+				names = append(names, item.GetName())
+				if item.GetName() == "p3" && len(item.GetLabels()) != 0 {
+					t.Errorf("p3 on a later page shows a change made after the first page")
+				}
+			}
+			if page.GetResourceVersion() != first.GetResourceVersion() {
+				t.Errorf("page at resourceVersion %s, first page at %s", page.GetResourceVersion(), first.GetResourceVersion())
+			}
+			opts.Continue = page.GetContinue()
+		}
+		if got := strings.Join(names, ","); got != "p0,p1,p2,p3,p4" {
+			t.Errorf("pages list %s, want the first page's snapshot p0,p1,p2,p3,p4", got)
+		}
+
+		exact, err := c.List(ctx, metav1.ListOptions{ResourceVersion: first.GetResourceVersion(), ResourceVersionMatch: metav1.ResourceVersionMatchExact})
+		if err != nil {
+			t.Fatalf("exact list at the first page's resourceVersion: %v", err)
+		}
+		if len(exact.Items) != 5 || exact.GetResourceVersion() != first.GetResourceVersion() {
+			t.Errorf("exact list: %d items at %s", len(exact.Items), exact.GetResourceVersion())
+		}
+		selected, err := c.List(ctx, metav1.ListOptions{Limit: 1, LabelSelector: "late!=no"})
+		if err != nil || selected.GetContinue() == "" {
+			t.Fatalf("paged list with a selector: %v", err)
+		}
+		if selected.GetRemainingItemCount() != nil {
+			t.Errorf("remainingItemCount with a selector = %d, want none", *selected.GetRemainingItemCount())
+		}
 	})
 }

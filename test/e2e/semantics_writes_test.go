@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -116,6 +117,12 @@ func TestSemanticsDryRun(t *testing.T) {
 		if err != nil || got.GetName() != "ghost" {
 			t.Fatalf("dry-run create: %v %v", err, got)
 		}
+		if got.GetGeneration() != 1 {
+			t.Errorf("dry-run create returned generation %d, want 1", got.GetGeneration())
+		}
+		if got, err := c.Apply(ctx, "ghost2", tg.object("ghost2"), metav1.ApplyOptions{FieldManager: "dry", DryRun: dryRun}); err != nil || got.GetGeneration() != 1 {
+			t.Errorf("dry-run apply that creates: %v, generation %d, want 1", err, got.GetGeneration())
+		}
 		if _, err := c.Get(ctx, "ghost", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("dry-run create persisted: %v", err)
 		}
@@ -129,6 +136,9 @@ func TestSemanticsDryRun(t *testing.T) {
 		}
 		if got, err := c.Patch(ctx, "real", types.MergePatchType, []byte(`{"metadata":{"labels":{"dry":"patch"}}}`), metav1.PatchOptions{DryRun: dryRun}); err != nil || got.GetLabels()["dry"] != "patch" {
 			t.Errorf("dry-run patch: %v %v", err, got)
+		}
+		if got, err := c.Patch(ctx, "real", types.MergePatchType, []byte(`{"spec":{"versioning":true}}`), metav1.PatchOptions{DryRun: dryRun}); err != nil || got.GetGeneration() != real.GetGeneration()+1 {
+			t.Errorf("dry-run spec patch: %v, generation %d, want %d", err, got.GetGeneration(), real.GetGeneration()+1)
 		}
 		apply := tg.object("real")
 		apply.SetLabels(map[string]string{"dry": "apply"})
@@ -165,6 +175,9 @@ func TestSemanticsGenerateNameAndDeleteCollection(t *testing.T) {
 			created := mustCreate(t, c, obj)
 			if names[created.GetName()] || len(created.GetName()) != len("gen-")+5 {
 				t.Errorf("generated name %q", created.GetName())
+			}
+			if created.GetGenerateName() != "gen-" || mustGet(t, c, created.GetName()).GetGenerateName() != "gen-" {
+				t.Errorf("generateName is not stored and returned: %q", created.GetGenerateName())
 			}
 			names[created.GetName()] = true
 		}
@@ -312,4 +325,29 @@ func hasManager(obj *unstructured.Unstructured, manager string) bool {
 		}
 	}
 	return false
+}
+
+// TestSemanticsImmediateDeleteAnswersStatus: an object that goes away at once is answered with a
+// Success status naming it, not with the object.
+func TestSemanticsImmediateDeleteAnswersStatus(t *testing.T) {
+	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
+		ctx := context.Background()
+		created := mustCreate(t, c, tg.object("gone"))
+		path := "/apis/" + tg.resource.GroupVersion().String() + "/namespaces/" + ns + "/" + tg.resource.Resource + "/gone"
+		for _, dryRun := range []bool{true, false} {
+			req := cp.Kube.Discovery().RESTClient().Delete().AbsPath(path)
+			if dryRun {
+				req = req.Param("dryRun", "All")
+			}
+			raw, err := req.DoRaw(ctx)
+			if err != nil {
+				t.Fatalf("delete (dry run %v): %v", dryRun, err)
+			}
+			var status metav1.Status
+			if err := json.Unmarshal(raw, &status); err != nil || status.Kind != "Status" || status.Status != metav1.StatusSuccess ||
+				status.Details == nil || status.Details.Name != "gone" || status.Details.UID != created.GetUID() || status.Details.Kind != tg.resource.Resource {
+				t.Errorf("delete (dry run %v) answered %s", dryRun, raw)
+			}
+		}
+	})
 }
