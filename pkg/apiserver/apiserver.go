@@ -114,6 +114,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("schema of %s: %w", kind, err)
 		}
+		kind.DefaultSpec = specSchema.Default
 		s, err := registry.NewREST(kind, appsv1alpha1.SchemeGroupVersion, Scheme, specSchema, backend)
 		if err != nil {
 			return nil, err

@@ -36,6 +36,10 @@ type Kind struct {
 	// SelectableFields are the spec fields list and watch accept in field selectors, besides
 	// metadata.name and metadata.namespace.
 	SelectableFields []SelectableField
+	// DefaultSpec, when set, fills the schema's defaults into {"spec": values} read from a release,
+	// as kube-apiserver defaults a custom resource read from etcd: releases written without them
+	// (by an older server or another tool) read as if they had them.
+	DefaultSpec func(content map[string]any)
 }
 
 // SelectableField is a field users can filter lists and watches by, e.g. spec.version.

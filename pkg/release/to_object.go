@@ -90,6 +90,12 @@ func (k *Kind) decodeContent(hr *unstructured.Unstructured) (runtime.Object, *Un
 	values, found, err := unstructured.NestedFieldNoCopy(hr.Object, "spec", "values")
 	if found && values != nil {
 		content["spec"] = values
+		if k.DefaultSpec != nil {
+			if m, ok := values.(map[string]any); ok {
+				content["spec"] = runtime.DeepCopyJSON(m)
+				k.DefaultSpec(content)
+			}
+		}
 	}
 	obj := k.New()
 	if err == nil {

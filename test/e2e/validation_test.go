@@ -116,6 +116,43 @@ func TestDefaultsAreStored(t *testing.T) {
 	}
 }
 
+// TestDefaultsAppliedOnRead: a release written without defaults (by an older server or another
+// tool) reads as if it had them, as a custom resource read from etcd does, and a metadata-only
+// update neither moves its generation nor rewrites its values.
+func TestDefaultsAppliedOnRead(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	seedRelease(t, "Kubernetes", ns, "bare", map[string]any{"version": "v1.35"})
+	clusters := cp.Dynamic.Resource(gvr("kuberneteses")).Namespace(ns)
+	var got *unstructured.Unstructured
+	eventually(t, 5*time.Second, "the seeded release is served", func(ctx context.Context) (bool, error) {
+		var err error
+		got, err = clusters.Get(ctx, "bare", metav1.GetOptions{})
+		return err == nil, err
+	})
+	if replicas, _, _ := unstructured.NestedInt64(got.Object, "spec", "controlPlane", "replicas"); replicas != 2 {
+		t.Errorf("defaults not applied on read: %v", got.Object["spec"])
+	}
+	before, err := helmRelease(ctx, ns, "kubernetes-bare")
+	if err != nil {
+		t.Fatal(err)
+	}
+	labelled, err := clusters.Patch(ctx, "bare", types.MergePatchType, []byte(`{"metadata":{"labels":{"a":"b"}}}`), metav1.PatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if labelled.GetGeneration() != got.GetGeneration() {
+		t.Errorf("a label change moved generation %d -> %d", got.GetGeneration(), labelled.GetGeneration())
+	}
+	after, err := helmRelease(ctx, ns, "kubernetes-bare")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalJSON(before.Object["spec"].(map[string]any)["values"], after.Object["spec"].(map[string]any)["values"]) || after.GetGeneration() != before.GetGeneration() {
+		t.Errorf("a label change rewrote the values: %v -> %v", before.Object["spec"].(map[string]any)["values"], after.Object["spec"].(map[string]any)["values"])
+	}
+}
+
 // seedRelease writes a HelmRelease as an older server would have, with values today's schema
 // refuses.
 func seedRelease(t *testing.T, kind, ns, name string, values map[string]any) {
