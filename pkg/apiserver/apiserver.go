@@ -120,6 +120,7 @@ func (c CompletedConfig) New() (*Server, error) {
 			return nil, err
 		}
 		storage[kind.Resource] = s
+		storage[kind.Resource+"/status"] = registry.NewStatusREST(s)
 		coercers[kind.New()] = specSchema
 	}
 	// Request bodies are checked against the schema as JSON before they become Go structs.

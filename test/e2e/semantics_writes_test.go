@@ -351,3 +351,29 @@ func TestSemanticsImmediateDeleteAnswersStatus(t *testing.T) {
 		}
 	})
 }
+
+// TestSemanticsStatusSubresource: /status serves the object as a CRD's status subresource does,
+// and status sent through the main resource is ignored. Writing /status is refused here (405):
+// status is what the platform observed, a deliberate difference from a CRD (README).
+func TestSemanticsStatusSubresource(t *testing.T) {
+	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
+		ctx := context.Background()
+		obj := tg.object("s")
+		obj.Object["status"] = map[string]any{"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "Forged", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}}}
+		created := mustCreate(t, c, obj)
+		if _, found, _ := unstructured.NestedSlice(created.Object, "status", "conditions"); found {
+			t.Errorf("status sent through the main resource was stored: %v", created.Object["status"])
+		}
+		got, err := c.Get(ctx, "s", metav1.GetOptions{}, "status")
+		if err != nil || got.GetName() != "s" || got.GetUID() != created.GetUID() {
+			t.Fatalf("GET /status: %v %v", err, got)
+		}
+		_, err = c.UpdateStatus(ctx, got, metav1.UpdateOptions{})
+		switch {
+		case tg.virtual && !apierrors.IsMethodNotSupported(err):
+			t.Errorf("PUT /status: want 405, got %v", err)
+		case !tg.virtual && err != nil:
+			t.Errorf("PUT /status on the CRD: %v", err)
+		}
+	})
+}
