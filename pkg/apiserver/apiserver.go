@@ -24,7 +24,7 @@ import (
 	"k8s.io/klog/v2"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
-	"github.com/cozystack/apps-apiserver/generated/openapi"
+	"github.com/cozystack/apps-apiserver/pkg/openapi"
 	"github.com/cozystack/apps-apiserver/pkg/registry"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/pkg/releasecache"
@@ -110,7 +110,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		specSchema, err := validation.New(openapi.GetOpenAPIDefinitions, specModel)
+		specSchema, err := validation.New(openapi.Definitions, specModel)
 		if err != nil {
 			return nil, fmt.Errorf("schema of %s: %w", kind, err)
 		}

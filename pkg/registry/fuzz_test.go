@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/json"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
-	"github.com/cozystack/apps-apiserver/generated/openapi"
+	"github.com/cozystack/apps-apiserver/pkg/openapi"
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	"github.com/cozystack/apps-apiserver/pkg/validation"
 )
@@ -26,7 +26,7 @@ func FuzzValidateAndMap(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		if schemas[i], err = validation.New(openapi.GetOpenAPIDefinitions, model); err != nil {
+		if schemas[i], err = validation.New(openapi.Definitions, model); err != nil {
 			f.Fatal(err)
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
-	"github.com/cozystack/apps-apiserver/generated/openapi"
+	"github.com/cozystack/apps-apiserver/pkg/openapi"
 	"github.com/cozystack/apps-apiserver/pkg/apiserver"
 	"github.com/cozystack/apps-apiserver/pkg/requestdecode"
 	"github.com/cozystack/apps-apiserver/pkg/validation"
@@ -20,7 +20,7 @@ func decoder(t *testing.T, mediaType string, strict bool) runtime.Decoder {
 	t.Helper()
 	coercers := map[runtime.Object]requestdecode.Coercer{}
 	for obj, model := range map[runtime.Object]string{&appsv1alpha1.Bucket{}: "BucketSpec", &appsv1alpha1.Kubernetes{}: "KubernetesSpec"} {
-		s, err := validation.New(openapi.GetOpenAPIDefinitions, "io.cozy.apps.v1alpha1."+model)
+		s, err := validation.New(openapi.Definitions, "io.cozy.apps.v1alpha1."+model)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -70,12 +70,6 @@ func inline(defs map[string]common.OpenAPIDefinition, model string, visiting map
 }
 
 func resolve(defs map[string]common.OpenAPIDefinition, node map[string]any, visiting map[string]bool) (map[string]any, error) {
-	// Extensions written as comment tags arrive as strings.
-	for _, key := range []string{"x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string", "x-kubernetes-embedded-resource"} {
-		if v, ok := node[key].(string); ok {
-			node[key] = v == "true"
-		}
-	}
 	if ref, ok := node["$ref"].(string); ok {
 		target, err := inline(defs, strings.TrimPrefix(ref, "#/definitions/"), visiting)
 		if err != nil {

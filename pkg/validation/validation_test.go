@@ -7,12 +7,12 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/cozystack/apps-apiserver/generated/openapi"
+	"github.com/cozystack/apps-apiserver/pkg/openapi"
 )
 
 func mustSchema(t *testing.T, model string) *Schema {
 	t.Helper()
-	s, err := New(openapi.GetOpenAPIDefinitions, "io.cozy.apps.v1alpha1."+model)
+	s, err := New(openapi.Definitions, "io.cozy.apps.v1alpha1."+model)
 	if err != nil {
 		t.Fatal(err)
 	}

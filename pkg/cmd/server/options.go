@@ -17,7 +17,7 @@ import (
 	netutils "k8s.io/utils/net"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
-	"github.com/cozystack/apps-apiserver/generated/openapi"
+	"github.com/cozystack/apps-apiserver/pkg/openapi"
 	"github.com/cozystack/apps-apiserver/pkg/apiserver"
 	"github.com/cozystack/apps-apiserver/pkg/authorization"
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
@@ -102,10 +102,10 @@ func (o *Options) Config() (*apiserver.Config, error) {
 
 	cfg := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
 	namer := openapinamer.NewDefinitionNamer(apiserver.Scheme)
-	cfg.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openapi.GetOpenAPIDefinitions, namer)
+	cfg.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openapi.Definitions, namer)
 	cfg.OpenAPIConfig.Info.Title = "apps.cozy.io"
 	cfg.OpenAPIConfig.Info.Version = appsv1alpha1.SchemeGroupVersion.Version
-	cfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)
+	cfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openapi.Definitions, namer)
 	cfg.OpenAPIV3Config.Info.Title = "apps.cozy.io"
 	cfg.OpenAPIV3Config.Info.Version = appsv1alpha1.SchemeGroupVersion.Version
 	cfg.FeatureGate = utilfeature.DefaultFeatureGate
