@@ -6,6 +6,8 @@ set -o errexit -o nounset -o pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MODULE="$(cd "${ROOT}" && go list -m -f '{{.Path}}' | head -n1)"
 
+# go list reports a module's directory only once it is in the module cache.
+(cd "${ROOT}" && go mod download k8s.io/code-generator)
 CODEGEN_ROOT="$(cd "${ROOT}" && go list -m -f '{{.Dir}}' k8s.io/code-generator)"
 source "${CODEGEN_ROOT}/kube_codegen.sh"
 

@@ -34,6 +34,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 	// Group=apps.cozy.io, Version=v1alpha1
 	case v1alpha1.SchemeGroupVersion.WithKind("Addon"):
 		return &appsv1alpha1.AddonApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("APIServer"):
+		return &appsv1alpha1.APIServerApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("AppStatus"):
 		return &appsv1alpha1.AppStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Bucket"):
@@ -44,42 +46,72 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &appsv1alpha1.BucketStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("BucketUser"):
 		return &appsv1alpha1.BucketUserApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ComponentSize"):
+		return &appsv1alpha1.ComponentSizeApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ControlPlane"):
 		return &appsv1alpha1.ControlPlaneApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("Disk"):
-		return &appsv1alpha1.DiskApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("ExternalAccess"):
-		return &appsv1alpha1.ExternalAccessApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("DiskAttachment"):
+		return &appsv1alpha1.DiskAttachmentApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("GPU"):
 		return &appsv1alpha1.GPUApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("IngressAddon"):
-		return &appsv1alpha1.IngressAddonApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("HTTPSource"):
+		return &appsv1alpha1.HTTPSourceApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("IngressNginxAddon"):
+		return &appsv1alpha1.IngressNginxAddonApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Konnectivity"):
+		return &appsv1alpha1.KonnectivityApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Kubelet"):
+		return &appsv1alpha1.KubeletApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Kubernetes"):
 		return &appsv1alpha1.KubernetesApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("KubernetesAddons"):
 		return &appsv1alpha1.KubernetesAddonsApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("KubernetesImages"):
+		return &appsv1alpha1.KubernetesImagesApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("KubernetesSpec"):
 		return &appsv1alpha1.KubernetesSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("KubernetesStatus"):
 		return &appsv1alpha1.KubernetesStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("NamedSource"):
+		return &appsv1alpha1.NamedSourceApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("NetworkRef"):
+		return &appsv1alpha1.NetworkRefApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeGroup"):
 		return &appsv1alpha1.NodeGroupApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("NodeResources"):
-		return &appsv1alpha1.NodeResourcesApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("ObjectLock"):
-		return &appsv1alpha1.ObjectLockApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("Subnet"):
-		return &appsv1alpha1.SubnetApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("SystemDisk"):
-		return &appsv1alpha1.SystemDiskApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("NodeHealthCheck"):
+		return &appsv1alpha1.NodeHealthCheckApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("OIDC"):
+		return &appsv1alpha1.OIDCApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("OIDCCustomConfig"):
+		return &appsv1alpha1.OIDCCustomConfigApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("OIDCUser"):
+		return &appsv1alpha1.OIDCUserApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Resources"):
+		return &appsv1alpha1.ResourcesApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("SecretRef"):
+		return &appsv1alpha1.SecretRefApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Talos"):
+		return &appsv1alpha1.TalosApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Toggle"):
+		return &appsv1alpha1.ToggleApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ValuesOverride"):
+		return &appsv1alpha1.ValuesOverrideApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("VirtualMachine"):
 		return &appsv1alpha1.VirtualMachineApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("VirtualMachineResources"):
-		return &appsv1alpha1.VirtualMachineResourcesApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("VirtualMachineSpec"):
 		return &appsv1alpha1.VirtualMachineSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("VirtualMachineStatus"):
 		return &appsv1alpha1.VirtualMachineStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("VMDisk"):
+		return &appsv1alpha1.VMDiskApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("VMDiskSource"):
+		return &appsv1alpha1.VMDiskSourceApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("VMDiskSpec"):
+		return &appsv1alpha1.VMDiskSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("VMDiskStatus"):
+		return &appsv1alpha1.VMDiskStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("VMResources"):
+		return &appsv1alpha1.VMResourcesApplyConfiguration{}
 
 	}
 	return nil

@@ -34,88 +34,195 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
-		v1alpha1.Addon{}.OpenAPIModelName():                   schema_apps_apiserver_apis_apps_v1alpha1_Addon(ref),
-		v1alpha1.AppStatus{}.OpenAPIModelName():               schema_apps_apiserver_apis_apps_v1alpha1_AppStatus(ref),
-		v1alpha1.Bucket{}.OpenAPIModelName():                  schema_apps_apiserver_apis_apps_v1alpha1_Bucket(ref),
-		v1alpha1.BucketList{}.OpenAPIModelName():              schema_apps_apiserver_apis_apps_v1alpha1_BucketList(ref),
-		v1alpha1.BucketSpec{}.OpenAPIModelName():              schema_apps_apiserver_apis_apps_v1alpha1_BucketSpec(ref),
-		v1alpha1.BucketStatus{}.OpenAPIModelName():            schema_apps_apiserver_apis_apps_v1alpha1_BucketStatus(ref),
-		v1alpha1.BucketUser{}.OpenAPIModelName():              schema_apps_apiserver_apis_apps_v1alpha1_BucketUser(ref),
-		v1alpha1.ControlPlane{}.OpenAPIModelName():            schema_apps_apiserver_apis_apps_v1alpha1_ControlPlane(ref),
-		v1alpha1.Disk{}.OpenAPIModelName():                    schema_apps_apiserver_apis_apps_v1alpha1_Disk(ref),
-		v1alpha1.ExternalAccess{}.OpenAPIModelName():          schema_apps_apiserver_apis_apps_v1alpha1_ExternalAccess(ref),
-		v1alpha1.GPU{}.OpenAPIModelName():                     schema_apps_apiserver_apis_apps_v1alpha1_GPU(ref),
-		v1alpha1.IngressAddon{}.OpenAPIModelName():            schema_apps_apiserver_apis_apps_v1alpha1_IngressAddon(ref),
-		v1alpha1.Kubernetes{}.OpenAPIModelName():              schema_apps_apiserver_apis_apps_v1alpha1_Kubernetes(ref),
-		v1alpha1.KubernetesAddons{}.OpenAPIModelName():        schema_apps_apiserver_apis_apps_v1alpha1_KubernetesAddons(ref),
-		v1alpha1.KubernetesList{}.OpenAPIModelName():          schema_apps_apiserver_apis_apps_v1alpha1_KubernetesList(ref),
-		v1alpha1.KubernetesSpec{}.OpenAPIModelName():          schema_apps_apiserver_apis_apps_v1alpha1_KubernetesSpec(ref),
-		v1alpha1.KubernetesStatus{}.OpenAPIModelName():        schema_apps_apiserver_apis_apps_v1alpha1_KubernetesStatus(ref),
-		v1alpha1.NodeGroup{}.OpenAPIModelName():               schema_apps_apiserver_apis_apps_v1alpha1_NodeGroup(ref),
-		v1alpha1.NodeResources{}.OpenAPIModelName():           schema_apps_apiserver_apis_apps_v1alpha1_NodeResources(ref),
-		v1alpha1.ObjectLock{}.OpenAPIModelName():              schema_apps_apiserver_apis_apps_v1alpha1_ObjectLock(ref),
-		v1alpha1.Subnet{}.OpenAPIModelName():                  schema_apps_apiserver_apis_apps_v1alpha1_Subnet(ref),
-		v1alpha1.SystemDisk{}.OpenAPIModelName():              schema_apps_apiserver_apis_apps_v1alpha1_SystemDisk(ref),
-		v1alpha1.VirtualMachine{}.OpenAPIModelName():          schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachine(ref),
-		v1alpha1.VirtualMachineList{}.OpenAPIModelName():      schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineList(ref),
-		v1alpha1.VirtualMachineResources{}.OpenAPIModelName(): schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineResources(ref),
-		v1alpha1.VirtualMachineSpec{}.OpenAPIModelName():      schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineSpec(ref),
-		v1alpha1.VirtualMachineStatus{}.OpenAPIModelName():    schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineStatus(ref),
-		resource.Quantity{}.OpenAPIModelName():                schema_apimachinery_pkg_api_resource_Quantity(ref),
-		v1.APIGroup{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_APIGroup(ref),
-		v1.APIGroupList{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_APIGroupList(ref),
-		v1.APIResource{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_APIResource(ref),
-		v1.APIResourceList{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_APIResourceList(ref),
-		v1.APIVersions{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_APIVersions(ref),
-		v1.ApplyOptions{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_ApplyOptions(ref),
-		v1.Condition{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_Condition(ref),
-		v1.CreateOptions{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_CreateOptions(ref),
-		v1.DeleteOptions{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_DeleteOptions(ref),
-		v1.Duration{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_Duration(ref),
-		v1.FieldSelectorRequirement{}.OpenAPIModelName():      schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
-		v1.FieldsV1{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_FieldsV1(ref),
-		v1.GetOptions{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_GetOptions(ref),
-		v1.GroupKind{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_GroupKind(ref),
-		v1.GroupResource{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_GroupResource(ref),
-		v1.GroupVersion{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_GroupVersion(ref),
-		v1.GroupVersionForDiscovery{}.OpenAPIModelName():      schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
-		v1.GroupVersionKind{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_GroupVersionKind(ref),
-		v1.GroupVersionResource{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_GroupVersionResource(ref),
-		v1.InternalEvent{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_InternalEvent(ref),
-		v1.LabelSelector{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_LabelSelector(ref),
-		v1.LabelSelectorRequirement{}.OpenAPIModelName():      schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
-		v1.List{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_List(ref),
-		v1.ListMeta{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_ListMeta(ref),
-		v1.ListOptions{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_ListOptions(ref),
-		v1.ManagedFieldsEntry{}.OpenAPIModelName():            schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
-		v1.MicroTime{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_MicroTime(ref),
-		v1.ObjectMeta{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_ObjectMeta(ref),
-		v1.OwnerReference{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_OwnerReference(ref),
-		v1.PartialObjectMetadata{}.OpenAPIModelName():         schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
-		v1.PartialObjectMetadataList{}.OpenAPIModelName():     schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
-		v1.Patch{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_Patch(ref),
-		v1.PatchOptions{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_PatchOptions(ref),
-		v1.Preconditions{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_Preconditions(ref),
-		v1.RootPaths{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_RootPaths(ref),
-		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():     schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
-		v1.ShardInfo{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_ShardInfo(ref),
-		v1.Status{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_Status(ref),
-		v1.StatusCause{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_StatusCause(ref),
-		v1.StatusDetails{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_StatusDetails(ref),
-		v1.Table{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_Table(ref),
-		v1.TableColumnDefinition{}.OpenAPIModelName():         schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
-		v1.TableOptions{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_TableOptions(ref),
-		v1.TableRow{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_TableRow(ref),
-		v1.TableRowCondition{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_TableRowCondition(ref),
-		v1.Time{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_Time(ref),
-		v1.Timestamp{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_Timestamp(ref),
-		v1.TypeMeta{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_TypeMeta(ref),
-		v1.UpdateOptions{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_UpdateOptions(ref),
-		v1.WatchEvent{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_WatchEvent(ref),
-		runtime.RawExtension{}.OpenAPIModelName():             schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
-		runtime.TypeMeta{}.OpenAPIModelName():                 schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
-		runtime.Unknown{}.OpenAPIModelName():                  schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
-		version.Info{}.OpenAPIModelName():                     schema_k8sio_apimachinery_pkg_version_Info(ref),
+		v1alpha1.APIServer{}.OpenAPIModelName():            schema_apps_apiserver_apis_apps_v1alpha1_APIServer(ref),
+		v1alpha1.Addon{}.OpenAPIModelName():                schema_apps_apiserver_apis_apps_v1alpha1_Addon(ref),
+		v1alpha1.AppStatus{}.OpenAPIModelName():            schema_apps_apiserver_apis_apps_v1alpha1_AppStatus(ref),
+		v1alpha1.Bucket{}.OpenAPIModelName():               schema_apps_apiserver_apis_apps_v1alpha1_Bucket(ref),
+		v1alpha1.BucketList{}.OpenAPIModelName():           schema_apps_apiserver_apis_apps_v1alpha1_BucketList(ref),
+		v1alpha1.BucketSpec{}.OpenAPIModelName():           schema_apps_apiserver_apis_apps_v1alpha1_BucketSpec(ref),
+		v1alpha1.BucketStatus{}.OpenAPIModelName():         schema_apps_apiserver_apis_apps_v1alpha1_BucketStatus(ref),
+		v1alpha1.BucketUser{}.OpenAPIModelName():           schema_apps_apiserver_apis_apps_v1alpha1_BucketUser(ref),
+		v1alpha1.ComponentSize{}.OpenAPIModelName():        schema_apps_apiserver_apis_apps_v1alpha1_ComponentSize(ref),
+		v1alpha1.ControlPlane{}.OpenAPIModelName():         schema_apps_apiserver_apis_apps_v1alpha1_ControlPlane(ref),
+		v1alpha1.DiskAttachment{}.OpenAPIModelName():       schema_apps_apiserver_apis_apps_v1alpha1_DiskAttachment(ref),
+		v1alpha1.GPU{}.OpenAPIModelName():                  schema_apps_apiserver_apis_apps_v1alpha1_GPU(ref),
+		v1alpha1.HTTPSource{}.OpenAPIModelName():           schema_apps_apiserver_apis_apps_v1alpha1_HTTPSource(ref),
+		v1alpha1.IngressNginxAddon{}.OpenAPIModelName():    schema_apps_apiserver_apis_apps_v1alpha1_IngressNginxAddon(ref),
+		v1alpha1.Konnectivity{}.OpenAPIModelName():         schema_apps_apiserver_apis_apps_v1alpha1_Konnectivity(ref),
+		v1alpha1.Kubelet{}.OpenAPIModelName():              schema_apps_apiserver_apis_apps_v1alpha1_Kubelet(ref),
+		v1alpha1.Kubernetes{}.OpenAPIModelName():           schema_apps_apiserver_apis_apps_v1alpha1_Kubernetes(ref),
+		v1alpha1.KubernetesAddons{}.OpenAPIModelName():     schema_apps_apiserver_apis_apps_v1alpha1_KubernetesAddons(ref),
+		v1alpha1.KubernetesImages{}.OpenAPIModelName():     schema_apps_apiserver_apis_apps_v1alpha1_KubernetesImages(ref),
+		v1alpha1.KubernetesList{}.OpenAPIModelName():       schema_apps_apiserver_apis_apps_v1alpha1_KubernetesList(ref),
+		v1alpha1.KubernetesSpec{}.OpenAPIModelName():       schema_apps_apiserver_apis_apps_v1alpha1_KubernetesSpec(ref),
+		v1alpha1.KubernetesStatus{}.OpenAPIModelName():     schema_apps_apiserver_apis_apps_v1alpha1_KubernetesStatus(ref),
+		v1alpha1.NamedSource{}.OpenAPIModelName():          schema_apps_apiserver_apis_apps_v1alpha1_NamedSource(ref),
+		v1alpha1.NetworkRef{}.OpenAPIModelName():           schema_apps_apiserver_apis_apps_v1alpha1_NetworkRef(ref),
+		v1alpha1.NodeGroup{}.OpenAPIModelName():            schema_apps_apiserver_apis_apps_v1alpha1_NodeGroup(ref),
+		v1alpha1.NodeHealthCheck{}.OpenAPIModelName():      schema_apps_apiserver_apis_apps_v1alpha1_NodeHealthCheck(ref),
+		v1alpha1.OIDC{}.OpenAPIModelName():                 schema_apps_apiserver_apis_apps_v1alpha1_OIDC(ref),
+		v1alpha1.OIDCCustomConfig{}.OpenAPIModelName():     schema_apps_apiserver_apis_apps_v1alpha1_OIDCCustomConfig(ref),
+		v1alpha1.OIDCUser{}.OpenAPIModelName():             schema_apps_apiserver_apis_apps_v1alpha1_OIDCUser(ref),
+		v1alpha1.Resources{}.OpenAPIModelName():            schema_apps_apiserver_apis_apps_v1alpha1_Resources(ref),
+		v1alpha1.SecretRef{}.OpenAPIModelName():            schema_apps_apiserver_apis_apps_v1alpha1_SecretRef(ref),
+		v1alpha1.Talos{}.OpenAPIModelName():                schema_apps_apiserver_apis_apps_v1alpha1_Talos(ref),
+		v1alpha1.Toggle{}.OpenAPIModelName():               schema_apps_apiserver_apis_apps_v1alpha1_Toggle(ref),
+		v1alpha1.UploadSource{}.OpenAPIModelName():         schema_apps_apiserver_apis_apps_v1alpha1_UploadSource(ref),
+		v1alpha1.VMDisk{}.OpenAPIModelName():               schema_apps_apiserver_apis_apps_v1alpha1_VMDisk(ref),
+		v1alpha1.VMDiskList{}.OpenAPIModelName():           schema_apps_apiserver_apis_apps_v1alpha1_VMDiskList(ref),
+		v1alpha1.VMDiskSource{}.OpenAPIModelName():         schema_apps_apiserver_apis_apps_v1alpha1_VMDiskSource(ref),
+		v1alpha1.VMDiskSpec{}.OpenAPIModelName():           schema_apps_apiserver_apis_apps_v1alpha1_VMDiskSpec(ref),
+		v1alpha1.VMDiskStatus{}.OpenAPIModelName():         schema_apps_apiserver_apis_apps_v1alpha1_VMDiskStatus(ref),
+		v1alpha1.VMResources{}.OpenAPIModelName():          schema_apps_apiserver_apis_apps_v1alpha1_VMResources(ref),
+		v1alpha1.ValuesOverride{}.OpenAPIModelName():       schema_apps_apiserver_apis_apps_v1alpha1_ValuesOverride(ref),
+		v1alpha1.VirtualMachine{}.OpenAPIModelName():       schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachine(ref),
+		v1alpha1.VirtualMachineList{}.OpenAPIModelName():   schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineList(ref),
+		v1alpha1.VirtualMachineSpec{}.OpenAPIModelName():   schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineSpec(ref),
+		v1alpha1.VirtualMachineStatus{}.OpenAPIModelName(): schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineStatus(ref),
+		resource.Quantity{}.OpenAPIModelName():             schema_apimachinery_pkg_api_resource_Quantity(ref),
+		v1.APIGroup{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_APIGroup(ref),
+		v1.APIGroupList{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_APIGroupList(ref),
+		v1.APIResource{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_APIResource(ref),
+		v1.APIResourceList{}.OpenAPIModelName():            schema_pkg_apis_meta_v1_APIResourceList(ref),
+		v1.APIVersions{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_APIVersions(ref),
+		v1.ApplyOptions{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_ApplyOptions(ref),
+		v1.Condition{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_Condition(ref),
+		v1.CreateOptions{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_CreateOptions(ref),
+		v1.DeleteOptions{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_DeleteOptions(ref),
+		v1.Duration{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_Duration(ref),
+		v1.FieldSelectorRequirement{}.OpenAPIModelName():   schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
+		v1.FieldsV1{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_FieldsV1(ref),
+		v1.GetOptions{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_GetOptions(ref),
+		v1.GroupKind{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_GroupKind(ref),
+		v1.GroupResource{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_GroupResource(ref),
+		v1.GroupVersion{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_GroupVersion(ref),
+		v1.GroupVersionForDiscovery{}.OpenAPIModelName():   schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
+		v1.GroupVersionKind{}.OpenAPIModelName():           schema_pkg_apis_meta_v1_GroupVersionKind(ref),
+		v1.GroupVersionResource{}.OpenAPIModelName():       schema_pkg_apis_meta_v1_GroupVersionResource(ref),
+		v1.InternalEvent{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_InternalEvent(ref),
+		v1.LabelSelector{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_LabelSelector(ref),
+		v1.LabelSelectorRequirement{}.OpenAPIModelName():   schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
+		v1.List{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_List(ref),
+		v1.ListMeta{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_ListMeta(ref),
+		v1.ListOptions{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_ListOptions(ref),
+		v1.ManagedFieldsEntry{}.OpenAPIModelName():         schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
+		v1.MicroTime{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_MicroTime(ref),
+		v1.ObjectMeta{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_ObjectMeta(ref),
+		v1.OwnerReference{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_OwnerReference(ref),
+		v1.PartialObjectMetadata{}.OpenAPIModelName():      schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
+		v1.PartialObjectMetadataList{}.OpenAPIModelName():  schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
+		v1.Patch{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_Patch(ref),
+		v1.PatchOptions{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_PatchOptions(ref),
+		v1.Preconditions{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_Preconditions(ref),
+		v1.RootPaths{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_RootPaths(ref),
+		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():  schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
+		v1.ShardInfo{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_ShardInfo(ref),
+		v1.Status{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_Status(ref),
+		v1.StatusCause{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_StatusCause(ref),
+		v1.StatusDetails{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_StatusDetails(ref),
+		v1.Table{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_Table(ref),
+		v1.TableColumnDefinition{}.OpenAPIModelName():      schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
+		v1.TableOptions{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_TableOptions(ref),
+		v1.TableRow{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_TableRow(ref),
+		v1.TableRowCondition{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_TableRowCondition(ref),
+		v1.Time{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_Time(ref),
+		v1.Timestamp{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_Timestamp(ref),
+		v1.TypeMeta{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_TypeMeta(ref),
+		v1.UpdateOptions{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_UpdateOptions(ref),
+		v1.WatchEvent{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_WatchEvent(ref),
+		runtime.RawExtension{}.OpenAPIModelName():          schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
+		runtime.TypeMeta{}.OpenAPIModelName():              schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
+		runtime.Unknown{}.OpenAPIModelName():               schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
+		version.Info{}.OpenAPIModelName():                  schema_k8sio_apimachinery_pkg_version_Info(ref),
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_APIServer(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "APIServer sizes the tenant cluster's API server and adds to its command line.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"resources": {
+						SchemaProps: spec.SchemaProps{
+							Description: "resources are explicit CPU and memory; they override resourcesPreset.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.Resources{}.OpenAPIModelName()),
+						},
+					},
+					"resourcesPreset": {
+						SchemaProps: spec.SchemaProps{
+							Description: "resourcesPreset is the size used when resources are not given.\n\nPossible enum values:\n - `\"2xlarge\"`\n - `\"c1.2xlarge\"`\n - `\"c1.4xlarge\"`\n - `\"c1.large\"`\n - `\"c1.medium\"`\n - `\"c1.micro\"`\n - `\"c1.nano\"`\n - `\"c1.small\"`\n - `\"c1.xlarge\"`\n - `\"large\"`\n - `\"m1.2xlarge\"`\n - `\"m1.4xlarge\"`\n - `\"m1.large\"`\n - `\"m1.medium\"`\n - `\"m1.micro\"`\n - `\"m1.nano\"`\n - `\"m1.small\"`\n - `\"m1.xlarge\"`\n - `\"medium\"`\n - `\"micro\"`\n - `\"nano\"`\n - `\"s1.2xlarge\"`\n - `\"s1.4xlarge\"`\n - `\"s1.large\"`\n - `\"s1.medium\"`\n - `\"s1.micro\"`\n - `\"s1.nano\"`\n - `\"s1.small\"`\n - `\"s1.xlarge\"`\n - `\"small\"`\n - `\"t1.2xlarge\"`\n - `\"t1.4xlarge\"`\n - `\"t1.large\"`\n - `\"t1.medium\"`\n - `\"t1.micro\"`\n - `\"t1.nano\"`\n - `\"t1.small\"`\n - `\"t1.xlarge\"`\n - `\"u1.2xlarge\"`\n - `\"u1.4xlarge\"`\n - `\"u1.large\"`\n - `\"u1.medium\"`\n - `\"u1.micro\"`\n - `\"u1.nano\"`\n - `\"u1.small\"`\n - `\"u1.xlarge\"`\n - `\"xlarge\"`",
+							Default:     "c1.medium",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"2xlarge", "c1.2xlarge", "c1.4xlarge", "c1.large", "c1.medium", "c1.micro", "c1.nano", "c1.small", "c1.xlarge", "large", "m1.2xlarge", "m1.4xlarge", "m1.large", "m1.medium", "m1.micro", "m1.nano", "m1.small", "m1.xlarge", "medium", "micro", "nano", "s1.2xlarge", "s1.4xlarge", "s1.large", "s1.medium", "s1.micro", "s1.nano", "s1.small", "s1.xlarge", "small", "t1.2xlarge", "t1.4xlarge", "t1.large", "t1.medium", "t1.micro", "t1.nano", "t1.small", "t1.xlarge", "u1.2xlarge", "u1.4xlarge", "u1.large", "u1.medium", "u1.micro", "u1.nano", "u1.small", "u1.xlarge", "xlarge"},
+						},
+					},
+					"extraArgs": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "extraArgs are added to the API server's command line.",
+							Default:     []interface{}{},
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"extraVolumes": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "extraVolumes are added to the API server's pod, as Kubernetes volumes.",
+							Default:     []interface{}{},
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(runtime.RawExtension{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"extraVolumeMounts": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "extraVolumeMounts are added to the API server's container, as Kubernetes volume mounts.",
+							Default:     []interface{}{},
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(runtime.RawExtension{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.Resources{}.OpenAPIModelName(), runtime.RawExtension{}.OpenAPIModelName()},
 	}
 }
 
@@ -123,7 +230,7 @@ func schema_apps_apiserver_apis_apps_v1alpha1_Addon(ref common.ReferenceCallback
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "Addon is an optional component installed into a tenant cluster. Values lets a user override the component's chart values without the platform having to model every knob.",
+				Description: "Addon is a component that is installed on request, with its chart values overridable.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"enabled": {
@@ -134,14 +241,15 @@ func schema_apps_apiserver_apis_apps_v1alpha1_Addon(ref common.ReferenceCallback
 							Format:      "",
 						},
 					},
-					"values": {
+					"valuesOverride": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
 								"x-kubernetes-preserve-unknown-fields": "true",
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "values overrides the component's chart values. Free-form: it is passed to the component chart as is.",
+							Description: "valuesOverride overrides the component's chart values. Free-form: it is passed to the component's chart as is, within the size limits every spec has.",
+							Default:     map[string]interface{}{},
 							Ref:         ref(runtime.RawExtension{}.OpenAPIModelName()),
 						},
 					},
@@ -209,7 +317,7 @@ func schema_apps_apiserver_apis_apps_v1alpha1_Bucket(ref common.ReferenceCallbac
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "Bucket is an S3-compatible object-storage bucket with its own users.",
+				Description: "Bucket is an S3-compatible object-storage bucket with its own users. Its spec is the values interface of Cozystack's `bucket` chart.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"kind": {
@@ -317,31 +425,19 @@ func schema_apps_apiserver_apis_apps_v1alpha1_BucketSpec(ref common.ReferenceCal
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "storagePool is the object-storage pool (storage class) the bucket lives in. It cannot be changed once the bucket exists.",
-							Default:     "default",
+							Description: "storagePool is the object-storage pool (bucket class) the bucket lives in; empty uses the platform's default. Stricter than the chart: it cannot change once the bucket exists, because a bucket cannot move between pools.",
+							Default:     "",
 							MaxLength:   ptr.To[int64](63),
 							Type:        []string{"string"},
 							Format:      "",
 						},
 					},
-					"versioning": {
+					"locking": {
 						SchemaProps: spec.SchemaProps{
-							Description: "versioning keeps every version of every object.",
+							Description: "locking creates the bucket with S3 object locking (WORM) enabled.",
 							Default:     false,
 							Type:        []string{"boolean"},
 							Format:      "",
-						},
-					},
-					"locking": {
-						SchemaProps: spec.SchemaProps{
-							Description: "locking makes objects immutable for a retention period (WORM). Needs versioning.",
-							Ref:         ref(v1alpha1.ObjectLock{}.OpenAPIModelName()),
-						},
-					},
-					"quota": {
-						SchemaProps: spec.SchemaProps{
-							Description: "quota caps the total size of the bucket's objects. Omit for no cap.",
-							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
 						},
 					},
 					"users": {
@@ -351,7 +447,8 @@ func schema_apps_apiserver_apis_apps_v1alpha1_BucketSpec(ref common.ReferenceCal
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description:   "users are the bucket's access keys, keyed by user name. Each gets its own credentials.",
+							Description:   "users are the bucket's access keys, keyed by user name. Each gets its own credentials. Stricter than the chart: names are DNS labels, since they become parts of object names.",
+							Default:       map[string]interface{}{},
 							MaxProperties: ptr.To[int64](32),
 							Type:          []string{"object"},
 							AdditionalProperties: &spec.SchemaOrBool{
@@ -366,14 +463,9 @@ func schema_apps_apiserver_apis_apps_v1alpha1_BucketSpec(ref common.ReferenceCal
 					},
 				},
 			},
-			VendorExtensible: spec.VendorExtensible{
-				Extensions: spec.Extensions{
-					"x-kubernetes-validations": []interface{}{map[string]interface{}{"fieldPath": ".locking", "message": "locking requires versioning", "rule": "!has(self.locking) || self.versioning"}},
-				},
-			},
 		},
 		Dependencies: []string{
-			v1alpha1.BucketUser{}.OpenAPIModelName(), v1alpha1.ObjectLock{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName()},
+			v1alpha1.BucketUser{}.OpenAPIModelName()},
 	}
 }
 
@@ -436,18 +528,47 @@ func schema_apps_apiserver_apis_apps_v1alpha1_BucketUser(ref common.ReferenceCal
 				Description: "BucketUser is a user of a bucket with its own access keys.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
-					"access": {
+					"readonly": {
 						SchemaProps: spec.SchemaProps{
-							Description: "access is what the user may do.\n\nPossible enum values:\n - `\"read\"` can list and download objects.\n - `\"readwrite\"` can also upload and delete objects.",
-							Default:     "readwrite",
-							Type:        []string{"string"},
+							Description: "readonly lets the user only list and download objects.",
+							Type:        []string{"boolean"},
 							Format:      "",
-							Enum:        []interface{}{"read", "readwrite"},
 						},
 					},
 				},
 			},
 		},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_ComponentSize(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ComponentSize sizes a control-plane component.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"resources": {
+						SchemaProps: spec.SchemaProps{
+							Description: "resources are explicit CPU and memory; they override resourcesPreset.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.Resources{}.OpenAPIModelName()),
+						},
+					},
+					"resourcesPreset": {
+						SchemaProps: spec.SchemaProps{
+							Description: "resourcesPreset is the size used when resources are not given.\n\nPossible enum values:\n - `\"2xlarge\"`\n - `\"c1.2xlarge\"`\n - `\"c1.4xlarge\"`\n - `\"c1.large\"`\n - `\"c1.medium\"`\n - `\"c1.micro\"`\n - `\"c1.nano\"`\n - `\"c1.small\"`\n - `\"c1.xlarge\"`\n - `\"large\"`\n - `\"m1.2xlarge\"`\n - `\"m1.4xlarge\"`\n - `\"m1.large\"`\n - `\"m1.medium\"`\n - `\"m1.micro\"`\n - `\"m1.nano\"`\n - `\"m1.small\"`\n - `\"m1.xlarge\"`\n - `\"medium\"`\n - `\"micro\"`\n - `\"nano\"`\n - `\"s1.2xlarge\"`\n - `\"s1.4xlarge\"`\n - `\"s1.large\"`\n - `\"s1.medium\"`\n - `\"s1.micro\"`\n - `\"s1.nano\"`\n - `\"s1.small\"`\n - `\"s1.xlarge\"`\n - `\"small\"`\n - `\"t1.2xlarge\"`\n - `\"t1.4xlarge\"`\n - `\"t1.large\"`\n - `\"t1.medium\"`\n - `\"t1.micro\"`\n - `\"t1.nano\"`\n - `\"t1.small\"`\n - `\"t1.xlarge\"`\n - `\"u1.2xlarge\"`\n - `\"u1.4xlarge\"`\n - `\"u1.large\"`\n - `\"u1.medium\"`\n - `\"u1.micro\"`\n - `\"u1.nano\"`\n - `\"u1.small\"`\n - `\"u1.xlarge\"`\n - `\"xlarge\"`",
+							Default:     "t1.micro",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"2xlarge", "c1.2xlarge", "c1.4xlarge", "c1.large", "c1.medium", "c1.micro", "c1.nano", "c1.small", "c1.xlarge", "large", "m1.2xlarge", "m1.4xlarge", "m1.large", "m1.medium", "m1.micro", "m1.nano", "m1.small", "m1.xlarge", "medium", "micro", "nano", "s1.2xlarge", "s1.4xlarge", "s1.large", "s1.medium", "s1.micro", "s1.nano", "s1.small", "s1.xlarge", "small", "t1.2xlarge", "t1.4xlarge", "t1.large", "t1.medium", "t1.micro", "t1.nano", "t1.small", "t1.xlarge", "u1.2xlarge", "u1.4xlarge", "u1.large", "u1.medium", "u1.micro", "u1.nano", "u1.small", "u1.xlarge", "xlarge"},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.Resources{}.OpenAPIModelName()},
 	}
 }
 
@@ -460,7 +581,7 @@ func schema_apps_apiserver_apis_apps_v1alpha1_ControlPlane(ref common.ReferenceC
 				Properties: map[string]spec.Schema{
 					"replicas": {
 						SchemaProps: spec.SchemaProps{
-							Description: "replicas is the number of API server replicas; use an odd number above 1 for high availability.",
+							Description: "replicas is the number of replicas of each control-plane component. Stricter than the chart: at least 1 (a cluster without an API server is no cluster) and at most 7.",
 							Default:     2,
 							Minimum:     ptr.To[float64](1),
 							Maximum:     ptr.To[float64](7),
@@ -468,40 +589,53 @@ func schema_apps_apiserver_apis_apps_v1alpha1_ControlPlane(ref common.ReferenceC
 							Format:      "int32",
 						},
 					},
+					"apiServer": {
+						SchemaProps: spec.SchemaProps{
+							Description: "apiServer sizes the API server.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.APIServer{}.OpenAPIModelName()),
+						},
+					},
+					"controllerManager": {
+						SchemaProps: spec.SchemaProps{
+							Description: "controllerManager sizes the controller manager.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ComponentSize{}.OpenAPIModelName()),
+						},
+					},
+					"scheduler": {
+						SchemaProps: spec.SchemaProps{
+							Description: "scheduler sizes the scheduler.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ComponentSize{}.OpenAPIModelName()),
+						},
+					},
+					"konnectivity": {
+						SchemaProps: spec.SchemaProps{
+							Description: "konnectivity sizes the konnectivity server that tunnels the API server to the nodes.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.Konnectivity{}.OpenAPIModelName()),
+						},
+					},
 				},
 			},
 		},
+		Dependencies: []string{
+			v1alpha1.APIServer{}.OpenAPIModelName(), v1alpha1.ComponentSize{}.OpenAPIModelName(), v1alpha1.Konnectivity{}.OpenAPIModelName()},
 	}
 }
 
-func schema_apps_apiserver_apis_apps_v1alpha1_Disk(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_apps_apiserver_apis_apps_v1alpha1_DiskAttachment(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "Disk is an extra disk attached to a virtual machine.",
+				Description: "DiskAttachment attaches a VMDisk to a machine.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"name": {
 						SchemaProps: spec.SchemaProps{
-							Description: "name identifies the disk within the machine.",
-							Default:     "",
+							Description: "name is the VMDisk's name in the same namespace.",
 							MinLength:   ptr.To[int64](1),
-							MaxLength:   ptr.To[int64](63),
-							Pattern:     "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-							Type:        []string{"string"},
-							Format:      "",
-						},
-					},
-					"size": {
-						SchemaProps: spec.SchemaProps{
-							Description: "size is the size of the disk.",
-							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
-						},
-					},
-					"storageClass": {
-						SchemaProps: spec.SchemaProps{
-							Description: "storageClass is the storage class the disk is provisioned from.",
-							Default:     "replicated",
 							MaxLength:   ptr.To[int64](253),
 							Type:        []string{"string"},
 							Format:      "",
@@ -509,65 +643,13 @@ func schema_apps_apiserver_apis_apps_v1alpha1_Disk(ref common.ReferenceCallback)
 					},
 					"bus": {
 						SchemaProps: spec.SchemaProps{
-							Description: "bus is the bus the disk is attached through.\n\nPossible enum values:\n - `\"sata\"`\n - `\"scsi\"`\n - `\"virtio\"`",
-							Default:     "virtio",
+							Description: "bus is the bus the disk is attached through (e.g. `virtio`, `sata`); empty lets KubeVirt choose.",
 							Type:        []string{"string"},
 							Format:      "",
-							Enum:        []interface{}{"sata", "scsi", "virtio"},
 						},
 					},
 				},
-				Required: []string{"name", "size"},
-			},
-		},
-		Dependencies: []string{
-			resource.Quantity{}.OpenAPIModelName()},
-	}
-}
-
-func schema_apps_apiserver_apis_apps_v1alpha1_ExternalAccess(ref common.ReferenceCallback) common.OpenAPIDefinition {
-	return common.OpenAPIDefinition{
-		Schema: spec.Schema{
-			SchemaProps: spec.SchemaProps{
-				Description: "ExternalAccess publishes a machine outside the tenant network.",
-				Type:        []string{"object"},
-				Properties: map[string]spec.Schema{
-					"method": {
-						SchemaProps: spec.SchemaProps{
-							Description: "method is how the machine is published.\n\nPossible enum values:\n - `\"PortList\"` forwards only the listed ports to the machine.\n - `\"WholeIP\"` gives the machine a public address with every port open.",
-							Default:     "PortList",
-							Type:        []string{"string"},
-							Format:      "",
-							Enum:        []interface{}{"PortList", "WholeIP"},
-						},
-					},
-					"ports": {
-						VendorExtensible: spec.VendorExtensible{
-							Extensions: spec.Extensions{
-								"x-kubernetes-list-type":      "set",
-								"x-kubernetes-patch-strategy": "merge",
-							},
-						},
-						SchemaProps: spec.SchemaProps{
-							Description: "ports are the TCP ports forwarded to the machine when method is PortList.",
-							MaxItems:    ptr.To[int64](64),
-							Type:        []string{"array"},
-							Items: &spec.SchemaOrArray{
-								Schema: &spec.Schema{
-									SchemaProps: spec.SchemaProps{
-										Type:   []string{"integer"},
-										Format: "int32",
-									},
-								},
-							},
-						},
-					},
-				},
-			},
-			VendorExtensible: spec.VendorExtensible{
-				Extensions: spec.Extensions{
-					"x-kubernetes-validations": []interface{}{map[string]interface{}{"fieldPath": ".ports", "message": "ports must list at least one port when method is PortList", "rule": "self.method != 'PortList' || size(self.ports) > 0"}},
-				},
+				Required: []string{"name"},
 			},
 		},
 	}
@@ -583,7 +665,6 @@ func schema_apps_apiserver_apis_apps_v1alpha1_GPU(ref common.ReferenceCallback) 
 					"name": {
 						SchemaProps: spec.SchemaProps{
 							Description: "name is the device resource name, e.g. `nvidia.com/AD102GL_L40S`.",
-							Default:     "",
 							MinLength:   ptr.To[int64](1),
 							MaxLength:   ptr.To[int64](253),
 							Pattern:     "^[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?(/[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?)?$",
@@ -598,11 +679,35 @@ func schema_apps_apiserver_apis_apps_v1alpha1_GPU(ref common.ReferenceCallback) 
 	}
 }
 
-func schema_apps_apiserver_apis_apps_v1alpha1_IngressAddon(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_apps_apiserver_apis_apps_v1alpha1_HTTPSource(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "IngressAddon is the ingress controller addon, which also needs to know how it is exposed.",
+				Description: "HTTPSource is a URL a disk is imported from.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"url": {
+						SchemaProps: spec.SchemaProps{
+							Description: "url is where the image is downloaded from. Stricter than the chart: http or https.",
+							MinLength:   ptr.To[int64](1),
+							MaxLength:   ptr.To[int64](2048),
+							Pattern:     "^https?://",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"url"},
+			},
+		},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_IngressNginxAddon(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "IngressNginxAddon is the ingress controller addon, which also needs to know how it is exposed.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"enabled": {
@@ -630,6 +735,7 @@ func schema_apps_apiserver_apis_apps_v1alpha1_IngressAddon(ref common.ReferenceC
 						},
 						SchemaProps: spec.SchemaProps{
 							Description: "hosts are the DNS names routed to the ingress controller when it is proxied.",
+							Default:     []interface{}{},
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -641,14 +747,15 @@ func schema_apps_apiserver_apis_apps_v1alpha1_IngressAddon(ref common.ReferenceC
 							},
 						},
 					},
-					"values": {
+					"valuesOverride": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
 								"x-kubernetes-preserve-unknown-fields": "true",
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "values overrides the ingress controller's chart values.",
+							Description: "valuesOverride overrides the ingress controller's chart values.",
+							Default:     map[string]interface{}{},
 							Ref:         ref(runtime.RawExtension{}.OpenAPIModelName()),
 						},
 					},
@@ -660,11 +767,90 @@ func schema_apps_apiserver_apis_apps_v1alpha1_IngressAddon(ref common.ReferenceC
 	}
 }
 
+func schema_apps_apiserver_apis_apps_v1alpha1_Konnectivity(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Konnectivity sizes the konnectivity components.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"server": {
+						SchemaProps: spec.SchemaProps{
+							Description: "server sizes the konnectivity server.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ComponentSize{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ComponentSize{}.OpenAPIModelName()},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_Kubelet(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Kubelet tunes a node group's kubelet.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"evictionHardMemory": {
+						SchemaProps: spec.SchemaProps{
+							Description: "evictionHardMemory is the memory.available threshold below which pods are evicted at once.",
+							Default:     "7%",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"evictionSoftMemory": {
+						SchemaProps: spec.SchemaProps{
+							Description: "evictionSoftMemory is the memory.available threshold below which pods are evicted after a grace period.",
+							Default:     "10%",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"kubeReservedCpu": {
+						SchemaProps: spec.SchemaProps{
+							Description: "kubeReservedCpu is the CPU reserved for Kubernetes daemons.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"kubeReservedMemory": {
+						SchemaProps: spec.SchemaProps{
+							Description: "kubeReservedMemory is the memory reserved for Kubernetes daemons.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"systemReservedCpu": {
+						SchemaProps: spec.SchemaProps{
+							Description: "systemReservedCpu is the CPU reserved for the operating system.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"systemReservedMemory": {
+						SchemaProps: spec.SchemaProps{
+							Description: "systemReservedMemory is the memory reserved for the operating system.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
 func schema_apps_apiserver_apis_apps_v1alpha1_Kubernetes(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "Kubernetes is a managed Kubernetes cluster run for a tenant: a hosted control plane plus groups of worker nodes that run as virtual machines in the tenant's namespace.",
+				Description: "Kubernetes is a managed Kubernetes cluster run for a tenant: a hosted control plane plus groups of worker nodes that run as virtual machines in the tenant's namespace. Its spec is the values interface of Cozystack's `kubernetes` chart.\n\nConventions of every spec in this package, so an object round-trips exactly as a custom resource with the same schema would: an optional field whose default is not its Go zero value is a pointer, so \"absent\" (defaulted) and an explicit zero value stay apart; a field whose default is its zero value (false, \"\", 0, [], {}) has no omitempty, so the defaulted value is shown as a CRD shows it; defaults are the chart's own, declared with +default; rules stricter than the chart's schema say why.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"kind": {
@@ -713,7 +899,7 @@ func schema_apps_apiserver_apis_apps_v1alpha1_KubernetesAddons(ref common.Refere
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "KubernetesAddons are the optional components the platform can install into a tenant cluster.",
+				Description: "KubernetesAddons are the optional components the chart can install into a tenant cluster.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"certManager": {
@@ -723,18 +909,25 @@ func schema_apps_apiserver_apis_apps_v1alpha1_KubernetesAddons(ref common.Refere
 							Ref:         ref(v1alpha1.Addon{}.OpenAPIModelName()),
 						},
 					},
-					"ingressNginx": {
+					"cilium": {
 						SchemaProps: spec.SchemaProps{
-							Description: "ingressNginx installs the NGINX ingress controller.",
+							Description: "cilium tunes the cluster's network plugin, which is always installed.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha1.IngressAddon{}.OpenAPIModelName()),
+							Ref:         ref(v1alpha1.ValuesOverride{}.OpenAPIModelName()),
 						},
 					},
-					"monitoringAgents": {
+					"coredns": {
 						SchemaProps: spec.SchemaProps{
-							Description: "monitoringAgents installs the agents that ship metrics and logs to the tenant's monitoring.",
+							Description: "coredns tunes the cluster's DNS, which is always installed.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha1.Addon{}.OpenAPIModelName()),
+							Ref:         ref(v1alpha1.ValuesOverride{}.OpenAPIModelName()),
+						},
+					},
+					"gatewayAPI": {
+						SchemaProps: spec.SchemaProps{
+							Description: "gatewayAPI installs the Gateway API resource definitions.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.Toggle{}.OpenAPIModelName()),
 						},
 					},
 					"gpuOperator": {
@@ -744,25 +937,90 @@ func schema_apps_apiserver_apis_apps_v1alpha1_KubernetesAddons(ref common.Refere
 							Ref:         ref(v1alpha1.Addon{}.OpenAPIModelName()),
 						},
 					},
-					"fluxcd": {
+					"hami": {
 						SchemaProps: spec.SchemaProps{
-							Description: "fluxcd installs Flux so the tenant can run GitOps inside the cluster.",
+							Description: "hami installs HAMi to share GPUs between pods.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.Addon{}.OpenAPIModelName()),
+						},
+					},
+					"ingressNginx": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ingressNginx installs the NGINX ingress controller.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.IngressNginxAddon{}.OpenAPIModelName()),
+						},
+					},
+					"monitoringAgents": {
+						SchemaProps: spec.SchemaProps{
+							Description: "monitoringAgents installs the agents that ship metrics and logs to the tenant's monitoring.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.Addon{}.OpenAPIModelName()),
+						},
+					},
+					"ouroboros": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ouroboros installs ouroboros, which routes in-cluster traffic to the cluster's own ingress.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.Addon{}.OpenAPIModelName()),
+						},
+					},
+					"velero": {
+						SchemaProps: spec.SchemaProps{
+							Description: "velero installs Velero for backups of the cluster's workloads.",
 							Default:     map[string]interface{}{},
 							Ref:         ref(v1alpha1.Addon{}.OpenAPIModelName()),
 						},
 					},
 					"verticalPodAutoscaler": {
 						SchemaProps: spec.SchemaProps{
-							Description: "verticalPodAutoscaler installs the vertical pod autoscaler.",
+							Description: "verticalPodAutoscaler tunes the vertical pod autoscaler, which is always installed.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha1.Addon{}.OpenAPIModelName()),
+							Ref:         ref(v1alpha1.ValuesOverride{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.Addon{}.OpenAPIModelName(), v1alpha1.IngressAddon{}.OpenAPIModelName()},
+			v1alpha1.Addon{}.OpenAPIModelName(), v1alpha1.IngressNginxAddon{}.OpenAPIModelName(), v1alpha1.Toggle{}.OpenAPIModelName(), v1alpha1.ValuesOverride{}.OpenAPIModelName()},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_KubernetesImages(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "KubernetesImages overrides the images of the chart's helper jobs.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kubectl": {
+						SchemaProps: spec.SchemaProps{
+							Description: "kubectl is the image of the jobs that run kubectl.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"talosCsrSigner": {
+						SchemaProps: spec.SchemaProps{
+							Description: "talosCsrSigner is the image of the Talos CSR signer.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"waitForKubeconfig": {
+						SchemaProps: spec.SchemaProps{
+							Description: "waitForKubeconfig is the image of the job that waits for the cluster's kubeconfig.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
 	}
 }
 
@@ -824,18 +1082,30 @@ func schema_apps_apiserver_apis_apps_v1alpha1_KubernetesSpec(ref common.Referenc
 				Properties: map[string]spec.Schema{
 					"version": {
 						SchemaProps: spec.SchemaProps{
-							Description: "version is the Kubernetes minor version of the control plane and nodes. It may be raised one minor at a time and never lowered.\n\nPossible enum values:\n - `\"v1.34\"`\n - `\"v1.35\"`\n - `\"v1.36\"`\n - `\"v1.37\"`",
-							Default:     "v1.36",
+							Description: "version is the Kubernetes minor version of the control plane and nodes. Stricter than the chart: it is never lowered, because Kubernetes does not support downgrading a cluster.\n\nPossible enum values:\n - `\"v1.31\"`\n - `\"v1.32\"`\n - `\"v1.33\"`\n - `\"v1.34\"`\n - `\"v1.35\"`",
+							Default:     "v1.35",
 							Type:        []string{"string"},
 							Format:      "",
-							Enum:        []interface{}{"v1.34", "v1.35", "v1.36", "v1.37"},
+							Enum:        []interface{}{"v1.31", "v1.32", "v1.33", "v1.34", "v1.35"},
 						},
 					},
-					"controlPlane": {
+					"storageClass": {
 						SchemaProps: spec.SchemaProps{
-							Description: "controlPlane sizes the hosted control plane.",
-							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha1.ControlPlane{}.OpenAPIModelName()),
+							Description: "storageClass is the storage class of the tenant namespace that backs the cluster's persistent volumes.",
+							Default:     "replicated",
+							MaxLength:   ptr.To[int64](253),
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"host": {
+						SchemaProps: spec.SchemaProps{
+							Description: "host is the external DNS name under which the cluster's API and ingress are published. Empty means a name derived from the tenant's domain. Stricter than the chart: a DNS name.",
+							Default:     "",
+							MaxLength:   ptr.To[int64](253),
+							Pattern:     "^$|^([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"nodeGroups": {
@@ -845,7 +1115,8 @@ func schema_apps_apiserver_apis_apps_v1alpha1_KubernetesSpec(ref common.Referenc
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description:   "nodeGroups are the groups of worker nodes, keyed by group name. Each group scales between its minReplicas and maxReplicas.",
+							Description:   "nodeGroups are the groups of worker nodes, keyed by group name. Each group scales between its minReplicas and maxReplicas. Stricter than the chart: names are DNS labels, since they become parts of machine names.",
+							Default:       map[string]interface{}{},
 							MaxProperties: ptr.To[int64](32),
 							Type:          []string{"object"},
 							AdditionalProperties: &spec.SchemaOrBool{
@@ -865,22 +1136,47 @@ func schema_apps_apiserver_apis_apps_v1alpha1_KubernetesSpec(ref common.Referenc
 							Ref:         ref(v1alpha1.KubernetesAddons{}.OpenAPIModelName()),
 						},
 					},
-					"storageClass": {
+					"controlPlane": {
 						SchemaProps: spec.SchemaProps{
-							Description: "storageClass is the storage class of the tenant namespace that backs the cluster's persistent volumes.",
-							Default:     "replicated",
-							MaxLength:   ptr.To[int64](253),
+							Description: "controlPlane sizes the hosted control plane.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ControlPlane{}.OpenAPIModelName()),
+						},
+					},
+					"images": {
+						SchemaProps: spec.SchemaProps{
+							Description: "images overrides the images of the chart's helper jobs; empty keeps the platform's.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.KubernetesImages{}.OpenAPIModelName()),
+						},
+					},
+					"talos": {
+						SchemaProps: spec.SchemaProps{
+							Description: "talos configures the Talos Linux images the nodes boot.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.Talos{}.OpenAPIModelName()),
+						},
+					},
+					"nodeHealthCheck": {
+						SchemaProps: spec.SchemaProps{
+							Description: "nodeHealthCheck says when an unhealthy node is replaced.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.NodeHealthCheck{}.OpenAPIModelName()),
+						},
+					},
+					"maxNodeProvisionTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "maxNodeProvisionTime is how long a new node may take to join before it is replaced.",
+							Default:     "30m",
 							Type:        []string{"string"},
 							Format:      "",
 						},
 					},
-					"host": {
+					"oidc": {
 						SchemaProps: spec.SchemaProps{
-							Description: "host is the external DNS name under which the cluster's API and ingress are published. Empty means a name derived from the tenant's domain.",
-							MaxLength:   ptr.To[int64](253),
-							Pattern:     "^([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-							Type:        []string{"string"},
-							Format:      "",
+							Description: "oidc configures how users log in to the cluster's API.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.OIDC{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -892,7 +1188,7 @@ func schema_apps_apiserver_apis_apps_v1alpha1_KubernetesSpec(ref common.Referenc
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.ControlPlane{}.OpenAPIModelName(), v1alpha1.KubernetesAddons{}.OpenAPIModelName(), v1alpha1.NodeGroup{}.OpenAPIModelName()},
+			v1alpha1.ControlPlane{}.OpenAPIModelName(), v1alpha1.KubernetesAddons{}.OpenAPIModelName(), v1alpha1.KubernetesImages{}.OpenAPIModelName(), v1alpha1.NodeGroup{}.OpenAPIModelName(), v1alpha1.NodeHealthCheck{}.OpenAPIModelName(), v1alpha1.OIDC{}.OpenAPIModelName(), v1alpha1.Talos{}.OpenAPIModelName()},
 	}
 }
 
@@ -948,19 +1244,63 @@ func schema_apps_apiserver_apis_apps_v1alpha1_KubernetesStatus(ref common.Refere
 	}
 }
 
+func schema_apps_apiserver_apis_apps_v1alpha1_NamedSource(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "NamedSource names the disk or image a disk is created from.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "name is the source's name.",
+							MinLength:   ptr.To[int64](1),
+							MaxLength:   ptr.To[int64](253),
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"name"},
+			},
+		},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_NetworkRef(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "NetworkRef names a network a machine is attached to.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "name is the network's name.",
+							MaxLength:   ptr.To[int64](253),
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
 func schema_apps_apiserver_apis_apps_v1alpha1_NodeGroup(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "NodeGroup is a group of identical worker nodes that the cluster autoscaler scales.",
+				Description: "NodeGroup is a group of identical worker nodes that the cluster autoscaler scales. Every field the chart requires has the chart's default, so a new group is complete as soon as it is named.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"minReplicas": {
 						SchemaProps: spec.SchemaProps{
-							Description: "minReplicas is the least number of nodes the autoscaler keeps.",
+							Description: "minReplicas is the least number of nodes the autoscaler keeps. Stricter than the chart: at most maxReplicas, or the autoscaler cannot satisfy both.",
 							Default:     0,
 							Minimum:     ptr.To[float64](0),
-							Maximum:     ptr.To[float64](100),
+							Maximum:     ptr.To[float64](1000),
 							Type:        []string{"integer"},
 							Format:      "int32",
 						},
@@ -969,8 +1309,8 @@ func schema_apps_apiserver_apis_apps_v1alpha1_NodeGroup(ref common.ReferenceCall
 						SchemaProps: spec.SchemaProps{
 							Description: "maxReplicas is the largest number of nodes the autoscaler may create.",
 							Default:     10,
-							Minimum:     ptr.To[float64](1),
-							Maximum:     ptr.To[float64](100),
+							Minimum:     ptr.To[float64](0),
+							Maximum:     ptr.To[float64](1000),
 							Type:        []string{"integer"},
 							Format:      "int32",
 						},
@@ -984,11 +1324,19 @@ func schema_apps_apiserver_apis_apps_v1alpha1_NodeGroup(ref common.ReferenceCall
 							Format:      "",
 						},
 					},
-					"ephemeralStorage": {
+					"diskSize": {
 						SchemaProps: spec.SchemaProps{
-							Description: "ephemeralStorage is the size of each node's root disk.",
+							Description: "diskSize is the size of each node's root disk.",
 							Default:     "20Gi",
 							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
+					"storageClass": {
+						SchemaProps: spec.SchemaProps{
+							Description: "storageClass is the storage class of the nodes' disks; empty uses the cluster's.",
+							MaxLength:   ptr.To[int64](253),
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"roles": {
@@ -1005,7 +1353,6 @@ func schema_apps_apiserver_apis_apps_v1alpha1_NodeGroup(ref common.ReferenceCall
 									SchemaProps: spec.SchemaProps{
 										Type:   []string{"string"},
 										Format: "",
-										Enum:   []interface{}{"ingress-nginx"},
 									},
 								},
 							},
@@ -1014,7 +1361,7 @@ func schema_apps_apiserver_apis_apps_v1alpha1_NodeGroup(ref common.ReferenceCall
 					"resources": {
 						SchemaProps: spec.SchemaProps{
 							Description: "resources overrides the instance type's CPU and memory.",
-							Ref:         ref(v1alpha1.NodeResources{}.OpenAPIModelName()),
+							Ref:         ref(v1alpha1.Resources{}.OpenAPIModelName()),
 						},
 					},
 					"gpus": {
@@ -1040,35 +1387,231 @@ func schema_apps_apiserver_apis_apps_v1alpha1_NodeGroup(ref common.ReferenceCall
 							},
 						},
 					},
+					"kubelet": {
+						SchemaProps: spec.SchemaProps{
+							Description: "kubelet tunes the nodes' kubelet reservations and eviction thresholds.",
+							Ref:         ref(v1alpha1.Kubelet{}.OpenAPIModelName()),
+						},
+					},
+					"logSerialConsole": {
+						SchemaProps: spec.SchemaProps{
+							Description: "logSerialConsole streams the nodes' serial console to the platform's logs.",
+							Default:     false,
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"maxUnhealthy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "maxUnhealthy overrides the cluster's nodeHealthCheck.maxUnhealthy for this group.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"nodeStartupTimeout": {
+						SchemaProps: spec.SchemaProps{
+							Description: "nodeStartupTimeout overrides the cluster's nodeHealthCheck.nodeStartupTimeout for this group.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"podCpuLimit": {
+						SchemaProps: spec.SchemaProps{
+							Description: "podCpuLimit is the CPU limit of the node's system pods.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
+					"podCpuRequest": {
+						SchemaProps: spec.SchemaProps{
+							Description: "podCpuRequest is the CPU request of the node's system pods.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
 				},
 			},
 			VendorExtensible: spec.VendorExtensible{
 				Extensions: spec.Extensions{
-					"x-kubernetes-validations": []interface{}{map[string]interface{}{"fieldPath": ".minReplicas", "message": "minReplicas must be less than or equal to maxReplicas", "rule": "self.minReplicas <= self.maxReplicas"}},
+					"x-kubernetes-validations": []interface{}{map[string]interface{}{"fieldPath": ".minReplicas", "message": "minReplicas must be less than or equal to maxReplicas", "rule": "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas"}},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.GPU{}.OpenAPIModelName(), v1alpha1.NodeResources{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName()},
+			v1alpha1.GPU{}.OpenAPIModelName(), v1alpha1.Kubelet{}.OpenAPIModelName(), v1alpha1.Resources{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName()},
 	}
 }
 
-func schema_apps_apiserver_apis_apps_v1alpha1_NodeResources(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_apps_apiserver_apis_apps_v1alpha1_NodeHealthCheck(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "NodeResources overrides the CPU and memory an instance type gives a node.",
+				Description: "NodeHealthCheck says when an unhealthy node is replaced.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"maxUnhealthy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "maxUnhealthy is how many nodes (a number or a percentage) may be unhealthy before replacements stop, so a wider outage is not made worse.",
+							Default:     "50%",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"nodeStartupTimeout": {
+						SchemaProps: spec.SchemaProps{
+							Description: "nodeStartupTimeout is how long a new node may take to become ready.",
+							Default:     "20m",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"readyFalseTimeout": {
+						SchemaProps: spec.SchemaProps{
+							Description: "readyFalseTimeout is how long a node may be not ready before it is replaced.",
+							Default:     "10m",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"readyUnknownTimeout": {
+						SchemaProps: spec.SchemaProps{
+							Description: "readyUnknownTimeout is how long a node may be unreachable before it is replaced.",
+							Default:     "5m",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_OIDC(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "OIDC configures how users log in to a tenant cluster's API.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"mode": {
+						SchemaProps: spec.SchemaProps{
+							Description: "mode is how users log in.\n\nPossible enum values:\n - `\"CustomConfig\"` uses an authentication configuration the tenant provides.\n - `\"None\"` uses only the admin kubeconfig.\n - `\"System\"` uses the platform's identity provider.",
+							Default:     "None",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"CustomConfig", "None", "System"},
+						},
+					},
+					"users": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "users are the platform users given a role in the cluster when mode is System.",
+							Default:     []interface{}{},
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.OIDCUser{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"customConfig": {
+						SchemaProps: spec.SchemaProps{
+							Description: "customConfig is the authentication configuration used when mode is CustomConfig.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.OIDCCustomConfig{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.OIDCCustomConfig{}.OpenAPIModelName(), v1alpha1.OIDCUser{}.OpenAPIModelName()},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_OIDCCustomConfig(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "OIDCCustomConfig is an authentication configuration provided by the tenant.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"config": {
+						SchemaProps: spec.SchemaProps{
+							Description: "config is a Kubernetes AuthenticationConfiguration, as YAML.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"secretRef": {
+						SchemaProps: spec.SchemaProps{
+							Description: "secretRef names a Secret in the tenant namespace that holds the configuration instead.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.SecretRef{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.SecretRef{}.OpenAPIModelName()},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_OIDCUser(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "OIDCUser gives a platform user a role in the cluster.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"email": {
+						SchemaProps: spec.SchemaProps{
+							Description: "email identifies the user.",
+							MinLength:   ptr.To[int64](1),
+							MaxLength:   ptr.To[int64](254),
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"role": {
+						SchemaProps: spec.SchemaProps{
+							Description: "role is what the user may do.\n\nPossible enum values:\n - `\"admin\"`\n - `\"view\"`",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"admin", "view"},
+						},
+					},
+				},
+				Required: []string{"email", "role"},
+			},
+		},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_Resources(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Resources are explicit CPU and memory, overriding an instance type or a preset.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"cpu": {
 						SchemaProps: spec.SchemaProps{
-							Description: "cpu is the number of virtual CPUs of each node.",
+							Description: "cpu is the number of virtual CPUs.",
 							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
 						},
 					},
 					"memory": {
 						SchemaProps: spec.SchemaProps{
-							Description: "memory is the memory of each node.",
+							Description: "memory is the amount of memory.",
 							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
 						},
 					},
@@ -1080,85 +1623,287 @@ func schema_apps_apiserver_apis_apps_v1alpha1_NodeResources(ref common.Reference
 	}
 }
 
-func schema_apps_apiserver_apis_apps_v1alpha1_ObjectLock(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_apps_apiserver_apis_apps_v1alpha1_SecretRef(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "ObjectLock is the default retention applied to new objects.",
-				Type:        []string{"object"},
-				Properties: map[string]spec.Schema{
-					"mode": {
-						SchemaProps: spec.SchemaProps{
-							Description: "mode is how strictly objects are protected.\n\nPossible enum values:\n - `\"Compliance\"` lets nobody lift the lock until retention ends.\n - `\"Governance\"` lets privileged users lift the lock.",
-							Default:     "Governance",
-							Type:        []string{"string"},
-							Format:      "",
-							Enum:        []interface{}{"Compliance", "Governance"},
-						},
-					},
-					"retentionDays": {
-						SchemaProps: spec.SchemaProps{
-							Description: "retentionDays is how long new objects stay locked.",
-							Default:     0,
-							Minimum:     ptr.To[float64](1),
-							Maximum:     ptr.To[float64](36500),
-							Type:        []string{"integer"},
-							Format:      "int32",
-						},
-					},
-				},
-				Required: []string{"retentionDays"},
-			},
-		},
-	}
-}
-
-func schema_apps_apiserver_apis_apps_v1alpha1_Subnet(ref common.ReferenceCallback) common.OpenAPIDefinition {
-	return common.OpenAPIDefinition{
-		Schema: spec.Schema{
-			SchemaProps: spec.SchemaProps{
-				Description: "Subnet attaches a machine to a tenant network.",
+				Description: "SecretRef names a Secret in the object's namespace.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"name": {
 						SchemaProps: spec.SchemaProps{
-							Description: "name is the name of the tenant's virtual private network.",
+							Description: "name is the Secret's name.",
 							Default:     "",
-							MinLength:   ptr.To[int64](1),
-							MaxLength:   ptr.To[int64](63),
+							MaxLength:   ptr.To[int64](253),
 							Type:        []string{"string"},
 							Format:      "",
 						},
 					},
 				},
-				Required: []string{"name"},
 			},
 		},
 	}
 }
 
-func schema_apps_apiserver_apis_apps_v1alpha1_SystemDisk(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_apps_apiserver_apis_apps_v1alpha1_Talos(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "SystemDisk is the disk a machine boots from, created from an image.",
+				Description: "Talos configures the Talos Linux images the nodes boot.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
-					"image": {
+					"imageFactoryURL": {
 						SchemaProps: spec.SchemaProps{
-							Description: "image is the operating system image the disk is created from (e.g. `ubuntu`, `fedora`).",
-							Default:     "",
-							MinLength:   ptr.To[int64](1),
-							MaxLength:   ptr.To[int64](63),
-							Pattern:     "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+							Description: "imageFactoryURL is the Talos image factory that builds node images.",
+							Default:     "https://factory.talos.dev",
 							Type:        []string{"string"},
 							Format:      "",
 						},
 					},
-					"size": {
+					"installerRepository": {
 						SchemaProps: spec.SchemaProps{
-							Description: "size is the size of the disk.",
-							Default:     "10Gi",
+							Description: "installerRepository is the repository of the Talos installer image.",
+							Default:     "factory.talos.dev/installer",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"registryMirrors": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-preserve-unknown-fields": "true",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "registryMirrors configures the nodes' registry mirrors, as Talos' machine configuration does. Free-form.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(runtime.RawExtension{}.OpenAPIModelName()),
+						},
+					},
+					"schematicID": {
+						SchemaProps: spec.SchemaProps{
+							Description: "schematicID is the image factory schematic (the set of system extensions) of node images.",
+							Default:     "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"version": {
+						SchemaProps: spec.SchemaProps{
+							Description: "version is the Talos version of node images.",
+							Default:     "v1.13.6",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			runtime.RawExtension{}.OpenAPIModelName()},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_Toggle(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Toggle is a component that is only switched on or off.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"enabled": {
+						SchemaProps: spec.SchemaProps{
+							Description: "enabled installs the component when true and removes it when false.",
+							Default:     false,
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_UploadSource(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "UploadSource marks a disk whose content the tenant uploads; it has no settings.",
+				Type:        []string{"object"},
+			},
+		},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_VMDisk(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VMDisk is a disk for virtual machines, created empty or from an image, a URL, another disk or an upload. Virtual machines refer to it by name. Its spec is the values interface of Cozystack's `vm-disk` chart.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "spec is the disk the tenant asks for.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.VMDiskSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "status is the disk as the platform last observed it.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.VMDiskStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.VMDiskSpec{}.OpenAPIModelName(), v1alpha1.VMDiskStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_VMDiskList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VMDiskList is a list of disks, returned by list calls.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "items are the disks.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.VMDisk{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.VMDisk{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_VMDiskSource(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VMDiskSource is where a disk's content comes from. Stricter than the chart: at most one source, since the chart would use only one of them.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"disk": {
+						SchemaProps: spec.SchemaProps{
+							Description: "disk clones another VMDisk in the same namespace.",
+							Ref:         ref(v1alpha1.NamedSource{}.OpenAPIModelName()),
+						},
+					},
+					"http": {
+						SchemaProps: spec.SchemaProps{
+							Description: "http imports the disk from a URL.",
+							Ref:         ref(v1alpha1.HTTPSource{}.OpenAPIModelName()),
+						},
+					},
+					"image": {
+						SchemaProps: spec.SchemaProps{
+							Description: "image creates the disk from a platform golden image (e.g. `ubuntu`).",
+							Ref:         ref(v1alpha1.NamedSource{}.OpenAPIModelName()),
+						},
+					},
+					"upload": {
+						SchemaProps: spec.SchemaProps{
+							Description: "upload waits for the disk's content to be uploaded.",
+							Ref:         ref(v1alpha1.UploadSource{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+			VendorExtensible: spec.VendorExtensible{
+				Extensions: spec.Extensions{
+					"x-kubernetes-validations": []interface{}{map[string]interface{}{"message": "at most one of disk, http, image and upload may be set", "rule": "[has(self.disk), has(self.http), has(self.image), has(self.upload)].filter(x, x).size() <= 1"}},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.HTTPSource{}.OpenAPIModelName(), v1alpha1.NamedSource{}.OpenAPIModelName(), v1alpha1.UploadSource{}.OpenAPIModelName()},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_VMDiskSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VMDiskSpec describes the disk a tenant wants.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"source": {
+						SchemaProps: spec.SchemaProps{
+							Description: "source is where the disk's content comes from; empty creates a blank disk.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.VMDiskSource{}.OpenAPIModelName()),
+						},
+					},
+					"optical": {
+						SchemaProps: spec.SchemaProps{
+							Description: "optical attaches the disk as a CD-ROM.",
+							Default:     false,
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"storage": {
+						SchemaProps: spec.SchemaProps{
+							Description: "storage is the disk's size.",
+							Default:     "5Gi",
 							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
 						},
 					},
@@ -1172,7 +1917,91 @@ func schema_apps_apiserver_apis_apps_v1alpha1_SystemDisk(ref common.ReferenceCal
 						},
 					},
 				},
-				Required: []string{"image"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.VMDiskSource{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName()},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_VMDiskStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VMDiskStatus is the disk as the platform last observed it.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type":       "map",
+								"x-kubernetes-patch-merge-key": "type",
+								"x-kubernetes-patch-strategy":  "merge",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "conditions describe the latest observed state of the application, as reported by the release controller. `Ready` is True once the application is installed and healthy.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "observedGeneration is the metadata.generation the release controller last acted on. While it is lower than metadata.generation, the conditions describe an older spec.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"version": {
+						SchemaProps: spec.SchemaProps{
+							Description: "version is the version of the platform chart that is installed for this application.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Condition{}.OpenAPIModelName()},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_VMResources(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VMResources are explicit CPU, memory and sockets of a machine.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"cpu": {
+						SchemaProps: spec.SchemaProps{
+							Description: "cpu is the number of virtual CPUs.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
+					"memory": {
+						SchemaProps: spec.SchemaProps{
+							Description: "memory is the amount of memory.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
+					"sockets": {
+						SchemaProps: spec.SchemaProps{
+							Description: "sockets is the number of CPU sockets the CPUs are spread over.",
+							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
+						},
+					},
+				},
 			},
 		},
 		Dependencies: []string{
@@ -1180,11 +2009,38 @@ func schema_apps_apiserver_apis_apps_v1alpha1_SystemDisk(ref common.ReferenceCal
 	}
 }
 
+func schema_apps_apiserver_apis_apps_v1alpha1_ValuesOverride(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ValuesOverride is a component that is always installed; only its chart values can be changed.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"valuesOverride": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-preserve-unknown-fields": "true",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "valuesOverride overrides the component's chart values. Free-form: it is passed to the component's chart as is, within the size limits every spec has.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(runtime.RawExtension{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			runtime.RawExtension{}.OpenAPIModelName()},
+	}
+}
+
 func schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachine(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "VirtualMachine is a virtual machine run for a tenant, with its system disk, extra disks and network attachments.",
+				Description: "VirtualMachine is a virtual machine run for a tenant. Its disks are VMDisks referred to by name. Its spec is the values interface of Cozystack's `vm-instance` chart.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"kind": {
@@ -1278,44 +2134,6 @@ func schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineList(ref common.Refe
 	}
 }
 
-func schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineResources(ref common.ReferenceCallback) common.OpenAPIDefinition {
-	return common.OpenAPIDefinition{
-		Schema: spec.Schema{
-			SchemaProps: spec.SchemaProps{
-				Description: "VirtualMachineResources sizes a machine without an instance type.",
-				Type:        []string{"object"},
-				Properties: map[string]spec.Schema{
-					"cpu": {
-						SchemaProps: spec.SchemaProps{
-							Description: "cpu is the number of virtual CPU cores.",
-							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
-						},
-					},
-					"memory": {
-						SchemaProps: spec.SchemaProps{
-							Description: "memory is the guest memory.",
-							Ref:         ref(resource.Quantity{}.OpenAPIModelName()),
-						},
-					},
-					"sockets": {
-						SchemaProps: spec.SchemaProps{
-							Description: "sockets is the number of CPU sockets the cores are spread over.",
-							Default:     1,
-							Minimum:     ptr.To[float64](1),
-							Maximum:     ptr.To[float64](16),
-							Type:        []string{"integer"},
-							Format:      "int32",
-						},
-					},
-				},
-				Required: []string{"cpu", "memory"},
-			},
-		},
-		Dependencies: []string{
-			resource.Quantity{}.OpenAPIModelName()},
-	}
-}
-
 func schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1325,16 +2143,17 @@ func schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineSpec(ref common.Refe
 				Properties: map[string]spec.Schema{
 					"runStrategy": {
 						SchemaProps: spec.SchemaProps{
-							Description: "runStrategy says when the platform keeps the machine running.\n\nPossible enum values:\n - `\"Always\"` keeps the machine running and restarts it whenever it stops.\n - `\"Halted\"` keeps the machine stopped.\n - `\"Manual\"` leaves starting and stopping to the user.\n - `\"RerunOnFailure\"` restarts the machine only when it fails.",
+							Description: "runStrategy says when the machine runs.\n\nPossible enum values:\n - `\"Always\"` keeps the machine running and restarts it whenever it stops.\n - `\"Halted\"` keeps the machine stopped.\n - `\"Manual\"` leaves starting and stopping to the user.\n - `\"Once\"` runs the machine until it stops, once.\n - `\"RerunOnFailure\"` restarts the machine only when it fails.",
 							Default:     "Always",
 							Type:        []string{"string"},
 							Format:      "",
-							Enum:        []interface{}{"Always", "Halted", "Manual", "RerunOnFailure"},
+							Enum:        []interface{}{"Always", "Halted", "Manual", "Once", "RerunOnFailure"},
 						},
 					},
 					"instanceType": {
 						SchemaProps: spec.SchemaProps{
-							Description: "instanceType is the instance type that sizes the machine (e.g. `u1.medium`). Set either instanceType or resources.",
+							Description: "instanceType is the KubeVirt instance type that sizes the machine (e.g. `u1.medium`); resources override it.",
+							Default:     "u1.medium",
 							MaxLength:   ptr.To[int64](63),
 							Type:        []string{"string"},
 							Format:      "",
@@ -1342,23 +2161,11 @@ func schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineSpec(ref common.Refe
 					},
 					"instanceProfile": {
 						SchemaProps: spec.SchemaProps{
-							Description: "instanceProfile is the preference profile that tunes devices for a guest OS (e.g. `ubuntu`).",
+							Description: "instanceProfile is the KubeVirt preference (OS profile) of the machine (e.g. `ubuntu`).",
+							Default:     "ubuntu",
 							MaxLength:   ptr.To[int64](63),
 							Type:        []string{"string"},
 							Format:      "",
-						},
-					},
-					"resources": {
-						SchemaProps: spec.SchemaProps{
-							Description: "resources sizes the machine explicitly instead of through an instance type.",
-							Ref:         ref(v1alpha1.VirtualMachineResources{}.OpenAPIModelName()),
-						},
-					},
-					"systemDisk": {
-						SchemaProps: spec.SchemaProps{
-							Description: "systemDisk is the disk the machine boots from.",
-							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha1.SystemDisk{}.OpenAPIModelName()),
 						},
 					},
 					"disks": {
@@ -1373,13 +2180,13 @@ func schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineSpec(ref common.Refe
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "disks are extra disks attached to the machine, keyed by name.",
-							MaxItems:    ptr.To[int64](16),
+							Description: "disks are the VMDisks attached to the machine, by name, the first one booting it.",
+							Default:     []interface{}{},
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref(v1alpha1.Disk{}.OpenAPIModelName()),
+										Ref: ref(v1alpha1.DiskAttachment{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -1388,30 +2195,39 @@ func schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineSpec(ref common.Refe
 					"subnets": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
-								"x-kubernetes-list-map-keys": []interface{}{
-									"name",
-								},
-								"x-kubernetes-list-type":       "map",
-								"x-kubernetes-patch-merge-key": "name",
-								"x-kubernetes-patch-strategy":  "merge",
+								"x-kubernetes-list-type": "atomic",
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "subnets are the tenant networks the machine is attached to, besides the default network.",
+							Description: "subnets are the tenant's virtual private networks the machine is attached to.",
+							Default:     []interface{}{},
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref(v1alpha1.Subnet{}.OpenAPIModelName()),
+										Ref: ref(v1alpha1.NetworkRef{}.OpenAPIModelName()),
 									},
 								},
 							},
 						},
 					},
-					"external": {
+					"networks": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
 						SchemaProps: spec.SchemaProps{
-							Description: "external publishes the machine outside the tenant network. Omit to keep it internal.",
-							Ref:         ref(v1alpha1.ExternalAccess{}.OpenAPIModelName()),
+							Description: "networks are further networks the machine is attached to.",
+							Default:     []interface{}{},
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.NetworkRef{}.OpenAPIModelName()),
+									},
+								},
+							},
 						},
 					},
 					"gpus": {
@@ -1427,6 +2243,7 @@ func schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineSpec(ref common.Refe
 						},
 						SchemaProps: spec.SchemaProps{
 							Description: "gpus are GPU devices passed through to the machine.",
+							Default:     []interface{}{},
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -1437,16 +2254,78 @@ func schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineSpec(ref common.Refe
 							},
 						},
 					},
-					"sshKeys": {
+					"resources": {
+						SchemaProps: spec.SchemaProps{
+							Description: "resources are explicit CPU, memory and sockets; they override the instance type.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.VMResources{}.OpenAPIModelName()),
+						},
+					},
+					"cpuModel": {
+						SchemaProps: spec.SchemaProps{
+							Description: "cpuModel is the CPU model presented to the machine; empty uses the platform's.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"external": {
+						SchemaProps: spec.SchemaProps{
+							Description: "external publishes the machine outside the tenant network.",
+							Default:     false,
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"externalMethod": {
+						SchemaProps: spec.SchemaProps{
+							Description: "externalMethod is how the machine is published when external is true.\n\nPossible enum values:\n - `\"PortList\"` forwards only the listed ports.\n - `\"WholeIP\"` gives the machine a public address of its own.",
+							Default:     "PortList",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"PortList", "WholeIP"},
+						},
+					},
+					"externalPorts": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
 								"x-kubernetes-list-type":      "set",
 								"x-kubernetes-patch-strategy": "merge",
+								"x-kubernetes-validations":    []interface{}{map[string]interface{}{"message": "ports must be between 1 and 65535", "rule": "self.all(p, p >= 1 && p <= 65535)"}},
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "sshKeys are public keys authorized to log in as the default user.",
-							MaxItems:    ptr.To[int64](32),
+							Description: "externalPorts are the ports forwarded when externalMethod is PortList. An empty list forwards none.",
+							Default:     []interface{}{22},
+							MaxItems:    ptr.To[int64](256),
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"integer"},
+										Format: "int32",
+									},
+								},
+							},
+						},
+					},
+					"externalAllowICMP": {
+						SchemaProps: spec.SchemaProps{
+							Description: "externalAllowICMP lets ICMP (ping) reach the machine when it is external.",
+							Default:     true,
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"sshKeys": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "sshKeys are public keys authorized to log in to the machine.",
+							Default:     []interface{}{},
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -1460,23 +2339,25 @@ func schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineSpec(ref common.Refe
 					},
 					"cloudInit": {
 						SchemaProps: spec.SchemaProps{
-							Description: "cloudInit is cloud-init user data run on first boot.",
-							MaxLength:   ptr.To[int64](65536),
+							Description: "cloudInit is the cloud-init user data the machine boots with.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"cloudInitSeed": {
+						SchemaProps: spec.SchemaProps{
+							Description: "cloudInitSeed changes the machine's cloud-init instance ID, so cloud-init runs again.",
+							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
 						},
 					},
 				},
-				Required: []string{"systemDisk"},
-			},
-			VendorExtensible: spec.VendorExtensible{
-				Extensions: spec.Extensions{
-					"x-kubernetes-validations": []interface{}{map[string]interface{}{"message": "exactly one of instanceType or resources must be set", "rule": "has(self.instanceType) != has(self.resources)"}},
-				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.Disk{}.OpenAPIModelName(), v1alpha1.ExternalAccess{}.OpenAPIModelName(), v1alpha1.GPU{}.OpenAPIModelName(), v1alpha1.Subnet{}.OpenAPIModelName(), v1alpha1.SystemDisk{}.OpenAPIModelName(), v1alpha1.VirtualMachineResources{}.OpenAPIModelName()},
+			v1alpha1.DiskAttachment{}.OpenAPIModelName(), v1alpha1.GPU{}.OpenAPIModelName(), v1alpha1.NetworkRef{}.OpenAPIModelName(), v1alpha1.VMResources{}.OpenAPIModelName()},
 	}
 }
 

@@ -26,6 +26,7 @@ func init() {
 	Scheme.AddKnownTypes(internal,
 		&appsv1alpha1.Kubernetes{}, &appsv1alpha1.KubernetesList{},
 		&appsv1alpha1.VirtualMachine{}, &appsv1alpha1.VirtualMachineList{},
+		&appsv1alpha1.VMDisk{}, &appsv1alpha1.VMDiskList{},
 		&appsv1alpha1.Bucket{}, &appsv1alpha1.BucketList{},
 	)
 	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})

@@ -24,7 +24,7 @@ func Bucket() *release.Kind {
 		},
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "Storage-Pool", Type: "string", JSONPath: ".spec.storagePool", Description: "Object-storage pool of the bucket"},
-			{Name: "Quota", Type: "string", JSONPath: ".spec.quota", Description: "Size cap of the bucket"},
+			{Name: "Locking", Type: "boolean", JSONPath: ".spec.locking", Description: "Whether S3 object locking is on"},
 		},
 	}
 }

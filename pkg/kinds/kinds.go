@@ -15,7 +15,7 @@ import (
 
 // All returns every kind with its built-in chart settings, in the order they are served.
 func All() []*release.Kind {
-	return []*release.Kind{Kubernetes(), VirtualMachine(), Bucket()}
+	return []*release.Kind{Kubernetes(), VirtualMachine(), VMDisk(), Bucket()}
 }
 
 // ByName returns the built-in description of the kind called name (e.g. "Bucket"), or nil.

@@ -20,11 +20,19 @@ func Kubernetes() *release.Kind {
 		New:           func() runtime.Object { return &appsv1alpha1.Kubernetes{} },
 		NewList:       func() runtime.Object { return &appsv1alpha1.KubernetesList{} },
 		SelectableFields: []release.SelectableField{
-			{Path: "spec.version", Value: func(o runtime.Object) string { return string(o.(*appsv1alpha1.Kubernetes).Spec.Version) }},
+			{Path: "spec.version", Value: func(o runtime.Object) string { return deref(o.(*appsv1alpha1.Kubernetes).Spec.Version) }},
 		},
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "K8s", Type: "string", JSONPath: ".spec.version", Description: "Kubernetes version of the cluster"},
 			{Name: "Control-Plane", Type: "integer", JSONPath: ".spec.controlPlane.replicas", Description: "Control-plane replicas"},
 		},
 	}
+}
+
+// deref reads an optional string-typed field for a field selector: absent is "".
+func deref[T ~string](p *T) string {
+	if p == nil {
+		return ""
+	}
+	return string(*p)
 }

@@ -7,21 +7,21 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
-// VirtualMachine is stored as the "virtual-machine" chart's release "virtual-machine-<name>"; its
-// spec is the chart's values as is.
+// VirtualMachine is stored as the "vm-instance" chart's release "vm-instance-<name>"; its spec is
+// the chart's values as is.
 func VirtualMachine() *release.Kind {
 	return &release.Kind{
 		Kind:          "VirtualMachine",
 		Resource:      "virtualmachines",
 		Singular:      "virtualmachine",
 		ShortNames:    []string{"cvm"},
-		ReleasePrefix: "virtual-machine-",
-		Chart:         defaultChart("virtual-machine"),
+		ReleasePrefix: "vm-instance-",
+		Chart:         defaultChart("vm-instance"),
 		New:           func() runtime.Object { return &appsv1alpha1.VirtualMachine{} },
 		NewList:       func() runtime.Object { return &appsv1alpha1.VirtualMachineList{} },
 		SelectableFields: []release.SelectableField{
-			{Path: "spec.runStrategy", Value: func(o runtime.Object) string { return string(o.(*appsv1alpha1.VirtualMachine).Spec.RunStrategy) }},
-			{Path: "spec.instanceType", Value: func(o runtime.Object) string { return o.(*appsv1alpha1.VirtualMachine).Spec.InstanceType }},
+			{Path: "spec.runStrategy", Value: func(o runtime.Object) string { return deref(o.(*appsv1alpha1.VirtualMachine).Spec.RunStrategy) }},
+			{Path: "spec.instanceType", Value: func(o runtime.Object) string { return deref(o.(*appsv1alpha1.VirtualMachine).Spec.InstanceType) }},
 		},
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "Run-Strategy", Type: "string", JSONPath: ".spec.runStrategy", Description: "When the machine is kept running"},

@@ -34,12 +34,13 @@ func FuzzValidateAndMap(f *testing.F) {
 		kind uint8
 		body string
 	}{
-		{0, `{"spec":{"version":"v1.36","nodeGroups":{"md0":{"minReplicas":1,"maxReplicas":3,"gpus":[{"name":"nvidia.com/x"}]}},"addons":{"ingressNginx":{"enabled":true,"values":{"free":{"form":1}}}}}}`},
-		{0, `{"spec":{"injected":{"image":"evil"},"nodeGroups":{"md0":{"evil":true}},"controlPlane":{"replicas":99}}}`},
-		{1, `{"spec":{"instanceType":"u1.small","systemDisk":{"image":"ubuntu","size":"5Gi","extra":1},"disks":[{"name":"a","size":"1Gi","hidden":"x"}],"external":{"ports":[22]}}}`},
-		{1, `{"spec":{"resources":{"cpu":"2","memory":"4Gi","sockets":2},"systemDisk":{"image":"fedora"},"cloudInit":"#cloud-config"}}`},
-		{2, `{"spec":{"storagePool":"default","versioning":true,"locking":{"retentionDays":3},"users":{"alice":{"access":"read","admin":true}}}}`},
-		{2, `{"spec":{"quota":"1e3","users":null}}`},
+		{0, `{"spec":{"version":"v1.35","nodeGroups":{"md0":{"minReplicas":1,"maxReplicas":3,"gpus":[{"name":"nvidia.com/x"}]}},"addons":{"ingressNginx":{"enabled":true,"valuesOverride":{"free":{"form":1}}}}}}`},
+		{0, `{"spec":{"injected":{"image":"evil"},"nodeGroups":{"md0":{"evil":true}},"controlPlane":{"replicas":99,"apiServer":{"extraVolumes":[{"name":"x"}]}}}}`},
+		{1, `{"spec":{"instanceType":"u1.small","disks":[{"name":"a","bus":"sata","hidden":"x"}],"externalPorts":[22],"external":true}}`},
+		{1, `{"spec":{"resources":{"cpu":"2","memory":"4Gi","sockets":2},"cloudInit":"#cloud-config","externalPorts":[]}}`},
+		{2, `{"spec":{"source":{"http":{"url":"https://example.org/a.img","extra":1}},"storage":"10Gi"}}`},
+		{3, `{"spec":{"storagePool":"default","locking":true,"users":{"alice":{"readonly":true,"admin":true}}}}`},
+		{3, `{"spec":{"users":null}}`},
 	} {
 		f.Add(seed.kind, []byte(seed.body))
 	}

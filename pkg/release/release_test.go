@@ -17,6 +17,7 @@ import (
 var gv = appsv1alpha1.SchemeGroupVersion
 
 func bucket() *appsv1alpha1.Bucket {
+	readonly := true
 	return &appsv1alpha1.Bucket{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: "photos", Namespace: "tenant-a",
@@ -25,11 +26,11 @@ func bucket() *appsv1alpha1.Bucket {
 			Finalizers:  []string{"example.com/keep"},
 			ManagedFields: []metav1.ManagedFieldsEntry{{
 				Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply, APIVersion: "apps.cozy.io/v1alpha1",
-				FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:versioning":{}}}`)},
+				FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:locking":{}}}`)},
 			}},
 		},
-		Spec: appsv1alpha1.BucketSpec{StoragePool: "fast", Versioning: true,
-			Users: map[string]appsv1alpha1.BucketUser{"alice": {Access: appsv1alpha1.BucketAccessRead}}},
+		Spec: appsv1alpha1.BucketSpec{StoragePool: "fast", Locking: true,
+			Users: map[string]appsv1alpha1.BucketUser{"alice": {Readonly: &readonly}}},
 	}
 }
 
@@ -50,7 +51,7 @@ func TestApplyToWritesOwnedFields(t *testing.T) {
 		t.Errorf("managedFields not kept: %v", hr.GetAnnotations())
 	}
 	values, _, _ := unstructured.NestedMap(hr.Object, "spec", "values")
-	want := map[string]any{"storagePool": "fast", "versioning": true, "users": map[string]any{"alice": map[string]any{"access": "read"}}}
+	want := map[string]any{"storagePool": "fast", "locking": true, "users": map[string]any{"alice": map[string]any{"readonly": true}}}
 	if !reflect.DeepEqual(values, want) {
 		t.Errorf("values = %v, want %v", values, want)
 	}
@@ -81,7 +82,7 @@ func TestApplyToPreservesForeignFields(t *testing.T) {
 	changed := bucket()
 	changed.Finalizers = nil
 	changed.Labels = map[string]string{"team": "b"}
-	changed.Spec.Versioning = false
+	changed.Spec.Locking = false
 	if err := k.ApplyTo(changed, hr); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestApplyToPreservesForeignFields(t *testing.T) {
 	if hr.GetLabels()["team"] != "b" || hr.GetLabels()[release.LabelKind] != "Bucket" {
 		t.Errorf("labels = %v", hr.GetLabels())
 	}
-	if v, _, _ := unstructured.NestedBool(hr.Object, "spec", "values", "versioning"); v {
+	if v, _, _ := unstructured.NestedBool(hr.Object, "spec", "values", "locking"); v {
 		t.Error("values not updated")
 	}
 }
@@ -214,8 +215,8 @@ func TestUnreadableValuesAreServedWithACondition(t *testing.T) {
 	if err := k.ApplyTo(bucket(), hr); err != nil {
 		t.Fatal(err)
 	}
-	// As another tool might have written it: a boolean where the kind has an object.
-	if err := unstructured.SetNestedField(hr.Object, true, "spec", "values", "locking"); err != nil {
+	// As another tool might have written it: a string where the kind has a map.
+	if err := unstructured.SetNestedField(hr.Object, "everyone", "spec", "values", "users"); err != nil {
 		t.Fatal(err)
 	}
 	_ = unstructured.SetNestedSlice(hr.Object, []any{map[string]any{"type": "Released", "status": "True", "reason": "InstallSucceeded"}}, "status", "conditions")
@@ -231,7 +232,7 @@ func TestUnreadableValuesAreServedWithACondition(t *testing.T) {
 	}
 	var ready, released bool
 	for _, c := range b.Status.Conditions {
-		ready = ready || (c.Type == "Ready" && c.Status == metav1.ConditionFalse && c.Reason == release.ReasonUnreadableValues && strings.Contains(c.Message, "locking"))
+		ready = ready || (c.Type == "Ready" && c.Status == metav1.ConditionFalse && c.Reason == release.ReasonUnreadableValues && strings.Contains(c.Message, "users"))
 		released = released || c.Type == "Released"
 	}
 	if !ready || !released {

@@ -51,14 +51,14 @@ func decodeBucket(t *testing.T, strict bool, body string) (*appsv1alpha1.Bucket,
 const bucketHead = `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"Bucket","metadata":{"name":"b"},`
 
 func TestWrongTypesAreRemovedAndReported(t *testing.T) {
-	b, errs, err := decodeBucket(t, true, bucketHead+`"spec":{"versioning":"true","quota":"lots","storagePool":"fast"}}`)
+	b, errs, err := decodeBucket(t, true, bucketHead+`"spec":{"locking":"true","users":{"a":{"readonly":"yes"}},"storagePool":"fast"}}`)
 	if err != nil {
 		t.Fatalf("decoding must succeed so validation can answer 422: %v", err)
 	}
-	if len(errs) != 2 || !hasError(errs, field.ErrorTypeTypeInvalid, "spec.versioning") || !hasError(errs, field.ErrorTypeInvalid, "spec.quota") {
+	if len(errs) != 2 || !hasError(errs, field.ErrorTypeTypeInvalid, "spec.locking") || !hasError(errs, field.ErrorTypeTypeInvalid, "spec.users[a].readonly") {
 		t.Fatalf("errors: %v", errs)
 	}
-	if b.Spec.StoragePool != "fast" || b.Spec.Quota != nil {
+	if b.Spec.StoragePool != "fast" || b.Spec.Locking || b.Spec.Users["a"].Readonly != nil {
 		t.Errorf("valid fields must be kept and invalid ones removed: %+v", b.Spec)
 	}
 	if _, left := b.Annotations["apiserver.apps.cozy.io/request-errors"]; left {
@@ -76,7 +76,7 @@ func TestSpecOfTheWrongTypeIsReported(t *testing.T) {
 func TestNumbersNoGoValueHoldsAreADecodeError(t *testing.T) {
 	into := &appsv1alpha1.Kubernetes{}
 	for _, number := range []string{"1e400", strings.Repeat("9", 400)} {
-		body := `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"Kubernetes","metadata":{"name":"k"},"spec":{"addons":{"certManager":{"values":{"x":` + number + `}}}}}`
+		body := `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"Kubernetes","metadata":{"name":"k"},"spec":{"addons":{"certManager":{"valuesOverride":{"x":` + number + `}}}}}`
 		if _, _, err := decoder(t, runtime.ContentTypeJSON, false).Decode([]byte(body), nil, into); err == nil {
 			t.Errorf("%s...: decoded without error", number[:5])
 		}
@@ -105,16 +105,16 @@ func TestStrictDecodingStillReportsDuplicateAndUnknownFields(t *testing.T) {
 
 func TestTooDeepValuesAreRefusedBeforeDecoding(t *testing.T) {
 	deep := strings.Repeat(`{"a":`, 100) + `1` + strings.Repeat(`}`, 100)
-	body := `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"Kubernetes","metadata":{"name":"k"},"spec":{"addons":{"certManager":{"values":` + deep + `}}}}`
+	body := `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"Kubernetes","metadata":{"name":"k"},"spec":{"addons":{"certManager":{"valuesOverride":` + deep + `}}}}`
 	obj, _, err := decoder(t, runtime.ContentTypeJSON, false).Decode([]byte(body), nil, &appsv1alpha1.Kubernetes{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	errs := requestdecode.TakeErrors(obj)
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "levels below spec") || !strings.HasPrefix(errs[0].Field, "spec.addons.certManager.values") {
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "levels below spec") || !strings.HasPrefix(errs[0].Field, "spec.addons.certManager.valuesOverride") {
 		t.Fatalf("errors: %v", errs)
 	}
-	if obj.(*appsv1alpha1.Kubernetes).Spec.Addons.CertManager.Values != nil {
+	if obj.(*appsv1alpha1.Kubernetes).Spec.Addons != nil {
 		t.Error("a spec over the limits must not be decoded")
 	}
 }
@@ -126,26 +126,26 @@ func TestDefaultsFillAbsentFieldsOfNewMapEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	md1 := obj.(*appsv1alpha1.Kubernetes).Spec.NodeGroups["md1"]
-	if md1.MaxReplicas != 10 || md1.InstanceType != "u1.medium" || md1.MinReplicas != 1 {
+	if *md1.MaxReplicas != 10 || *md1.InstanceType != "u1.medium" || md1.MinReplicas != 1 {
 		t.Errorf("node group: %+v", md1)
 	}
 }
 
 func TestYAMLBodiesAreCoercedToo(t *testing.T) {
-	body := "apiVersion: apps.cozy.io/v1alpha1\nkind: Bucket\nmetadata: {name: b}\nspec:\n  versioning: yes-please\n"
+	body := "apiVersion: apps.cozy.io/v1alpha1\nkind: Bucket\nmetadata: {name: b}\nspec:\n  locking: yes-please\n"
 	obj, _, err := decoder(t, runtime.ContentTypeYAML, false).Decode([]byte(body), nil, &appsv1alpha1.Bucket{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if errs := requestdecode.TakeErrors(obj); !hasError(errs, field.ErrorTypeTypeInvalid, "spec.versioning") {
+	if errs := requestdecode.TakeErrors(obj); !hasError(errs, field.ErrorTypeTypeInvalid, "spec.locking") {
 		t.Fatalf("errors: %v", errs)
 	}
 }
 
 func TestOtherTypesPassThrough(t *testing.T) {
-	// A kind without a coercer is decoded by the wrapped serializer alone.
-	body := `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"VirtualMachine","metadata":{"name":"v"},"spec":{"runStrategy":"Always"}}`
-	if _, _, err := decoder(t, runtime.ContentTypeJSON, false).Decode([]byte(body), nil, &appsv1alpha1.VirtualMachine{}); err != nil {
+	// A kind without a coercer is decoded by the wrapped serializer alone: a wrong type fails it.
+	body := `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"VMDisk","metadata":{"name":"v"},"spec":{"optical":"no"}}`
+	if _, _, err := decoder(t, runtime.ContentTypeJSON, false).Decode([]byte(body), nil, &appsv1alpha1.VMDisk{}); err == nil {
 		t.Fatal(err)
 	}
 }

@@ -33,7 +33,7 @@ func errorsContain(errs field.ErrorList, parts ...string) bool {
 }
 
 func TestEveryKindHasAStructuralSchema(t *testing.T) {
-	for _, model := range []string{"KubernetesSpec", "VirtualMachineSpec", "BucketSpec"} {
+	for _, model := range []string{"KubernetesSpec", "VirtualMachineSpec", "VMDiskSpec", "BucketSpec"} {
 		mustSchema(t, model)
 	}
 }
@@ -43,11 +43,11 @@ func TestDefaults(t *testing.T) {
 	obj := map[string]any{"spec": map[string]any{"nodeGroups": map[string]any{"md0": map[string]any{}}}}
 	s.Default(obj)
 	spec := obj["spec"].(map[string]any)
-	if spec["version"] != "v1.36" || spec["storageClass"] != "replicated" {
+	if spec["version"] != "v1.35" || spec["storageClass"] != "replicated" {
 		t.Errorf("top-level defaults: %v", spec)
 	}
 	md0 := spec["nodeGroups"].(map[string]any)["md0"].(map[string]any)
-	if md0["maxReplicas"] != int64(10) || md0["instanceType"] != "u1.medium" || md0["ephemeralStorage"] != "20Gi" {
+	if md0["maxReplicas"] != int64(10) || md0["instanceType"] != "u1.medium" || md0["diskSize"] != "20Gi" {
 		t.Errorf("node group defaults: %v", md0)
 	}
 }
@@ -77,13 +77,17 @@ func TestValidateCreate(t *testing.T) {
 		t.Errorf("CEL rule: %v", errs)
 	}
 
-	vm := mustSchema(t, "VirtualMachineSpec")
-	errs = vm.Validate(ctx, map[string]any{"spec": map[string]any{"systemDisk": map[string]any{"image": "ubuntu"}}}, nil)
-	if !errorsContain(errs, "exactly one of instanceType or resources") {
-		t.Errorf("VM without size: %v", errs)
+	disk := mustSchema(t, "VMDiskSpec")
+	errs = disk.Validate(ctx, map[string]any{"spec": map[string]any{"source": map[string]any{"image": map[string]any{"name": "ubuntu"}, "http": map[string]any{"url": "https://x"}}}}, nil)
+	if !errorsContain(errs, "at most one of disk, http, image and upload") {
+		t.Errorf("disk with two sources: %v", errs)
 	}
-	if errs := vm.Validate(ctx, map[string]any{"spec": map[string]any{"instanceType": "u1.small", "systemDisk": map[string]any{"image": "ubuntu"}}}, nil); len(errs) != 0 {
-		t.Errorf("valid VM refused: %v", errs)
+	if errs := disk.Validate(ctx, map[string]any{"spec": map[string]any{"source": map[string]any{"upload": map[string]any{}}}}, nil); len(errs) != 0 {
+		t.Errorf("valid disk refused: %v", errs)
+	}
+	vm := mustSchema(t, "VirtualMachineSpec")
+	if errs := vm.Validate(ctx, map[string]any{"spec": map[string]any{"externalPorts": []any{int64(0)}}}, nil); !errorsContain(errs, "ports must be between 1 and 65535") {
+		t.Errorf("port 0 passed: %v", errs)
 	}
 }
 
@@ -91,13 +95,13 @@ func TestRatcheting(t *testing.T) {
 	ctx := context.Background()
 	k := mustSchema(t, "KubernetesSpec")
 	old := map[string]any{"spec": map[string]any{
-		"version":      "v1.36",
+		"version":      "v1.35",
 		"controlPlane": map[string]any{"replicas": int64(9)},
 		"nodeGroups":   map[string]any{"md0": map[string]any{"minReplicas": int64(5), "maxReplicas": int64(2)}},
 	}}
 	with := func(mutate func(spec map[string]any)) map[string]any {
 		spec := map[string]any{
-			"version":      "v1.36",
+			"version":      "v1.35",
 			"controlPlane": map[string]any{"replicas": int64(9)},
 			"nodeGroups":   map[string]any{"md0": map[string]any{"minReplicas": int64(5), "maxReplicas": int64(2)}},
 		}
@@ -118,7 +122,7 @@ func TestRatcheting(t *testing.T) {
 	}), old, nil); !errorsContain(errs, "minReplicas must be less than or equal to maxReplicas") {
 		t.Errorf("changing a CEL-invalid node group to another invalid value passed: %v", errs)
 	}
-	if errs := k.ValidateUpdate(ctx, with(func(s map[string]any) { s["version"] = "v1.35" }), old, nil); !errorsContain(errs, "version may not be downgraded") {
+	if errs := k.ValidateUpdate(ctx, with(func(s map[string]any) { s["version"] = "v1.34" }), old, nil); !errorsContain(errs, "version may not be downgraded") {
 		t.Errorf("downgrade passed: %v", errs)
 	}
 

@@ -103,16 +103,13 @@ type kindCase struct {
 
 func allKinds(t *testing.T) []kindCase {
 	t.Helper()
-	cases := []kindCase{
-		{kind: "Kubernetes", resource: gvr("kuberneteses"), prefix: "kubernetes-"},
-		{kind: "VirtualMachine", resource: gvr("virtualmachines"), prefix: "virtual-machine-"},
-		{kind: "Bucket", resource: gvr("buckets"), prefix: "bucket-"},
-	}
-	for i := range cases {
-		cases[i].example = loadExample(t, strings.ToLower(cases[i].kind)+".yaml")
-		if cases[i].example.GetKind() != cases[i].kind {
-			t.Fatalf("example for %s has kind %s", cases[i].kind, cases[i].example.GetKind())
+	var cases []kindCase
+	for _, k := range kinds.All() {
+		c := kindCase{kind: k.Kind, resource: gvr(k.Resource), prefix: k.ReleasePrefix, example: loadExample(t, strings.ToLower(k.Kind)+".yaml")}
+		if c.example.GetKind() != c.kind {
+			t.Fatalf("example for %s has kind %s", c.kind, c.example.GetKind())
 		}
+		cases = append(cases, c)
 	}
 	return cases
 }

@@ -147,7 +147,7 @@ func deepJSON(levels int) string {
 
 func kubernetesBody(name, addonValues string) string {
 	return `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"Kubernetes","metadata":{"name":"` + name +
-		`"},"spec":{"addons":{"certManager":{"enabled":true,"values":` + addonValues + `}}}}`
+		`"},"spec":{"addons":{"certManager":{"enabled":true,"valuesOverride":` + addonValues + `}}}}`
 }
 
 // TestHostileInput sends what a hostile or careless tenant might, checks each answer, and checks
@@ -166,25 +166,27 @@ func TestHostileInput(t *testing.T) {
 		wantCode   int
 		wantCause  string // a field path the 422 must name
 	}{
-		{name: "values nested 9,990 levels", verb: "POST", body: kubernetesBody("deep", deepJSON(9990)), wantCode: 422, wantCause: "spec.addons.certManager.values"},
-		{name: "values nested just past the limit", verb: "POST", body: kubernetesBody("deep2", deepJSON(30)), wantCode: 422, wantCause: "spec.addons.certManager.values"},
+		{name: "values nested 9,990 levels", verb: "POST", body: kubernetesBody("deep", deepJSON(9990)), wantCode: 422, wantCause: "spec.addons.certManager.valuesOverride"},
+		{name: "values nested just past the limit", verb: "POST", body: kubernetesBody("deep2", deepJSON(30)), wantCode: 422, wantCause: "spec.addons.certManager.valuesOverride"},
 		{name: "number beyond float64", verb: "POST", body: kubernetesBody("big", `{"x":1e400}`), wantCode: 400},
 		{name: "400-digit integer", verb: "POST", body: kubernetesBody("big2", `{"x":`+strings.Repeat("9", 400)+`}`), wantCode: 400},
-		{name: "string over the limit", verb: "POST", body: kubernetesBody("long", `{"x":"`+strings.Repeat("x", 70<<10)+`"}`), wantCode: 422, wantCause: "spec.addons.certManager.values.x"},
-		{name: "too many keys", verb: "POST", body: kubernetesBody("keys", manyKeys(1100)), wantCode: 422, wantCause: "spec.addons.certManager.values"},
+		{name: "string over the limit", verb: "POST", body: kubernetesBody("long", `{"x":"`+strings.Repeat("x", 70<<10)+`"}`), wantCode: 422, wantCause: "spec.addons.certManager.valuesOverride.x"},
+		{name: "too many keys", verb: "POST", body: kubernetesBody("keys", manyKeys(1100)), wantCode: 422, wantCause: "spec.addons.certManager.valuesOverride"},
 		{name: "spec over the size limit", verb: "POST", body: kubernetesBody("size", manyStrings(6, 60<<10)), wantCode: 422, wantCause: "spec"},
 		{name: "body over the request limit", verb: "POST", body: kubernetesBody("huge", `"`+strings.Repeat("x", 4<<20)+`"`), wantCode: 413},
 		{name: "not JSON", verb: "POST", body: `{"apiVersion":`, wantCode: 400},
 		{name: "no apiVersion", verb: "POST", body: `{"kind":"Bucket","metadata":{"name":"x"}}`, wantCode: 400},
 		{name: "spec of the wrong type", verb: "POST", body: `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"Bucket","metadata":{"name":"x"},"spec":"x"}`, wantCode: 422, wantCause: "spec"},
-		{name: "boolean as a string", verb: "POST", body: `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"Bucket","metadata":{"name":"x"},"spec":{"versioning":"true"}}`, wantCode: 422, wantCause: "spec.versioning"},
-		{name: "quantity that is not one", verb: "POST", body: `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"Bucket","metadata":{"name":"x"},"spec":{"quota":"lots"}}`, wantCode: 422, wantCause: "spec.quota"},
+		{name: "boolean as a string", verb: "POST", body: `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"Bucket","metadata":{"name":"x"},"spec":{"locking":"true"}}`, wantCode: 422, wantCause: "spec.locking"},
+		{name: "quantity that is not one", verb: "POST", body: `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"VMDisk","metadata":{"name":"x"},"spec":{"storage":"lots"}}`, wantCode: 422, wantCause: "spec.storage"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			resource := "kuberneteses"
-			if strings.Contains(tc.body, `"Bucket"`) {
-				resource = "buckets"
+			for kind, r := range map[string]string{`"Bucket"`: "buckets", `"VMDisk"`: "vmdisks"} {
+				if strings.Contains(tc.body, kind) {
+					resource = r
+				}
 			}
 			code, err := rawWrite(ctx, tc.verb, ns, resource, tc.objName, "application/json", tc.body)
 			if code != tc.wantCode {
@@ -202,9 +204,9 @@ func TestHostileInput(t *testing.T) {
 	k := cp.Dynamic.Resource(gvr("kuberneteses")).Namespace(ns)
 	kube := mustCreate(t, k, kubernetesObject("target", map[string]any{}))
 	t.Run("merge patch with a wrong type names the field", func(t *testing.T) {
-		_, err := bc.Patch(ctx, "target", types.MergePatchType, []byte(`{"spec":{"versioning":"yes"}}`), metav1.PatchOptions{})
-		if !apierrors.IsInvalid(err) || !hasCausePrefix(err, "spec.versioning") {
-			t.Fatalf("want 422 at spec.versioning, got %v %v", err, statusCauses(err))
+		_, err := bc.Patch(ctx, "target", types.MergePatchType, []byte(`{"spec":{"locking":"yes"}}`), metav1.PatchOptions{})
+		if !apierrors.IsInvalid(err) || !hasCausePrefix(err, "spec.locking") {
+			t.Fatalf("want 422 at spec.locking, got %v %v", err, statusCauses(err))
 		}
 	})
 	t.Run("put with a huge number", func(t *testing.T) {
@@ -214,14 +216,14 @@ func TestHostileInput(t *testing.T) {
 		}
 	})
 	t.Run("merge patch with a huge number", func(t *testing.T) {
-		code, err := rawWrite(ctx, "PATCH", ns, "kuberneteses", "target", "application/merge-patch+json", `{"spec":{"addons":{"certManager":{"values":{"x":1e400}}}}}`)
+		code, err := rawWrite(ctx, "PATCH", ns, "kuberneteses", "target", "application/merge-patch+json", `{"spec":{"addons":{"certManager":{"valuesOverride":{"x":1e400}}}}}`)
 		if code != 400 && code != 422 {
 			t.Fatalf("want 400 or 422, got %d: %v", code, err)
 		}
 	})
 	t.Run("merge patch nesting too deep", func(t *testing.T) {
-		code, err := rawWrite(ctx, "PATCH", ns, "kuberneteses", "target", "application/merge-patch+json", `{"spec":{"addons":{"certManager":{"values":`+deepJSON(5000)+`}}}}`)
-		if code != 422 || !hasCausePrefix(err, "spec.addons.certManager.values") {
+		code, err := rawWrite(ctx, "PATCH", ns, "kuberneteses", "target", "application/merge-patch+json", `{"spec":{"addons":{"certManager":{"valuesOverride":`+deepJSON(5000)+`}}}}`)
+		if code != 422 || !hasCausePrefix(err, "spec.addons.certManager.valuesOverride") {
 			t.Fatalf("want 422 at the values, got %d: %v", code, err)
 		}
 	})
@@ -266,7 +268,7 @@ func TestUnreadableReleaseStaysVisible(t *testing.T) {
 	ns := newTenant(t)
 	c := cp.Dynamic.Resource(gvr("buckets")).Namespace(ns)
 	mustCreate(t, c, bucketObject("healthy"))
-	seedRelease(t, "Bucket", ns, "broken", map[string]any{"locking": true, "storagePool": "x"})
+	seedRelease(t, "Bucket", ns, "broken", map[string]any{"users": "everyone", "storagePool": "x"})
 	eventually(t, 5*time.Second, "the unreadable object is listed", func(ctx context.Context) (bool, error) {
 		list, err := c.List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -286,7 +288,7 @@ func TestUnreadableReleaseStaysVisible(t *testing.T) {
 			message, _ = m["message"].(string)
 		}
 	}
-	if reason != release.ReasonUnreadableValues || !strings.Contains(message, "locking") {
+	if reason != release.ReasonUnreadableValues || !strings.Contains(message, "users") {
 		t.Errorf("Ready condition: reason %q message %q", reason, message)
 	}
 	if _, err := c.Patch(ctx, "broken", types.MergePatchType, []byte(`{"metadata":{"labels":{"a":"b"}}}`), metav1.PatchOptions{}); !apierrors.IsConflict(err) {

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
 )
 
 // TestKubectl walks through what a user does with a real kubectl: discover, explain, apply the
@@ -27,7 +29,7 @@ func TestKubectl(t *testing.T) {
 	}
 
 	out, _ = kubectl(t, false, "apply", "-n", ns, "--dry-run=server", "-f", examples)
-	if strings.Count(out, "(server dry run)") != 3 {
+	if strings.Count(out, "(server dry run)") != len(kinds.All()) {
 		t.Errorf("server dry-run apply:\n%s", out)
 	}
 	if _, stderr := kubectl(t, false, "get", "cozy", "-n", ns); !strings.Contains(stderr, "No resources found") {
@@ -41,13 +43,13 @@ func TestKubectl(t *testing.T) {
 		}
 	}
 	out, _ = kubectl(t, false, "apply", "-n", ns, "-f", examples)
-	if strings.Count(out, "unchanged") != 3 {
+	if strings.Count(out, "unchanged") != len(kinds.All()) {
 		t.Errorf("re-applying the examples should change nothing:\n%s", out)
 	}
 
 	out, _ = kubectl(t, false, "get", "cozy", "-n", ns)
 	for _, want := range []string{"READY", "VERSION", "AGE", "K8S", "CONTROL-PLANE", "RUN-STRATEGY", "INSTANCE-TYPE", "STORAGE-POOL",
-		"kubernetes.apps.cozy.io/dev", "virtualmachine.apps.cozy.io/web", "bucket.apps.cozy.io/backups", "v1.36", "u1.medium", "100Gi"} {
+		"kubernetes.apps.cozy.io/dev", "virtualmachine.apps.cozy.io/web", "vmdisk.apps.cozy.io/web-system", "bucket.apps.cozy.io/backups", "v1.34", "u1.medium", "20Gi"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("get cozy lacks %q:\n%s", want, out)
 		}
@@ -70,12 +72,12 @@ func TestKubectl(t *testing.T) {
 	}
 
 	out, _ = kubectl(t, false, "apply", "-n", ns, "--server-side", "--force-conflicts", "-f", examples)
-	if strings.Count(out, "serverside-applied") != 3 {
+	if strings.Count(out, "serverside-applied") != len(kinds.All()) {
 		t.Errorf("server-side apply:\n%s", out)
 	}
 
 	out, _ = kubectl(t, false, "delete", "-n", ns, "-f", examples)
-	if strings.Count(out, "deleted") != 3 {
+	if strings.Count(out, "deleted") != len(kinds.All()) {
 		t.Errorf("delete output:\n%s", out)
 	}
 	_, stderr = kubectl(t, false, "get", "cozy", "-n", ns)

@@ -47,7 +47,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer cp.Stop()
-	if err := installTwinCRD(context.Background()); err != nil {
+	if err := installTwinCRDs(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

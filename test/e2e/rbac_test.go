@@ -61,7 +61,7 @@ func TestTenantRBAC(t *testing.T) {
 	if _, err := aliceA.Get(ctx, "a", metav1.GetOptions{}); err != nil {
 		t.Errorf("alice get in tenant-a: %v", err)
 	}
-	if _, err := aliceA.Patch(ctx, "a", types.MergePatchType, []byte(`{"spec":{"versioning":true}}`), metav1.PatchOptions{}); err != nil {
+	if _, err := aliceA.Patch(ctx, "a", types.MergePatchType, []byte(`{"spec":{"locking":true}}`), metav1.PatchOptions{}); err != nil {
 		t.Errorf("alice patch in tenant-a: %v", err)
 	}
 	hr, err := helmRelease(ctx, tenantA, "bucket-a")

@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
 	"github.com/cozystack/apps-apiserver/pkg/release"
@@ -23,10 +24,10 @@ func TestKubernetesRoundTrip(t *testing.T) {
 	want := &appsv1alpha1.Kubernetes{
 		ObjectMeta: metav1.ObjectMeta{Name: "prod", Labels: map[string]string{"env": "prod"}},
 		Spec: appsv1alpha1.KubernetesSpec{
-			Version:      appsv1alpha1.KubernetesV136,
-			ControlPlane: appsv1alpha1.ControlPlane{Replicas: 3},
+			Version:      ptr.To(appsv1alpha1.KubernetesV134),
+			ControlPlane: &appsv1alpha1.ControlPlane{Replicas: ptr.To[int32](3)},
 			NodeGroups: map[string]appsv1alpha1.NodeGroup{
-				"md0": {MinReplicas: 1, MaxReplicas: 4, InstanceType: "u1.large"},
+				"md0": {MinReplicas: 1, MaxReplicas: ptr.To[int32](4), InstanceType: ptr.To("u1.large")},
 			},
 		},
 	}
@@ -34,7 +35,7 @@ func TestKubernetesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if created.Spec.NodeGroups["md0"].MaxReplicas != 4 || created.Labels["env"] != "prod" {
+	if *created.Spec.NodeGroups["md0"].MaxReplicas != 4 || created.Labels["env"] != "prod" {
 		t.Fatalf("created object lost content: %+v", created)
 	}
 
@@ -46,7 +47,7 @@ func TestKubernetesRoundTrip(t *testing.T) {
 		t.Errorf("HelmRelease labels = %v", hr.GetLabels())
 	}
 	for path, want := range map[string]any{
-		"version":               "v1.36",
+		"version":               "v1.34",
 		"controlPlane.replicas": int64(3),
 	} {
 		got, _, _ := unstructured.NestedFieldNoCopy(hr.Object, append([]string{"spec", "values"}, splitPath(path)...)...)

@@ -49,7 +49,7 @@ func TestSemanticsListSelectorsAndPages(t *testing.T) {
 		if n := count(metav1.ListOptions{FieldSelector: "spec.storagePool=fast"}); n != 2 {
 			t.Errorf("declared spec field selector: %d items", n)
 		}
-		if _, err := c.List(ctx, metav1.ListOptions{FieldSelector: "spec.quota=10Gi"}); !apierrors.IsBadRequest(err) {
+		if _, err := c.List(ctx, metav1.ListOptions{FieldSelector: "spec.locking=false"}); !apierrors.IsBadRequest(err) {
 			t.Errorf("undeclared field selector: want 400, got %v", err)
 		}
 
@@ -97,7 +97,7 @@ func TestSemanticsWatchFromResourceVersion(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustCreate(t, c, tg.object("w"))
-		if _, err := c.Patch(ctx, "w", types.MergePatchType, []byte(`{"spec":{"versioning":true}}`), metav1.PatchOptions{}); err != nil {
+		if _, err := c.Patch(ctx, "w", types.MergePatchType, []byte(`{"spec":{"locking":true}}`), metav1.PatchOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if err := c.Delete(ctx, "w", metav1.DeleteOptions{}); err != nil {

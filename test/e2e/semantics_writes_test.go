@@ -35,7 +35,7 @@ func (tg target) object(name string) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": tg.resource.GroupVersion().String(), "kind": "Bucket",
 		"metadata": map[string]any{"name": name},
-		"spec":     map[string]any{"storagePool": "default", "versioning": false, "quota": "10Gi"},
+		"spec":     map[string]any{"storagePool": "default", "locking": false},
 	}}
 }
 
@@ -137,7 +137,7 @@ func TestSemanticsDryRun(t *testing.T) {
 		if got, err := c.Patch(ctx, "real", types.MergePatchType, []byte(`{"metadata":{"labels":{"dry":"patch"}}}`), metav1.PatchOptions{DryRun: dryRun}); err != nil || got.GetLabels()["dry"] != "patch" {
 			t.Errorf("dry-run patch: %v %v", err, got)
 		}
-		if got, err := c.Patch(ctx, "real", types.MergePatchType, []byte(`{"spec":{"versioning":true}}`), metav1.PatchOptions{DryRun: dryRun}); err != nil || got.GetGeneration() != real.GetGeneration()+1 {
+		if got, err := c.Patch(ctx, "real", types.MergePatchType, []byte(`{"spec":{"locking":true}}`), metav1.PatchOptions{DryRun: dryRun}); err != nil || got.GetGeneration() != real.GetGeneration()+1 {
 			t.Errorf("dry-run spec patch: %v, generation %d, want %d", err, got.GetGeneration(), real.GetGeneration()+1)
 		}
 		apply := tg.object("real")
@@ -204,7 +204,7 @@ func TestSemanticsGeneration(t *testing.T) {
 		if err != nil || labelled.GetGeneration() != 1 {
 			t.Errorf("a metadata change moved generation: %v %d", err, labelled.GetGeneration())
 		}
-		specced, err := c.Patch(ctx, "g", types.MergePatchType, []byte(`{"spec":{"versioning":true}}`), metav1.PatchOptions{})
+		specced, err := c.Patch(ctx, "g", types.MergePatchType, []byte(`{"spec":{"locking":true}}`), metav1.PatchOptions{})
 		if err != nil || specced.GetGeneration() != 2 {
 			t.Errorf("a spec change did not move generation to 2: %v %d", err, specced.GetGeneration())
 		}
@@ -268,7 +268,7 @@ func TestSemanticsServerSideApply(t *testing.T) {
 		theirs := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": tg.resource.GroupVersion().String(), "kind": "Bucket",
 			"metadata": map[string]any{"name": "s"},
-			"spec":     map[string]any{"quota": "20Gi"},
+			"spec":     map[string]any{"locking": true},
 		}}
 		if _, err := c.Apply(ctx, "s", theirs, metav1.ApplyOptions{FieldManager: "bob"}); !apierrors.IsConflict(err) {
 			t.Errorf("bob applying alice's field: want 409, got %v", err)
@@ -277,8 +277,8 @@ func TestSemanticsServerSideApply(t *testing.T) {
 		if err != nil {
 			t.Fatalf("forced apply: %v", err)
 		}
-		if quota, _, _ := unstructured.NestedString(forced.Object, "spec", "quota"); quota != "20Gi" {
-			t.Errorf("forced apply: quota %q", quota)
+		if locking, _, _ := unstructured.NestedBool(forced.Object, "spec", "locking"); !locking {
+			t.Errorf("forced apply: locking %v", locking)
 		}
 		got := mustGet(t, c, "s")
 		if !hasManager(got, "alice") || !hasManager(got, "bob") || got.GetLabels()["owner"] != "alice" {
@@ -287,7 +287,7 @@ func TestSemanticsServerSideApply(t *testing.T) {
 
 		// Alice re-applies without the label: she owned it alone, so it goes.
 		mine.SetLabels(nil)
-		unstructured.RemoveNestedField(mine.Object, "spec", "quota")
+		unstructured.RemoveNestedField(mine.Object, "spec", "locking")
 		if _, err := c.Apply(ctx, "s", mine, metav1.ApplyOptions{FieldManager: "alice"}); err != nil {
 			t.Fatalf("re-apply: %v", err)
 		}
@@ -301,19 +301,19 @@ func TestSemanticsPatchTypes(t *testing.T) {
 	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
 		ctx := context.Background()
 		mustCreate(t, c, tg.object("p"))
-		got, err := c.Patch(ctx, "p", types.JSONPatchType, []byte(`[{"op":"replace","path":"/spec/quota","value":"20Gi"},{"op":"add","path":"/metadata/labels","value":{"k":"v"}}]`), metav1.PatchOptions{})
+		got, err := c.Patch(ctx, "p", types.JSONPatchType, []byte(`[{"op":"replace","path":"/spec/locking","value":true},{"op":"add","path":"/metadata/labels","value":{"k":"v"}}]`), metav1.PatchOptions{})
 		if err != nil {
 			t.Fatalf("JSON patch: %v", err)
 		}
-		if quota, _, _ := unstructured.NestedString(got.Object, "spec", "quota"); quota != "20Gi" || got.GetLabels()["k"] != "v" {
+		if locking, _, _ := unstructured.NestedBool(got.Object, "spec", "locking"); !locking || got.GetLabels()["k"] != "v" {
 			t.Errorf("JSON patch result: %v", got.Object)
 		}
-		if _, err := c.Patch(ctx, "p", types.JSONPatchType, []byte(`[{"op":"test","path":"/spec/quota","value":"1Gi"}]`), metav1.PatchOptions{}); err == nil || apierrors.IsInternalError(err) {
+		if _, err := c.Patch(ctx, "p", types.JSONPatchType, []byte(`[{"op":"test","path":"/spec/locking","value":false}]`), metav1.PatchOptions{}); err == nil || apierrors.IsInternalError(err) {
 			t.Errorf("a failing JSON patch test op: want a client error, got %v", err)
 		}
-		got, err = c.Patch(ctx, "p", types.MergePatchType, []byte(`{"spec":{"quota":"30Gi"}}`), metav1.PatchOptions{})
-		if quota, _, _ := unstructured.NestedString(got.Object, "spec", "quota"); err != nil || quota != "30Gi" {
-			t.Errorf("merge patch: %v %q", err, quota)
+		got, err = c.Patch(ctx, "p", types.MergePatchType, []byte(`{"spec":{"locking":false}}`), metav1.PatchOptions{})
+		if locking, found, _ := unstructured.NestedBool(got.Object, "spec", "locking"); err != nil || !found || locking {
+			t.Errorf("merge patch: %v locking=%v found=%v", err, locking, found)
 		}
 	})
 }

@@ -107,7 +107,7 @@ func TestDefaultsAreStored(t *testing.T) {
 	}
 	for _, obj := range []map[string]any{created.Object["spec"].(map[string]any), hr.Object["spec"].(map[string]any)["values"].(map[string]any)} {
 		md0, _, _ := unstructured.NestedMap(obj, "nodeGroups", "md0")
-		if obj["version"] != "v1.36" || obj["storageClass"] != "replicated" || md0["maxReplicas"] != int64(10) || md0["instanceType"] != "u1.medium" {
+		if obj["version"] != "v1.35" || obj["storageClass"] != "replicated" || md0["maxReplicas"] != int64(10) || md0["instanceType"] != "u1.medium" {
 			t.Errorf("defaults missing: %v", obj)
 		}
 		if replicas, _, _ := unstructured.NestedInt64(obj, "controlPlane", "replicas"); replicas != 2 {
@@ -176,9 +176,9 @@ func TestRatchetingAfterSchemaTightened(t *testing.T) {
 	ns := newTenant(t)
 	clusters := cp.Dynamic.Resource(gvr("kuberneteses")).Namespace(ns)
 	seedRelease(t, "Kubernetes", ns, "legacy", map[string]any{
-		"version":      "v1.36",
+		"version":      "v1.35",
 		"controlPlane": map[string]any{"replicas": int64(9)},
-		"nodeGroups":   map[string]any{"md0": map[string]any{"minReplicas": int64(5), "maxReplicas": int64(2), "instanceType": "u1.medium", "ephemeralStorage": "20Gi"}},
+		"nodeGroups":   map[string]any{"md0": map[string]any{"minReplicas": int64(5), "maxReplicas": int64(2), "instanceType": "u1.medium", "diskSize": "20Gi"}},
 		"storageClass": "replicated",
 	})
 	eventually(t, 10*time.Second, "seeded object served", func(ctx context.Context) (bool, error) {

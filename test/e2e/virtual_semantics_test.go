@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/ptr"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
 	"github.com/cozystack/apps-apiserver/generated/clientset/versioned"
@@ -72,11 +73,11 @@ func TestUpdatesKeepForeignReleaseFields(t *testing.T) {
 		t.Errorf("Flux's keys are visible to the user: labels %v annotations %v finalizers %v", obj.GetLabels(), obj.GetAnnotations(), obj.GetFinalizers())
 	}
 	obj.SetLabels(map[string]string{"team": "red"})
-	_ = unstructured.SetNestedField(obj.Object, true, "spec", "versioning")
+	_ = unstructured.SetNestedField(obj.Object, true, "spec", "locking")
 	if _, err := buckets.Update(ctx, obj, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("update: %v", err)
 	}
-	if _, err := buckets.Patch(ctx, "keep", types.MergePatchType, []byte(`{"metadata":{"annotations":{"note":"x"}},"spec":{"quota":"50Gi"}}`), metav1.PatchOptions{}); err != nil {
+	if _, err := buckets.Patch(ctx, "keep", types.MergePatchType, []byte(`{"metadata":{"annotations":{"note":"x"}},"spec":{"users":{"extra":{}}}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatalf("patch: %v", err)
 	}
 	if _, err := buckets.Apply(ctx, "keep", targets()[0].object("keep"), metav1.ApplyOptions{FieldManager: "ci", Force: true}); err != nil {
@@ -99,8 +100,8 @@ func TestUpdatesKeepForeignReleaseFields(t *testing.T) {
 	if retries, _, _ := unstructured.NestedInt64(hr.Object, "spec", "install", "remediation", "retries"); retries != 7 {
 		t.Error("spec.install.remediation.retries was dropped")
 	}
-	if quota, _, _ := unstructured.NestedString(hr.Object, "spec", "values", "quota"); quota != "10Gi" {
-		t.Errorf("values.quota = %q after the final apply", quota)
+	if locking, found, _ := unstructured.NestedBool(hr.Object, "spec", "values", "locking"); !found || locking {
+		t.Errorf("values.locking = %v (found %v) after the final apply", locking, found)
 	}
 
 	forged := mustGet(t, buckets, "keep")
@@ -183,26 +184,25 @@ func TestStrategicMergePatch(t *testing.T) {
 	vm := &appsv1alpha1.VirtualMachine{
 		ObjectMeta: metav1.ObjectMeta{Name: "vm"},
 		Spec: appsv1alpha1.VirtualMachineSpec{
-			InstanceType: "u1.small", SystemDisk: appsv1alpha1.SystemDisk{Image: "ubuntu"},
-			Disks:    []appsv1alpha1.Disk{{Name: "a", Size: mustQuantity("1Gi")}, {Name: "b", Size: mustQuantity("2Gi")}},
-			External: &appsv1alpha1.ExternalAccess{Method: appsv1alpha1.ExternalMethodPortList, Ports: []int32{22}},
+			Disks:         []appsv1alpha1.DiskAttachment{{Name: "a", Bus: ptr.To("virtio")}, {Name: "b"}},
+			ExternalPorts: []int32{22},
 		},
 	}
 	if _, err := vms.Create(ctx, vm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := vms.Patch(ctx, "vm", types.StrategicMergePatchType, []byte(`{"spec":{"disks":[{"name":"b","size":"9Gi"},{"name":"c","size":"3Gi"}],"external":{"ports":[443]}}}`), metav1.PatchOptions{})
+	got, err := vms.Patch(ctx, "vm", types.StrategicMergePatchType, []byte(`{"spec":{"disks":[{"name":"b","bus":"sata"},{"name":"c"}],"externalPorts":[443]}}`), metav1.PatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sizes := map[string]string{}
+	buses := map[string]string{}
 	for _, d := range got.Spec.Disks {
-		sizes[d.Name] = d.Size.String()
+		buses[d.Name] = ptr.Deref(d.Bus, "")
 	}
-	if len(sizes) != 3 || sizes["a"] != "1Gi" || sizes["b"] != "9Gi" || sizes["c"] != "3Gi" {
-		t.Errorf("disks after a strategic merge patch: %v", sizes)
+	if len(buses) != 3 || buses["a"] != "virtio" || buses["b"] != "sata" || buses["c"] != "" {
+		t.Errorf("disks after a strategic merge patch: %v", buses)
 	}
-	if ports := got.Spec.External.Ports; len(ports) != 2 || !slices.Contains(ports, 22) || !slices.Contains(ports, 443) {
+	if ports := got.Spec.ExternalPorts; len(ports) != 2 || !slices.Contains(ports, 22) || !slices.Contains(ports, 443) {
 		t.Errorf("ports after a strategic merge patch: %v (want the union of 22 and 443)", ports)
 	}
 }
@@ -359,10 +359,10 @@ func TestKubectlWatchAndWait(t *testing.T) {
 	})
 	mustCreate(t, buckets, targets()[0].object("watched"))
 	expectLine("ADDED", "watched")
-	if _, err := buckets.Patch(ctx, "watched", types.MergePatchType, []byte(`{"spec":{"quota":"77Gi"}}`), metav1.PatchOptions{}); err != nil {
+	if _, err := buckets.Patch(ctx, "watched", types.MergePatchType, []byte(`{"spec":{"locking":true}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	expectLine("MODIFIED", "watched", "77Gi")
+	expectLine("MODIFIED", "watched", "true")
 	if err := buckets.Delete(ctx, "watched", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func TestKubectlWatchAndWait(t *testing.T) {
 	mustCreate(t, buckets, targets()[0].object("gen"))
 	markReady(t, ns, "bucket-gen")
 	kubectl(t, false, "wait", "-n", ns, "bucket/gen", "--for=condition=Ready", "--timeout=10s")
-	if _, err := buckets.Patch(ctx, "gen", types.MergePatchType, []byte(`{"spec":{"versioning":true}}`), metav1.PatchOptions{}); err != nil {
+	if _, err := buckets.Patch(ctx, "gen", types.MergePatchType, []byte(`{"spec":{"locking":true}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := mustGet(t, buckets, "gen"); got.GetGeneration() != 2 {

@@ -11,6 +11,8 @@ import (
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
 	"github.com/cozystack/apps-apiserver/generated/informers/externalversions"
+
+	"k8s.io/utils/ptr"
 )
 
 // TestInformerSyncsAndFollows runs a client-go informer (which uses WatchList: sendInitialEvents
@@ -62,7 +64,7 @@ func TestInformerSyncsAndFollows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created.Spec.Versioning = true
+	created.Spec.Locking = true
 	if _, err := buckets.Update(ctx, created, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +88,7 @@ func TestWatchResumesFromResourceVersion(t *testing.T) {
 	vms := cp.Apps.AppsV1alpha1().VirtualMachines(ns)
 	vm := &appsv1alpha1.VirtualMachine{
 		ObjectMeta: metav1.ObjectMeta{Name: "gone"},
-		Spec:       appsv1alpha1.VirtualMachineSpec{InstanceType: "u1.small", SystemDisk: appsv1alpha1.SystemDisk{Image: "ubuntu"}},
+		Spec:       appsv1alpha1.VirtualMachineSpec{InstanceType: ptr.To("u1.small")},
 	}
 	if _, err := vms.Create(ctx, vm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 	scheme.AddKnownTypes(SchemeGroupVersion,
 		&Kubernetes{}, &KubernetesList{},
 		&VirtualMachine{}, &VirtualMachineList{},
+		&VMDisk{}, &VMDiskList{},
 		&Bucket{}, &BucketList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)

@@ -2,7 +2,6 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // ConditionReady is the condition every kind reports once its release is installed and healthy, so
@@ -31,21 +30,6 @@ type AppStatus struct {
 	Version string `json:"version,omitempty"`
 }
 
-// Addon is an optional component installed into a tenant cluster. Values lets a user override the
-// component's chart values without the platform having to model every knob.
-type Addon struct {
-	// enabled installs the component when true and removes it when false.
-	// +default=false
-	// +optional
-	Enabled bool `json:"enabled"`
-
-	// values overrides the component's chart values. Free-form: it is passed to the component
-	// chart as is.
-	// +optional
-	// +k8s:openapi-gen=x-kubernetes-preserve-unknown-fields:true
-	Values *runtime.RawExtension `json:"values,omitempty"`
-}
-
 // GPU asks for a GPU device by the resource name the platform's device plugin exposes.
 type GPU struct {
 	// name is the device resource name, e.g. `nvidia.com/AD102GL_L40S`.
@@ -53,5 +37,5 @@ type GPU struct {
 	// +k8s:validation:minLength=1
 	// +k8s:validation:maxLength=253
 	// +k8s:validation:pattern="^[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?(/[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?)?$"
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 }

@@ -5,8 +5,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// VirtualMachine is a virtual machine run for a tenant, with its system disk, extra disks and
-// network attachments.
+// VirtualMachine is a virtual machine run for a tenant. Its disks are VMDisks referred to by name.
+// Its spec is the values interface of Cozystack's `vm-instance` chart.
 //
 // +genclient
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -39,7 +39,7 @@ type VirtualMachineList struct {
 // +enum
 type RunStrategy string
 
-// The run strategies a virtual machine can have.
+// The run strategies a virtual machine can have (KubeVirt's).
 const (
 	// RunStrategyAlways keeps the machine running and restarts it whenever it stops.
 	RunStrategyAlways RunStrategy = "Always"
@@ -49,156 +49,9 @@ const (
 	RunStrategyManual RunStrategy = "Manual"
 	// RunStrategyRerunOnFailure restarts the machine only when it fails.
 	RunStrategyRerunOnFailure RunStrategy = "RerunOnFailure"
+	// RunStrategyOnce runs the machine until it stops, once.
+	RunStrategyOnce RunStrategy = "Once"
 )
-
-// VirtualMachineSpec describes the virtual machine a tenant wants.
-//
-// +k8s:validation:cel[0]:rule="has(self.instanceType) != has(self.resources)"
-// +k8s:validation:cel[0]:message="exactly one of instanceType or resources must be set"
-type VirtualMachineSpec struct {
-	// runStrategy says when the platform keeps the machine running.
-	// +default="Always"
-	// +optional
-	RunStrategy RunStrategy `json:"runStrategy,omitempty"`
-
-	// instanceType is the instance type that sizes the machine (e.g. `u1.medium`). Set either
-	// instanceType or resources.
-	// +optional
-	// +k8s:validation:maxLength=63
-	InstanceType string `json:"instanceType,omitempty"`
-
-	// instanceProfile is the preference profile that tunes devices for a guest OS (e.g. `ubuntu`).
-	// +optional
-	// +k8s:validation:maxLength=63
-	InstanceProfile string `json:"instanceProfile,omitempty"`
-
-	// resources sizes the machine explicitly instead of through an instance type.
-	// +optional
-	Resources *VirtualMachineResources `json:"resources,omitempty"`
-
-	// systemDisk is the disk the machine boots from.
-	// +required
-	SystemDisk SystemDisk `json:"systemDisk"`
-
-	// disks are extra disks attached to the machine, keyed by name.
-	// +optional
-	// +listType=map
-	// +listMapKey=name
-	// +k8s:validation:maxItems=16
-	// +patchMergeKey=name
-	// +patchStrategy=merge
-	Disks []Disk `json:"disks,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
-
-	// subnets are the tenant networks the machine is attached to, besides the default network.
-	// +optional
-	// +listType=map
-	// +listMapKey=name
-	// +patchMergeKey=name
-	// +patchStrategy=merge
-	Subnets []Subnet `json:"subnets,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
-
-	// external publishes the machine outside the tenant network. Omit to keep it internal.
-	// +optional
-	External *ExternalAccess `json:"external,omitempty"`
-
-	// gpus are GPU devices passed through to the machine.
-	// +optional
-	// +listType=map
-	// +listMapKey=name
-	// +patchMergeKey=name
-	// +patchStrategy=merge
-	Gpus []GPU `json:"gpus,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
-
-	// sshKeys are public keys authorized to log in as the default user.
-	// +optional
-	// +listType=set
-	// +k8s:validation:maxItems=32
-	// +patchStrategy=merge
-	SSHKeys []string `json:"sshKeys,omitempty" patchStrategy:"merge"`
-
-	// cloudInit is cloud-init user data run on first boot.
-	// +optional
-	// +k8s:validation:maxLength=65536
-	CloudInit string `json:"cloudInit,omitempty"`
-}
-
-// VirtualMachineResources sizes a machine without an instance type.
-type VirtualMachineResources struct {
-	// cpu is the number of virtual CPU cores.
-	// +required
-	CPU resource.Quantity `json:"cpu"`
-	// memory is the guest memory.
-	// +required
-	Memory resource.Quantity `json:"memory"`
-	// sockets is the number of CPU sockets the cores are spread over.
-	// +default=1
-	// +optional
-	// +k8s:validation:minimum=1
-	// +k8s:validation:maximum=16
-	Sockets int32 `json:"sockets,omitempty"`
-}
-
-// SystemDisk is the disk a machine boots from, created from an image.
-type SystemDisk struct {
-	// image is the operating system image the disk is created from (e.g. `ubuntu`, `fedora`).
-	// +required
-	// +k8s:validation:minLength=1
-	// +k8s:validation:maxLength=63
-	// +k8s:validation:pattern="^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
-	Image string `json:"image"`
-	// size is the size of the disk.
-	// +default="10Gi"
-	// +optional
-	Size resource.Quantity `json:"size,omitempty"`
-	// storageClass is the storage class the disk is provisioned from.
-	// +default="replicated"
-	// +optional
-	// +k8s:validation:maxLength=253
-	StorageClass string `json:"storageClass,omitempty"`
-}
-
-// DiskBus is the bus a disk is attached through.
-//
-// +enum
-type DiskBus string
-
-// The disk buses a machine supports.
-const (
-	DiskBusVirtio DiskBus = "virtio"
-	DiskBusSATA   DiskBus = "sata"
-	DiskBusSCSI   DiskBus = "scsi"
-)
-
-// Disk is an extra disk attached to a virtual machine.
-type Disk struct {
-	// name identifies the disk within the machine.
-	// +required
-	// +k8s:validation:minLength=1
-	// +k8s:validation:maxLength=63
-	// +k8s:validation:pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-	Name string `json:"name"`
-	// size is the size of the disk.
-	// +required
-	Size resource.Quantity `json:"size"`
-	// storageClass is the storage class the disk is provisioned from.
-	// +default="replicated"
-	// +optional
-	// +k8s:validation:maxLength=253
-	StorageClass string `json:"storageClass,omitempty"`
-	// bus is the bus the disk is attached through.
-	// +default="virtio"
-	// +optional
-	Bus DiskBus `json:"bus,omitempty"`
-}
-
-// Subnet attaches a machine to a tenant network.
-type Subnet struct {
-	// name is the name of the tenant's virtual private network.
-	// +required
-	// +k8s:validation:minLength=1
-	// +k8s:validation:maxLength=63
-	Name string `json:"name"`
-}
 
 // ExternalMethod is how a machine is published outside the tenant network.
 //
@@ -207,28 +60,146 @@ type ExternalMethod string
 
 // The ways a machine can be published.
 const (
-	// ExternalMethodPortList forwards only the listed ports to the machine.
+	// ExternalMethodPortList forwards only the listed ports.
 	ExternalMethodPortList ExternalMethod = "PortList"
-	// ExternalMethodWholeIP gives the machine a public address with every port open.
+	// ExternalMethodWholeIP gives the machine a public address of its own.
 	ExternalMethodWholeIP ExternalMethod = "WholeIP"
 )
 
-// ExternalAccess publishes a machine outside the tenant network.
-//
-// +k8s:validation:cel[0]:rule="self.method != 'PortList' || size(self.ports) > 0"
-// +k8s:validation:cel[0]:message="ports must list at least one port when method is PortList"
-// +k8s:validation:cel[0]:fieldPath=".ports"
-type ExternalAccess struct {
-	// method is how the machine is published.
+// VirtualMachineSpec describes the virtual machine a tenant wants.
+type VirtualMachineSpec struct {
+	// runStrategy says when the machine runs.
+	// +default="Always"
+	// +optional
+	RunStrategy *RunStrategy `json:"runStrategy,omitempty"`
+
+	// instanceType is the KubeVirt instance type that sizes the machine (e.g. `u1.medium`);
+	// resources override it.
+	// +default="u1.medium"
+	// +optional
+	// +k8s:validation:maxLength=63
+	InstanceType *string `json:"instanceType,omitempty"`
+
+	// instanceProfile is the KubeVirt preference (OS profile) of the machine (e.g. `ubuntu`).
+	// +default="ubuntu"
+	// +optional
+	// +k8s:validation:maxLength=63
+	InstanceProfile *string `json:"instanceProfile,omitempty"`
+
+	// disks are the VMDisks attached to the machine, by name, the first one booting it.
+	// +default=[]
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +patchMergeKey=name
+	// +patchStrategy=merge
+	Disks []DiskAttachment `json:"disks" patchStrategy:"merge" patchMergeKey:"name"`
+
+	// subnets are the tenant's virtual private networks the machine is attached to.
+	// +default=[]
+	// +optional
+	// +listType=atomic
+	Subnets []NetworkRef `json:"subnets"`
+
+	// networks are further networks the machine is attached to.
+	// +default=[]
+	// +optional
+	// +listType=atomic
+	Networks []NetworkRef `json:"networks"`
+
+	// gpus are GPU devices passed through to the machine.
+	// +default=[]
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +patchMergeKey=name
+	// +patchStrategy=merge
+	Gpus []GPU `json:"gpus" patchStrategy:"merge" patchMergeKey:"name"`
+
+	// resources are explicit CPU, memory and sockets; they override the instance type.
+	// +default={}
+	// +optional
+	Resources *VMResources `json:"resources,omitempty"`
+
+	// cpuModel is the CPU model presented to the machine; empty uses the platform's.
+	// +default=""
+	// +optional
+	CPUModel string `json:"cpuModel"`
+
+	// external publishes the machine outside the tenant network.
+	// +default=false
+	// +optional
+	External bool `json:"external"`
+
+	// externalMethod is how the machine is published when external is true.
 	// +default="PortList"
 	// +optional
-	Method ExternalMethod `json:"method,omitempty"`
-	// ports are the TCP ports forwarded to the machine when method is PortList.
+	ExternalMethod *ExternalMethod `json:"externalMethod,omitempty"`
+
+	// externalPorts are the ports forwarded when externalMethod is PortList. An empty list
+	// forwards none.
+	// +default=[22]
 	// +optional
 	// +listType=set
-	// +k8s:validation:maxItems=64
 	// +patchStrategy=merge
-	Ports []int32 `json:"ports,omitempty" patchStrategy:"merge"`
+	// +k8s:validation:maxItems=256
+	// +k8s:validation:cel[0]:rule="self.all(p, p >= 1 && p <= 65535)"
+	// +k8s:validation:cel[0]:message="ports must be between 1 and 65535"
+	ExternalPorts []int32 `json:"externalPorts" patchStrategy:"merge"`
+
+	// externalAllowICMP lets ICMP (ping) reach the machine when it is external.
+	// +default=true
+	// +optional
+	ExternalAllowICMP *bool `json:"externalAllowICMP,omitempty"`
+
+	// sshKeys are public keys authorized to log in to the machine.
+	// +default=[]
+	// +optional
+	// +listType=atomic
+	SSHKeys []string `json:"sshKeys"`
+
+	// cloudInit is the cloud-init user data the machine boots with.
+	// +default=""
+	// +optional
+	CloudInit string `json:"cloudInit"`
+
+	// cloudInitSeed changes the machine's cloud-init instance ID, so cloud-init runs again.
+	// +default=""
+	// +optional
+	CloudInitSeed string `json:"cloudInitSeed"`
+}
+
+// DiskAttachment attaches a VMDisk to a machine.
+type DiskAttachment struct {
+	// name is the VMDisk's name in the same namespace.
+	// +required
+	// +k8s:validation:minLength=1
+	// +k8s:validation:maxLength=253
+	Name string `json:"name,omitempty"`
+	// bus is the bus the disk is attached through (e.g. `virtio`, `sata`); empty lets KubeVirt choose.
+	// +optional
+	Bus *string `json:"bus,omitempty"`
+}
+
+// NetworkRef names a network a machine is attached to.
+type NetworkRef struct {
+	// name is the network's name.
+	// +optional
+	// +k8s:validation:maxLength=253
+	Name *string `json:"name,omitempty"`
+}
+
+// VMResources are explicit CPU, memory and sockets of a machine.
+type VMResources struct {
+	// cpu is the number of virtual CPUs.
+	// +optional
+	CPU *resource.Quantity `json:"cpu,omitempty"`
+	// memory is the amount of memory.
+	// +optional
+	Memory *resource.Quantity `json:"memory,omitempty"`
+	// sockets is the number of CPU sockets the CPUs are spread over.
+	// +optional
+	Sockets *resource.Quantity `json:"sockets,omitempty"`
 }
 
 // VirtualMachineStatus is the virtual machine as the platform last observed it.

@@ -22,6 +22,11 @@ limitations under the License.
 package v1alpha1
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in APIServer) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.APIServer"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Addon) OpenAPIModelName() string {
 	return "io.cozy.apps.v1alpha1.Addon"
 }
@@ -57,18 +62,18 @@ func (in BucketUser) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ComponentSize) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.ComponentSize"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ControlPlane) OpenAPIModelName() string {
 	return "io.cozy.apps.v1alpha1.ControlPlane"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
-func (in Disk) OpenAPIModelName() string {
-	return "io.cozy.apps.v1alpha1.Disk"
-}
-
-// OpenAPIModelName returns the OpenAPI model name for this type.
-func (in ExternalAccess) OpenAPIModelName() string {
-	return "io.cozy.apps.v1alpha1.ExternalAccess"
+func (in DiskAttachment) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.DiskAttachment"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
@@ -77,8 +82,23 @@ func (in GPU) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
-func (in IngressAddon) OpenAPIModelName() string {
-	return "io.cozy.apps.v1alpha1.IngressAddon"
+func (in HTTPSource) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.HTTPSource"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in IngressNginxAddon) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.IngressNginxAddon"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Konnectivity) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.Konnectivity"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Kubelet) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.Kubelet"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
@@ -89,6 +109,11 @@ func (in Kubernetes) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in KubernetesAddons) OpenAPIModelName() string {
 	return "io.cozy.apps.v1alpha1.KubernetesAddons"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in KubernetesImages) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.KubernetesImages"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
@@ -107,28 +132,98 @@ func (in KubernetesStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in NamedSource) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.NamedSource"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in NetworkRef) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.NetworkRef"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in NodeGroup) OpenAPIModelName() string {
 	return "io.cozy.apps.v1alpha1.NodeGroup"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
-func (in NodeResources) OpenAPIModelName() string {
-	return "io.cozy.apps.v1alpha1.NodeResources"
+func (in NodeHealthCheck) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.NodeHealthCheck"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
-func (in ObjectLock) OpenAPIModelName() string {
-	return "io.cozy.apps.v1alpha1.ObjectLock"
+func (in OIDC) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.OIDC"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
-func (in Subnet) OpenAPIModelName() string {
-	return "io.cozy.apps.v1alpha1.Subnet"
+func (in OIDCCustomConfig) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.OIDCCustomConfig"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
-func (in SystemDisk) OpenAPIModelName() string {
-	return "io.cozy.apps.v1alpha1.SystemDisk"
+func (in OIDCUser) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.OIDCUser"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Resources) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.Resources"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SecretRef) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.SecretRef"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Talos) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.Talos"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Toggle) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.Toggle"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in UploadSource) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.UploadSource"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VMDisk) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.VMDisk"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VMDiskList) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.VMDiskList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VMDiskSource) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.VMDiskSource"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VMDiskSpec) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.VMDiskSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VMDiskStatus) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.VMDiskStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VMResources) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.VMResources"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ValuesOverride) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.ValuesOverride"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
@@ -139,11 +234,6 @@ func (in VirtualMachine) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in VirtualMachineList) OpenAPIModelName() string {
 	return "io.cozy.apps.v1alpha1.VirtualMachineList"
-}
-
-// OpenAPIModelName returns the OpenAPI model name for this type.
-func (in VirtualMachineResources) OpenAPIModelName() string {
-	return "io.cozy.apps.v1alpha1.VirtualMachineResources"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

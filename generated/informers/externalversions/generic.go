@@ -57,6 +57,8 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Apps().V1alpha1().Buckets().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("kuberneteses"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Apps().V1alpha1().Kuberneteses().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("vmdisks"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Apps().V1alpha1().VMDisks().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("virtualmachines"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Apps().V1alpha1().VirtualMachines().Informer()}, nil
 

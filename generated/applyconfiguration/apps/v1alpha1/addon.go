@@ -25,14 +25,13 @@ import (
 // AddonApplyConfiguration represents a declarative configuration of the Addon type for use
 // with apply.
 //
-// Addon is an optional component installed into a tenant cluster. Values lets a user override the
-// component's chart values without the platform having to model every knob.
+// Addon is a component that is installed on request, with its chart values overridable.
 type AddonApplyConfiguration struct {
 	// enabled installs the component when true and removes it when false.
 	Enabled *bool `json:"enabled,omitempty"`
-	// values overrides the component's chart values. Free-form: it is passed to the component
-	// chart as is.
-	Values *runtime.RawExtension `json:"values,omitempty"`
+	// valuesOverride overrides the component's chart values. Free-form: it is passed to the
+	// component's chart as is, within the size limits every spec has.
+	ValuesOverride *runtime.RawExtension `json:"valuesOverride,omitempty"`
 }
 
 // AddonApplyConfiguration constructs a declarative configuration of the Addon type for use with
@@ -49,10 +48,10 @@ func (b *AddonApplyConfiguration) WithEnabled(value bool) *AddonApplyConfigurati
 	return b
 }
 
-// WithValues sets the Values field in the declarative configuration to the given value
+// WithValuesOverride sets the ValuesOverride field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the Values field is set to the value of the last call.
-func (b *AddonApplyConfiguration) WithValues(value runtime.RawExtension) *AddonApplyConfiguration {
-	b.Values = &value
+// If called multiple times, the ValuesOverride field is set to the value of the last call.
+func (b *AddonApplyConfiguration) WithValuesOverride(value runtime.RawExtension) *AddonApplyConfiguration {
+	b.ValuesOverride = &value
 	return b
 }

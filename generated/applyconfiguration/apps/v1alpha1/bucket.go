@@ -27,7 +27,8 @@ import (
 // BucketApplyConfiguration represents a declarative configuration of the Bucket type for use
 // with apply.
 //
-// Bucket is an S3-compatible object-storage bucket with its own users.
+// Bucket is an S3-compatible object-storage bucket with its own users. Its spec is the values
+// interface of Cozystack's `bucket` chart.
 type BucketApplyConfiguration struct {
 	v1.TypeMetaApplyConfiguration    `json:""`
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`

@@ -18,25 +18,19 @@ limitations under the License.
 
 package v1alpha1
 
-import (
-	resource "k8s.io/apimachinery/pkg/api/resource"
-)
-
 // BucketSpecApplyConfiguration represents a declarative configuration of the BucketSpec type for use
 // with apply.
 //
 // BucketSpec describes the bucket a tenant wants.
 type BucketSpecApplyConfiguration struct {
-	// storagePool is the object-storage pool (storage class) the bucket lives in. It cannot be
-	// changed once the bucket exists.
+	// storagePool is the object-storage pool (bucket class) the bucket lives in; empty uses the
+	// platform's default. Stricter than the chart: it cannot change once the bucket exists,
+	// because a bucket cannot move between pools.
 	StoragePool *string `json:"storagePool,omitempty"`
-	// versioning keeps every version of every object.
-	Versioning *bool `json:"versioning,omitempty"`
-	// locking makes objects immutable for a retention period (WORM). Needs versioning.
-	Locking *ObjectLockApplyConfiguration `json:"locking,omitempty"`
-	// quota caps the total size of the bucket's objects. Omit for no cap.
-	Quota *resource.Quantity `json:"quota,omitempty"`
+	// locking creates the bucket with S3 object locking (WORM) enabled.
+	Locking *bool `json:"locking,omitempty"`
 	// users are the bucket's access keys, keyed by user name. Each gets its own credentials.
+	// Stricter than the chart: names are DNS labels, since they become parts of object names.
 	Users map[string]BucketUserApplyConfiguration `json:"users,omitempty"`
 }
 
@@ -54,27 +48,11 @@ func (b *BucketSpecApplyConfiguration) WithStoragePool(value string) *BucketSpec
 	return b
 }
 
-// WithVersioning sets the Versioning field in the declarative configuration to the given value
-// and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the Versioning field is set to the value of the last call.
-func (b *BucketSpecApplyConfiguration) WithVersioning(value bool) *BucketSpecApplyConfiguration {
-	b.Versioning = &value
-	return b
-}
-
 // WithLocking sets the Locking field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the Locking field is set to the value of the last call.
-func (b *BucketSpecApplyConfiguration) WithLocking(value *ObjectLockApplyConfiguration) *BucketSpecApplyConfiguration {
-	b.Locking = value
-	return b
-}
-
-// WithQuota sets the Quota field in the declarative configuration to the given value
-// and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the Quota field is set to the value of the last call.
-func (b *BucketSpecApplyConfiguration) WithQuota(value resource.Quantity) *BucketSpecApplyConfiguration {
-	b.Quota = &value
+func (b *BucketSpecApplyConfiguration) WithLocking(value bool) *BucketSpecApplyConfiguration {
+	b.Locking = &value
 	return b
 }
 

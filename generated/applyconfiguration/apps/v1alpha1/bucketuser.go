@@ -18,17 +18,13 @@ limitations under the License.
 
 package v1alpha1
 
-import (
-	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
-)
-
 // BucketUserApplyConfiguration represents a declarative configuration of the BucketUser type for use
 // with apply.
 //
 // BucketUser is a user of a bucket with its own access keys.
 type BucketUserApplyConfiguration struct {
-	// access is what the user may do.
-	Access *appsv1alpha1.BucketAccess `json:"access,omitempty"`
+	// readonly lets the user only list and download objects.
+	Readonly *bool `json:"readonly,omitempty"`
 }
 
 // BucketUserApplyConfiguration constructs a declarative configuration of the BucketUser type for use with
@@ -37,10 +33,10 @@ func BucketUser() *BucketUserApplyConfiguration {
 	return &BucketUserApplyConfiguration{}
 }
 
-// WithAccess sets the Access field in the declarative configuration to the given value
+// WithReadonly sets the Readonly field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the Access field is set to the value of the last call.
-func (b *BucketUserApplyConfiguration) WithAccess(value appsv1alpha1.BucketAccess) *BucketUserApplyConfiguration {
-	b.Access = &value
+// If called multiple times, the Readonly field is set to the value of the last call.
+func (b *BucketUserApplyConfiguration) WithReadonly(value bool) *BucketUserApplyConfiguration {
+	b.Readonly = &value
 	return b
 }

@@ -23,8 +23,17 @@ package v1alpha1
 //
 // ControlPlane sizes the hosted control plane of a tenant cluster.
 type ControlPlaneApplyConfiguration struct {
-	// replicas is the number of API server replicas; use an odd number above 1 for high availability.
+	// replicas is the number of replicas of each control-plane component. Stricter than the
+	// chart: at least 1 (a cluster without an API server is no cluster) and at most 7.
 	Replicas *int32 `json:"replicas,omitempty"`
+	// apiServer sizes the API server.
+	APIServer *APIServerApplyConfiguration `json:"apiServer,omitempty"`
+	// controllerManager sizes the controller manager.
+	ControllerManager *ComponentSizeApplyConfiguration `json:"controllerManager,omitempty"`
+	// scheduler sizes the scheduler.
+	Scheduler *ComponentSizeApplyConfiguration `json:"scheduler,omitempty"`
+	// konnectivity sizes the konnectivity server that tunnels the API server to the nodes.
+	Konnectivity *KonnectivityApplyConfiguration `json:"konnectivity,omitempty"`
 }
 
 // ControlPlaneApplyConfiguration constructs a declarative configuration of the ControlPlane type for use with
@@ -38,5 +47,37 @@ func ControlPlane() *ControlPlaneApplyConfiguration {
 // If called multiple times, the Replicas field is set to the value of the last call.
 func (b *ControlPlaneApplyConfiguration) WithReplicas(value int32) *ControlPlaneApplyConfiguration {
 	b.Replicas = &value
+	return b
+}
+
+// WithAPIServer sets the APIServer field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the APIServer field is set to the value of the last call.
+func (b *ControlPlaneApplyConfiguration) WithAPIServer(value *APIServerApplyConfiguration) *ControlPlaneApplyConfiguration {
+	b.APIServer = value
+	return b
+}
+
+// WithControllerManager sets the ControllerManager field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ControllerManager field is set to the value of the last call.
+func (b *ControlPlaneApplyConfiguration) WithControllerManager(value *ComponentSizeApplyConfiguration) *ControlPlaneApplyConfiguration {
+	b.ControllerManager = value
+	return b
+}
+
+// WithScheduler sets the Scheduler field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Scheduler field is set to the value of the last call.
+func (b *ControlPlaneApplyConfiguration) WithScheduler(value *ComponentSizeApplyConfiguration) *ControlPlaneApplyConfiguration {
+	b.Scheduler = value
+	return b
+}
+
+// WithKonnectivity sets the Konnectivity field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Konnectivity field is set to the value of the last call.
+func (b *ControlPlaneApplyConfiguration) WithKonnectivity(value *KonnectivityApplyConfiguration) *ControlPlaneApplyConfiguration {
+	b.Konnectivity = value
 	return b
 }

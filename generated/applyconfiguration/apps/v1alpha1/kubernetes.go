@@ -28,7 +28,15 @@ import (
 // with apply.
 //
 // Kubernetes is a managed Kubernetes cluster run for a tenant: a hosted control plane plus groups
-// of worker nodes that run as virtual machines in the tenant's namespace.
+// of worker nodes that run as virtual machines in the tenant's namespace. Its spec is the values
+// interface of Cozystack's `kubernetes` chart.
+//
+// Conventions of every spec in this package, so an object round-trips exactly as a custom
+// resource with the same schema would: an optional field whose default is not its Go zero value
+// is a pointer, so "absent" (defaulted) and an explicit zero value stay apart; a field whose
+// default is its zero value (false, "", 0, [], {}) has no omitempty, so the defaulted value is
+// shown as a CRD shows it; defaults are the chart's own, declared with +default; rules stricter
+// than the chart's schema say why.
 type KubernetesApplyConfiguration struct {
 	v1.TypeMetaApplyConfiguration    `json:""`
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`

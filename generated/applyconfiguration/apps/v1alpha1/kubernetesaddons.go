@@ -21,20 +21,30 @@ package v1alpha1
 // KubernetesAddonsApplyConfiguration represents a declarative configuration of the KubernetesAddons type for use
 // with apply.
 //
-// KubernetesAddons are the optional components the platform can install into a tenant cluster.
+// KubernetesAddons are the optional components the chart can install into a tenant cluster.
 type KubernetesAddonsApplyConfiguration struct {
 	// certManager installs cert-manager for certificate issuing.
 	CertManager *AddonApplyConfiguration `json:"certManager,omitempty"`
-	// ingressNginx installs the NGINX ingress controller.
-	IngressNginx *IngressAddonApplyConfiguration `json:"ingressNginx,omitempty"`
-	// monitoringAgents installs the agents that ship metrics and logs to the tenant's monitoring.
-	MonitoringAgents *AddonApplyConfiguration `json:"monitoringAgents,omitempty"`
+	// cilium tunes the cluster's network plugin, which is always installed.
+	Cilium *ValuesOverrideApplyConfiguration `json:"cilium,omitempty"`
+	// coredns tunes the cluster's DNS, which is always installed.
+	Coredns *ValuesOverrideApplyConfiguration `json:"coredns,omitempty"`
+	// gatewayAPI installs the Gateway API resource definitions.
+	GatewayAPI *ToggleApplyConfiguration `json:"gatewayAPI,omitempty"`
 	// gpuOperator installs the NVIDIA GPU operator for node groups with GPUs.
 	GPUOperator *AddonApplyConfiguration `json:"gpuOperator,omitempty"`
-	// fluxcd installs Flux so the tenant can run GitOps inside the cluster.
-	Fluxcd *AddonApplyConfiguration `json:"fluxcd,omitempty"`
-	// verticalPodAutoscaler installs the vertical pod autoscaler.
-	VerticalPodAutoscaler *AddonApplyConfiguration `json:"verticalPodAutoscaler,omitempty"`
+	// hami installs HAMi to share GPUs between pods.
+	Hami *AddonApplyConfiguration `json:"hami,omitempty"`
+	// ingressNginx installs the NGINX ingress controller.
+	IngressNginx *IngressNginxAddonApplyConfiguration `json:"ingressNginx,omitempty"`
+	// monitoringAgents installs the agents that ship metrics and logs to the tenant's monitoring.
+	MonitoringAgents *AddonApplyConfiguration `json:"monitoringAgents,omitempty"`
+	// ouroboros installs ouroboros, which routes in-cluster traffic to the cluster's own ingress.
+	Ouroboros *AddonApplyConfiguration `json:"ouroboros,omitempty"`
+	// velero installs Velero for backups of the cluster's workloads.
+	Velero *AddonApplyConfiguration `json:"velero,omitempty"`
+	// verticalPodAutoscaler tunes the vertical pod autoscaler, which is always installed.
+	VerticalPodAutoscaler *ValuesOverrideApplyConfiguration `json:"verticalPodAutoscaler,omitempty"`
 }
 
 // KubernetesAddonsApplyConfiguration constructs a declarative configuration of the KubernetesAddons type for use with
@@ -51,10 +61,50 @@ func (b *KubernetesAddonsApplyConfiguration) WithCertManager(value *AddonApplyCo
 	return b
 }
 
+// WithCilium sets the Cilium field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Cilium field is set to the value of the last call.
+func (b *KubernetesAddonsApplyConfiguration) WithCilium(value *ValuesOverrideApplyConfiguration) *KubernetesAddonsApplyConfiguration {
+	b.Cilium = value
+	return b
+}
+
+// WithCoredns sets the Coredns field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Coredns field is set to the value of the last call.
+func (b *KubernetesAddonsApplyConfiguration) WithCoredns(value *ValuesOverrideApplyConfiguration) *KubernetesAddonsApplyConfiguration {
+	b.Coredns = value
+	return b
+}
+
+// WithGatewayAPI sets the GatewayAPI field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the GatewayAPI field is set to the value of the last call.
+func (b *KubernetesAddonsApplyConfiguration) WithGatewayAPI(value *ToggleApplyConfiguration) *KubernetesAddonsApplyConfiguration {
+	b.GatewayAPI = value
+	return b
+}
+
+// WithGPUOperator sets the GPUOperator field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the GPUOperator field is set to the value of the last call.
+func (b *KubernetesAddonsApplyConfiguration) WithGPUOperator(value *AddonApplyConfiguration) *KubernetesAddonsApplyConfiguration {
+	b.GPUOperator = value
+	return b
+}
+
+// WithHami sets the Hami field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Hami field is set to the value of the last call.
+func (b *KubernetesAddonsApplyConfiguration) WithHami(value *AddonApplyConfiguration) *KubernetesAddonsApplyConfiguration {
+	b.Hami = value
+	return b
+}
+
 // WithIngressNginx sets the IngressNginx field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the IngressNginx field is set to the value of the last call.
-func (b *KubernetesAddonsApplyConfiguration) WithIngressNginx(value *IngressAddonApplyConfiguration) *KubernetesAddonsApplyConfiguration {
+func (b *KubernetesAddonsApplyConfiguration) WithIngressNginx(value *IngressNginxAddonApplyConfiguration) *KubernetesAddonsApplyConfiguration {
 	b.IngressNginx = value
 	return b
 }
@@ -67,26 +117,26 @@ func (b *KubernetesAddonsApplyConfiguration) WithMonitoringAgents(value *AddonAp
 	return b
 }
 
-// WithGPUOperator sets the GPUOperator field in the declarative configuration to the given value
+// WithOuroboros sets the Ouroboros field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the GPUOperator field is set to the value of the last call.
-func (b *KubernetesAddonsApplyConfiguration) WithGPUOperator(value *AddonApplyConfiguration) *KubernetesAddonsApplyConfiguration {
-	b.GPUOperator = value
+// If called multiple times, the Ouroboros field is set to the value of the last call.
+func (b *KubernetesAddonsApplyConfiguration) WithOuroboros(value *AddonApplyConfiguration) *KubernetesAddonsApplyConfiguration {
+	b.Ouroboros = value
 	return b
 }
 
-// WithFluxcd sets the Fluxcd field in the declarative configuration to the given value
+// WithVelero sets the Velero field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the Fluxcd field is set to the value of the last call.
-func (b *KubernetesAddonsApplyConfiguration) WithFluxcd(value *AddonApplyConfiguration) *KubernetesAddonsApplyConfiguration {
-	b.Fluxcd = value
+// If called multiple times, the Velero field is set to the value of the last call.
+func (b *KubernetesAddonsApplyConfiguration) WithVelero(value *AddonApplyConfiguration) *KubernetesAddonsApplyConfiguration {
+	b.Velero = value
 	return b
 }
 
 // WithVerticalPodAutoscaler sets the VerticalPodAutoscaler field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the VerticalPodAutoscaler field is set to the value of the last call.
-func (b *KubernetesAddonsApplyConfiguration) WithVerticalPodAutoscaler(value *AddonApplyConfiguration) *KubernetesAddonsApplyConfiguration {
+func (b *KubernetesAddonsApplyConfiguration) WithVerticalPodAutoscaler(value *ValuesOverrideApplyConfiguration) *KubernetesAddonsApplyConfiguration {
 	b.VerticalPodAutoscaler = value
 	return b
 }

@@ -27,22 +27,33 @@ import (
 //
 // KubernetesSpec describes the cluster a tenant wants.
 type KubernetesSpecApplyConfiguration struct {
-	// version is the Kubernetes minor version of the control plane and nodes. It may be raised
-	// one minor at a time and never lowered.
+	// version is the Kubernetes minor version of the control plane and nodes. Stricter than the
+	// chart: it is never lowered, because Kubernetes does not support downgrading a cluster.
 	Version *appsv1alpha1.KubernetesVersion `json:"version,omitempty"`
-	// controlPlane sizes the hosted control plane.
-	ControlPlane *ControlPlaneApplyConfiguration `json:"controlPlane,omitempty"`
-	// nodeGroups are the groups of worker nodes, keyed by group name. Each group scales between its
-	// minReplicas and maxReplicas.
-	NodeGroups map[string]NodeGroupApplyConfiguration `json:"nodeGroups,omitempty"`
-	// addons are optional components installed into the cluster.
-	Addons *KubernetesAddonsApplyConfiguration `json:"addons,omitempty"`
 	// storageClass is the storage class of the tenant namespace that backs the cluster's
 	// persistent volumes.
 	StorageClass *string `json:"storageClass,omitempty"`
 	// host is the external DNS name under which the cluster's API and ingress are published.
-	// Empty means a name derived from the tenant's domain.
+	// Empty means a name derived from the tenant's domain. Stricter than the chart: a DNS name.
 	Host *string `json:"host,omitempty"`
+	// nodeGroups are the groups of worker nodes, keyed by group name. Each group scales between
+	// its minReplicas and maxReplicas. Stricter than the chart: names are DNS labels, since they
+	// become parts of machine names.
+	NodeGroups map[string]NodeGroupApplyConfiguration `json:"nodeGroups,omitempty"`
+	// addons are optional components installed into the cluster.
+	Addons *KubernetesAddonsApplyConfiguration `json:"addons,omitempty"`
+	// controlPlane sizes the hosted control plane.
+	ControlPlane *ControlPlaneApplyConfiguration `json:"controlPlane,omitempty"`
+	// images overrides the images of the chart's helper jobs; empty keeps the platform's.
+	Images *KubernetesImagesApplyConfiguration `json:"images,omitempty"`
+	// talos configures the Talos Linux images the nodes boot.
+	Talos *TalosApplyConfiguration `json:"talos,omitempty"`
+	// nodeHealthCheck says when an unhealthy node is replaced.
+	NodeHealthCheck *NodeHealthCheckApplyConfiguration `json:"nodeHealthCheck,omitempty"`
+	// maxNodeProvisionTime is how long a new node may take to join before it is replaced.
+	MaxNodeProvisionTime *string `json:"maxNodeProvisionTime,omitempty"`
+	// oidc configures how users log in to the cluster's API.
+	OIDC *OIDCApplyConfiguration `json:"oidc,omitempty"`
 }
 
 // KubernetesSpecApplyConfiguration constructs a declarative configuration of the KubernetesSpec type for use with
@@ -59,11 +70,19 @@ func (b *KubernetesSpecApplyConfiguration) WithVersion(value appsv1alpha1.Kubern
 	return b
 }
 
-// WithControlPlane sets the ControlPlane field in the declarative configuration to the given value
+// WithStorageClass sets the StorageClass field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the ControlPlane field is set to the value of the last call.
-func (b *KubernetesSpecApplyConfiguration) WithControlPlane(value *ControlPlaneApplyConfiguration) *KubernetesSpecApplyConfiguration {
-	b.ControlPlane = value
+// If called multiple times, the StorageClass field is set to the value of the last call.
+func (b *KubernetesSpecApplyConfiguration) WithStorageClass(value string) *KubernetesSpecApplyConfiguration {
+	b.StorageClass = &value
+	return b
+}
+
+// WithHost sets the Host field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Host field is set to the value of the last call.
+func (b *KubernetesSpecApplyConfiguration) WithHost(value string) *KubernetesSpecApplyConfiguration {
+	b.Host = &value
 	return b
 }
 
@@ -89,18 +108,50 @@ func (b *KubernetesSpecApplyConfiguration) WithAddons(value *KubernetesAddonsApp
 	return b
 }
 
-// WithStorageClass sets the StorageClass field in the declarative configuration to the given value
+// WithControlPlane sets the ControlPlane field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the StorageClass field is set to the value of the last call.
-func (b *KubernetesSpecApplyConfiguration) WithStorageClass(value string) *KubernetesSpecApplyConfiguration {
-	b.StorageClass = &value
+// If called multiple times, the ControlPlane field is set to the value of the last call.
+func (b *KubernetesSpecApplyConfiguration) WithControlPlane(value *ControlPlaneApplyConfiguration) *KubernetesSpecApplyConfiguration {
+	b.ControlPlane = value
 	return b
 }
 
-// WithHost sets the Host field in the declarative configuration to the given value
+// WithImages sets the Images field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the Host field is set to the value of the last call.
-func (b *KubernetesSpecApplyConfiguration) WithHost(value string) *KubernetesSpecApplyConfiguration {
-	b.Host = &value
+// If called multiple times, the Images field is set to the value of the last call.
+func (b *KubernetesSpecApplyConfiguration) WithImages(value *KubernetesImagesApplyConfiguration) *KubernetesSpecApplyConfiguration {
+	b.Images = value
+	return b
+}
+
+// WithTalos sets the Talos field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Talos field is set to the value of the last call.
+func (b *KubernetesSpecApplyConfiguration) WithTalos(value *TalosApplyConfiguration) *KubernetesSpecApplyConfiguration {
+	b.Talos = value
+	return b
+}
+
+// WithNodeHealthCheck sets the NodeHealthCheck field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the NodeHealthCheck field is set to the value of the last call.
+func (b *KubernetesSpecApplyConfiguration) WithNodeHealthCheck(value *NodeHealthCheckApplyConfiguration) *KubernetesSpecApplyConfiguration {
+	b.NodeHealthCheck = value
+	return b
+}
+
+// WithMaxNodeProvisionTime sets the MaxNodeProvisionTime field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the MaxNodeProvisionTime field is set to the value of the last call.
+func (b *KubernetesSpecApplyConfiguration) WithMaxNodeProvisionTime(value string) *KubernetesSpecApplyConfiguration {
+	b.MaxNodeProvisionTime = &value
+	return b
+}
+
+// WithOIDC sets the OIDC field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the OIDC field is set to the value of the last call.
+func (b *KubernetesSpecApplyConfiguration) WithOIDC(value *OIDCApplyConfiguration) *KubernetesSpecApplyConfiguration {
+	b.OIDC = value
 	return b
 }

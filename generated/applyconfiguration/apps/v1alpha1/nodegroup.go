@@ -19,29 +19,44 @@ limitations under the License.
 package v1alpha1
 
 import (
-	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
 	resource "k8s.io/apimachinery/pkg/api/resource"
 )
 
 // NodeGroupApplyConfiguration represents a declarative configuration of the NodeGroup type for use
 // with apply.
 //
-// NodeGroup is a group of identical worker nodes that the cluster autoscaler scales.
+// NodeGroup is a group of identical worker nodes that the cluster autoscaler scales. Every field
+// the chart requires has the chart's default, so a new group is complete as soon as it is named.
 type NodeGroupApplyConfiguration struct {
-	// minReplicas is the least number of nodes the autoscaler keeps.
+	// minReplicas is the least number of nodes the autoscaler keeps. Stricter than the chart: at
+	// most maxReplicas, or the autoscaler cannot satisfy both.
 	MinReplicas *int32 `json:"minReplicas,omitempty"`
 	// maxReplicas is the largest number of nodes the autoscaler may create.
 	MaxReplicas *int32 `json:"maxReplicas,omitempty"`
 	// instanceType is the virtual machine instance type of each node (e.g. `u1.medium`).
 	InstanceType *string `json:"instanceType,omitempty"`
-	// ephemeralStorage is the size of each node's root disk.
-	EphemeralStorage *resource.Quantity `json:"ephemeralStorage,omitempty"`
+	// diskSize is the size of each node's root disk.
+	DiskSize *resource.Quantity `json:"diskSize,omitempty"`
+	// storageClass is the storage class of the nodes' disks; empty uses the cluster's.
+	StorageClass *string `json:"storageClass,omitempty"`
 	// roles are extra roles the nodes take, e.g. `ingress-nginx` to run the cluster's ingress.
-	Roles []appsv1alpha1.NodeRole `json:"roles,omitempty"`
+	Roles []string `json:"roles,omitempty"`
 	// resources overrides the instance type's CPU and memory.
-	Resources *NodeResourcesApplyConfiguration `json:"resources,omitempty"`
+	Resources *ResourcesApplyConfiguration `json:"resources,omitempty"`
 	// gpus are GPU devices passed through to each node.
 	Gpus []GPUApplyConfiguration `json:"gpus,omitempty"`
+	// kubelet tunes the nodes' kubelet reservations and eviction thresholds.
+	Kubelet *KubeletApplyConfiguration `json:"kubelet,omitempty"`
+	// logSerialConsole streams the nodes' serial console to the platform's logs.
+	LogSerialConsole *bool `json:"logSerialConsole,omitempty"`
+	// maxUnhealthy overrides the cluster's nodeHealthCheck.maxUnhealthy for this group.
+	MaxUnhealthy *string `json:"maxUnhealthy,omitempty"`
+	// nodeStartupTimeout overrides the cluster's nodeHealthCheck.nodeStartupTimeout for this group.
+	NodeStartupTimeout *string `json:"nodeStartupTimeout,omitempty"`
+	// podCpuLimit is the CPU limit of the node's system pods.
+	PodCpuLimit *resource.Quantity `json:"podCpuLimit,omitempty"`
+	// podCpuRequest is the CPU request of the node's system pods.
+	PodCpuRequest *resource.Quantity `json:"podCpuRequest,omitempty"`
 }
 
 // NodeGroupApplyConfiguration constructs a declarative configuration of the NodeGroup type for use with
@@ -74,18 +89,26 @@ func (b *NodeGroupApplyConfiguration) WithInstanceType(value string) *NodeGroupA
 	return b
 }
 
-// WithEphemeralStorage sets the EphemeralStorage field in the declarative configuration to the given value
+// WithDiskSize sets the DiskSize field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the EphemeralStorage field is set to the value of the last call.
-func (b *NodeGroupApplyConfiguration) WithEphemeralStorage(value resource.Quantity) *NodeGroupApplyConfiguration {
-	b.EphemeralStorage = &value
+// If called multiple times, the DiskSize field is set to the value of the last call.
+func (b *NodeGroupApplyConfiguration) WithDiskSize(value resource.Quantity) *NodeGroupApplyConfiguration {
+	b.DiskSize = &value
+	return b
+}
+
+// WithStorageClass sets the StorageClass field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the StorageClass field is set to the value of the last call.
+func (b *NodeGroupApplyConfiguration) WithStorageClass(value string) *NodeGroupApplyConfiguration {
+	b.StorageClass = &value
 	return b
 }
 
 // WithRoles adds the given value to the Roles field in the declarative configuration
 // and returns the receiver, so that objects can be build by chaining "With" function invocations.
 // If called multiple times, values provided by each call will be appended to the Roles field.
-func (b *NodeGroupApplyConfiguration) WithRoles(values ...appsv1alpha1.NodeRole) *NodeGroupApplyConfiguration {
+func (b *NodeGroupApplyConfiguration) WithRoles(values ...string) *NodeGroupApplyConfiguration {
 	for i := range values {
 		b.Roles = append(b.Roles, values[i])
 	}
@@ -95,7 +118,7 @@ func (b *NodeGroupApplyConfiguration) WithRoles(values ...appsv1alpha1.NodeRole)
 // WithResources sets the Resources field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the Resources field is set to the value of the last call.
-func (b *NodeGroupApplyConfiguration) WithResources(value *NodeResourcesApplyConfiguration) *NodeGroupApplyConfiguration {
+func (b *NodeGroupApplyConfiguration) WithResources(value *ResourcesApplyConfiguration) *NodeGroupApplyConfiguration {
 	b.Resources = value
 	return b
 }
@@ -110,5 +133,53 @@ func (b *NodeGroupApplyConfiguration) WithGpus(values ...*GPUApplyConfiguration)
 		}
 		b.Gpus = append(b.Gpus, *values[i])
 	}
+	return b
+}
+
+// WithKubelet sets the Kubelet field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Kubelet field is set to the value of the last call.
+func (b *NodeGroupApplyConfiguration) WithKubelet(value *KubeletApplyConfiguration) *NodeGroupApplyConfiguration {
+	b.Kubelet = value
+	return b
+}
+
+// WithLogSerialConsole sets the LogSerialConsole field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the LogSerialConsole field is set to the value of the last call.
+func (b *NodeGroupApplyConfiguration) WithLogSerialConsole(value bool) *NodeGroupApplyConfiguration {
+	b.LogSerialConsole = &value
+	return b
+}
+
+// WithMaxUnhealthy sets the MaxUnhealthy field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the MaxUnhealthy field is set to the value of the last call.
+func (b *NodeGroupApplyConfiguration) WithMaxUnhealthy(value string) *NodeGroupApplyConfiguration {
+	b.MaxUnhealthy = &value
+	return b
+}
+
+// WithNodeStartupTimeout sets the NodeStartupTimeout field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the NodeStartupTimeout field is set to the value of the last call.
+func (b *NodeGroupApplyConfiguration) WithNodeStartupTimeout(value string) *NodeGroupApplyConfiguration {
+	b.NodeStartupTimeout = &value
+	return b
+}
+
+// WithPodCpuLimit sets the PodCpuLimit field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the PodCpuLimit field is set to the value of the last call.
+func (b *NodeGroupApplyConfiguration) WithPodCpuLimit(value resource.Quantity) *NodeGroupApplyConfiguration {
+	b.PodCpuLimit = &value
+	return b
+}
+
+// WithPodCpuRequest sets the PodCpuRequest field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the PodCpuRequest field is set to the value of the last call.
+func (b *NodeGroupApplyConfiguration) WithPodCpuRequest(value resource.Quantity) *NodeGroupApplyConfiguration {
+	b.PodCpuRequest = &value
 	return b
 }

@@ -27,8 +27,8 @@ import (
 // VirtualMachineApplyConfiguration represents a declarative configuration of the VirtualMachine type for use
 // with apply.
 //
-// VirtualMachine is a virtual machine run for a tenant, with its system disk, extra disks and
-// network attachments.
+// VirtualMachine is a virtual machine run for a tenant. Its disks are VMDisks referred to by name.
+// Its spec is the values interface of Cozystack's `vm-instance` chart.
 type VirtualMachineApplyConfiguration struct {
 	v1.TypeMetaApplyConfiguration    `json:""`
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`

@@ -27,29 +27,40 @@ import (
 //
 // VirtualMachineSpec describes the virtual machine a tenant wants.
 type VirtualMachineSpecApplyConfiguration struct {
-	// runStrategy says when the platform keeps the machine running.
+	// runStrategy says when the machine runs.
 	RunStrategy *appsv1alpha1.RunStrategy `json:"runStrategy,omitempty"`
-	// instanceType is the instance type that sizes the machine (e.g. `u1.medium`). Set either
-	// instanceType or resources.
+	// instanceType is the KubeVirt instance type that sizes the machine (e.g. `u1.medium`);
+	// resources override it.
 	InstanceType *string `json:"instanceType,omitempty"`
-	// instanceProfile is the preference profile that tunes devices for a guest OS (e.g. `ubuntu`).
+	// instanceProfile is the KubeVirt preference (OS profile) of the machine (e.g. `ubuntu`).
 	InstanceProfile *string `json:"instanceProfile,omitempty"`
-	// resources sizes the machine explicitly instead of through an instance type.
-	Resources *VirtualMachineResourcesApplyConfiguration `json:"resources,omitempty"`
-	// systemDisk is the disk the machine boots from.
-	SystemDisk *SystemDiskApplyConfiguration `json:"systemDisk,omitempty"`
-	// disks are extra disks attached to the machine, keyed by name.
-	Disks []DiskApplyConfiguration `json:"disks,omitempty"`
-	// subnets are the tenant networks the machine is attached to, besides the default network.
-	Subnets []SubnetApplyConfiguration `json:"subnets,omitempty"`
-	// external publishes the machine outside the tenant network. Omit to keep it internal.
-	External *ExternalAccessApplyConfiguration `json:"external,omitempty"`
+	// disks are the VMDisks attached to the machine, by name, the first one booting it.
+	Disks []DiskAttachmentApplyConfiguration `json:"disks,omitempty"`
+	// subnets are the tenant's virtual private networks the machine is attached to.
+	Subnets []NetworkRefApplyConfiguration `json:"subnets,omitempty"`
+	// networks are further networks the machine is attached to.
+	Networks []NetworkRefApplyConfiguration `json:"networks,omitempty"`
 	// gpus are GPU devices passed through to the machine.
 	Gpus []GPUApplyConfiguration `json:"gpus,omitempty"`
-	// sshKeys are public keys authorized to log in as the default user.
+	// resources are explicit CPU, memory and sockets; they override the instance type.
+	Resources *VMResourcesApplyConfiguration `json:"resources,omitempty"`
+	// cpuModel is the CPU model presented to the machine; empty uses the platform's.
+	CPUModel *string `json:"cpuModel,omitempty"`
+	// external publishes the machine outside the tenant network.
+	External *bool `json:"external,omitempty"`
+	// externalMethod is how the machine is published when external is true.
+	ExternalMethod *appsv1alpha1.ExternalMethod `json:"externalMethod,omitempty"`
+	// externalPorts are the ports forwarded when externalMethod is PortList. An empty list
+	// forwards none.
+	ExternalPorts []int32 `json:"externalPorts,omitempty"`
+	// externalAllowICMP lets ICMP (ping) reach the machine when it is external.
+	ExternalAllowICMP *bool `json:"externalAllowICMP,omitempty"`
+	// sshKeys are public keys authorized to log in to the machine.
 	SSHKeys []string `json:"sshKeys,omitempty"`
-	// cloudInit is cloud-init user data run on first boot.
+	// cloudInit is the cloud-init user data the machine boots with.
 	CloudInit *string `json:"cloudInit,omitempty"`
+	// cloudInitSeed changes the machine's cloud-init instance ID, so cloud-init runs again.
+	CloudInitSeed *string `json:"cloudInitSeed,omitempty"`
 }
 
 // VirtualMachineSpecApplyConfiguration constructs a declarative configuration of the VirtualMachineSpec type for use with
@@ -82,26 +93,10 @@ func (b *VirtualMachineSpecApplyConfiguration) WithInstanceProfile(value string)
 	return b
 }
 
-// WithResources sets the Resources field in the declarative configuration to the given value
-// and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the Resources field is set to the value of the last call.
-func (b *VirtualMachineSpecApplyConfiguration) WithResources(value *VirtualMachineResourcesApplyConfiguration) *VirtualMachineSpecApplyConfiguration {
-	b.Resources = value
-	return b
-}
-
-// WithSystemDisk sets the SystemDisk field in the declarative configuration to the given value
-// and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the SystemDisk field is set to the value of the last call.
-func (b *VirtualMachineSpecApplyConfiguration) WithSystemDisk(value *SystemDiskApplyConfiguration) *VirtualMachineSpecApplyConfiguration {
-	b.SystemDisk = value
-	return b
-}
-
 // WithDisks adds the given value to the Disks field in the declarative configuration
 // and returns the receiver, so that objects can be build by chaining "With" function invocations.
 // If called multiple times, values provided by each call will be appended to the Disks field.
-func (b *VirtualMachineSpecApplyConfiguration) WithDisks(values ...*DiskApplyConfiguration) *VirtualMachineSpecApplyConfiguration {
+func (b *VirtualMachineSpecApplyConfiguration) WithDisks(values ...*DiskAttachmentApplyConfiguration) *VirtualMachineSpecApplyConfiguration {
 	for i := range values {
 		if values[i] == nil {
 			panic("nil value passed to WithDisks")
@@ -114,7 +109,7 @@ func (b *VirtualMachineSpecApplyConfiguration) WithDisks(values ...*DiskApplyCon
 // WithSubnets adds the given value to the Subnets field in the declarative configuration
 // and returns the receiver, so that objects can be build by chaining "With" function invocations.
 // If called multiple times, values provided by each call will be appended to the Subnets field.
-func (b *VirtualMachineSpecApplyConfiguration) WithSubnets(values ...*SubnetApplyConfiguration) *VirtualMachineSpecApplyConfiguration {
+func (b *VirtualMachineSpecApplyConfiguration) WithSubnets(values ...*NetworkRefApplyConfiguration) *VirtualMachineSpecApplyConfiguration {
 	for i := range values {
 		if values[i] == nil {
 			panic("nil value passed to WithSubnets")
@@ -124,11 +119,16 @@ func (b *VirtualMachineSpecApplyConfiguration) WithSubnets(values ...*SubnetAppl
 	return b
 }
 
-// WithExternal sets the External field in the declarative configuration to the given value
-// and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the External field is set to the value of the last call.
-func (b *VirtualMachineSpecApplyConfiguration) WithExternal(value *ExternalAccessApplyConfiguration) *VirtualMachineSpecApplyConfiguration {
-	b.External = value
+// WithNetworks adds the given value to the Networks field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Networks field.
+func (b *VirtualMachineSpecApplyConfiguration) WithNetworks(values ...*NetworkRefApplyConfiguration) *VirtualMachineSpecApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithNetworks")
+		}
+		b.Networks = append(b.Networks, *values[i])
+	}
 	return b
 }
 
@@ -142,6 +142,56 @@ func (b *VirtualMachineSpecApplyConfiguration) WithGpus(values ...*GPUApplyConfi
 		}
 		b.Gpus = append(b.Gpus, *values[i])
 	}
+	return b
+}
+
+// WithResources sets the Resources field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Resources field is set to the value of the last call.
+func (b *VirtualMachineSpecApplyConfiguration) WithResources(value *VMResourcesApplyConfiguration) *VirtualMachineSpecApplyConfiguration {
+	b.Resources = value
+	return b
+}
+
+// WithCPUModel sets the CPUModel field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the CPUModel field is set to the value of the last call.
+func (b *VirtualMachineSpecApplyConfiguration) WithCPUModel(value string) *VirtualMachineSpecApplyConfiguration {
+	b.CPUModel = &value
+	return b
+}
+
+// WithExternal sets the External field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the External field is set to the value of the last call.
+func (b *VirtualMachineSpecApplyConfiguration) WithExternal(value bool) *VirtualMachineSpecApplyConfiguration {
+	b.External = &value
+	return b
+}
+
+// WithExternalMethod sets the ExternalMethod field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ExternalMethod field is set to the value of the last call.
+func (b *VirtualMachineSpecApplyConfiguration) WithExternalMethod(value appsv1alpha1.ExternalMethod) *VirtualMachineSpecApplyConfiguration {
+	b.ExternalMethod = &value
+	return b
+}
+
+// WithExternalPorts adds the given value to the ExternalPorts field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the ExternalPorts field.
+func (b *VirtualMachineSpecApplyConfiguration) WithExternalPorts(values ...int32) *VirtualMachineSpecApplyConfiguration {
+	for i := range values {
+		b.ExternalPorts = append(b.ExternalPorts, values[i])
+	}
+	return b
+}
+
+// WithExternalAllowICMP sets the ExternalAllowICMP field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ExternalAllowICMP field is set to the value of the last call.
+func (b *VirtualMachineSpecApplyConfiguration) WithExternalAllowICMP(value bool) *VirtualMachineSpecApplyConfiguration {
+	b.ExternalAllowICMP = &value
 	return b
 }
 
@@ -160,5 +210,13 @@ func (b *VirtualMachineSpecApplyConfiguration) WithSSHKeys(values ...string) *Vi
 // If called multiple times, the CloudInit field is set to the value of the last call.
 func (b *VirtualMachineSpecApplyConfiguration) WithCloudInit(value string) *VirtualMachineSpecApplyConfiguration {
 	b.CloudInit = &value
+	return b
+}
+
+// WithCloudInitSeed sets the CloudInitSeed field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the CloudInitSeed field is set to the value of the last call.
+func (b *VirtualMachineSpecApplyConfiguration) WithCloudInitSeed(value string) *VirtualMachineSpecApplyConfiguration {
+	b.CloudInitSeed = &value
 	return b
 }

@@ -34,6 +34,14 @@ type KubernetesListerExpansion interface{}
 // KubernetesNamespaceLister.
 type KubernetesNamespaceListerExpansion interface{}
 
+// VMDiskListerExpansion allows custom methods to be added to
+// VMDiskLister.
+type VMDiskListerExpansion interface{}
+
+// VMDiskNamespaceListerExpansion allows custom methods to be added to
+// VMDiskNamespaceLister.
+type VMDiskNamespaceListerExpansion interface{}
+
 // VirtualMachineListerExpansion allows custom methods to be added to
 // VirtualMachineLister.
 type VirtualMachineListerExpansion interface{}

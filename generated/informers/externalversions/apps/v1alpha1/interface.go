@@ -28,6 +28,8 @@ type Interface interface {
 	Buckets() TypedBucketInformer
 	// Kuberneteses returns a KubernetesInformer.
 	Kuberneteses() TypedKubernetesInformer
+	// VMDisks returns a VMDiskInformer.
+	VMDisks() TypedVMDiskInformer
 	// VirtualMachines returns a VirtualMachineInformer.
 	VirtualMachines() TypedVirtualMachineInformer
 }
@@ -51,6 +53,11 @@ func (v *version) Buckets() TypedBucketInformer {
 // Kuberneteses returns a TypedKubernetesInformer.
 func (v *version) Kuberneteses() TypedKubernetesInformer {
 	return &kubernetesInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// VMDisks returns a TypedVMDiskInformer.
+func (v *version) VMDisks() TypedVMDiskInformer {
+	return &vMDiskInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // VirtualMachines returns a TypedVirtualMachineInformer.

@@ -30,6 +30,7 @@ type AppsV1alpha1Interface interface {
 	RESTClient() rest.Interface
 	BucketsGetter
 	KubernetesesGetter
+	VMDisksGetter
 	VirtualMachinesGetter
 }
 
@@ -44,6 +45,10 @@ func (c *AppsV1alpha1Client) Buckets(namespace string) BucketInterface {
 
 func (c *AppsV1alpha1Client) Kuberneteses(namespace string) KubernetesInterface {
 	return newKuberneteses(c, namespace)
+}
+
+func (c *AppsV1alpha1Client) VMDisks(namespace string) VMDiskInterface {
+	return newVMDisks(c, namespace)
 }
 
 func (c *AppsV1alpha1Client) VirtualMachines(namespace string) VirtualMachineInterface {

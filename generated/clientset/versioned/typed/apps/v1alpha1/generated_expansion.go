@@ -22,4 +22,6 @@ type BucketExpansion interface{}
 
 type KubernetesExpansion interface{}
 
+type VMDiskExpansion interface{}
+
 type VirtualMachineExpansion interface{}

@@ -36,6 +36,10 @@ func (c *FakeAppsV1alpha1) Kuberneteses(namespace string) v1alpha1.KubernetesInt
 	return newFakeKuberneteses(c, namespace)
 }
 
+func (c *FakeAppsV1alpha1) VMDisks(namespace string) v1alpha1.VMDiskInterface {
+	return newFakeVMDisks(c, namespace)
+}
+
 func (c *FakeAppsV1alpha1) VirtualMachines(namespace string) v1alpha1.VirtualMachineInterface {
 	return newFakeVirtualMachines(c, namespace)
 }

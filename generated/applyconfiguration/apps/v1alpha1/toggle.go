@@ -18,25 +18,25 @@ limitations under the License.
 
 package v1alpha1
 
-// SubnetApplyConfiguration represents a declarative configuration of the Subnet type for use
+// ToggleApplyConfiguration represents a declarative configuration of the Toggle type for use
 // with apply.
 //
-// Subnet attaches a machine to a tenant network.
-type SubnetApplyConfiguration struct {
-	// name is the name of the tenant's virtual private network.
-	Name *string `json:"name,omitempty"`
+// Toggle is a component that is only switched on or off.
+type ToggleApplyConfiguration struct {
+	// enabled installs the component when true and removes it when false.
+	Enabled *bool `json:"enabled,omitempty"`
 }
 
-// SubnetApplyConfiguration constructs a declarative configuration of the Subnet type for use with
+// ToggleApplyConfiguration constructs a declarative configuration of the Toggle type for use with
 // apply.
-func Subnet() *SubnetApplyConfiguration {
-	return &SubnetApplyConfiguration{}
+func Toggle() *ToggleApplyConfiguration {
+	return &ToggleApplyConfiguration{}
 }
 
-// WithName sets the Name field in the declarative configuration to the given value
+// WithEnabled sets the Enabled field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the Name field is set to the value of the last call.
-func (b *SubnetApplyConfiguration) WithName(value string) *SubnetApplyConfiguration {
-	b.Name = &value
+// If called multiple times, the Enabled field is set to the value of the last call.
+func (b *ToggleApplyConfiguration) WithEnabled(value bool) *ToggleApplyConfiguration {
+	b.Enabled = &value
 	return b
 }

@@ -22,29 +22,27 @@ import (
 	resource "k8s.io/apimachinery/pkg/api/resource"
 )
 
-// VirtualMachineResourcesApplyConfiguration represents a declarative configuration of the VirtualMachineResources type for use
+// ResourcesApplyConfiguration represents a declarative configuration of the Resources type for use
 // with apply.
 //
-// VirtualMachineResources sizes a machine without an instance type.
-type VirtualMachineResourcesApplyConfiguration struct {
-	// cpu is the number of virtual CPU cores.
+// Resources are explicit CPU and memory, overriding an instance type or a preset.
+type ResourcesApplyConfiguration struct {
+	// cpu is the number of virtual CPUs.
 	CPU *resource.Quantity `json:"cpu,omitempty"`
-	// memory is the guest memory.
+	// memory is the amount of memory.
 	Memory *resource.Quantity `json:"memory,omitempty"`
-	// sockets is the number of CPU sockets the cores are spread over.
-	Sockets *int32 `json:"sockets,omitempty"`
 }
 
-// VirtualMachineResourcesApplyConfiguration constructs a declarative configuration of the VirtualMachineResources type for use with
+// ResourcesApplyConfiguration constructs a declarative configuration of the Resources type for use with
 // apply.
-func VirtualMachineResources() *VirtualMachineResourcesApplyConfiguration {
-	return &VirtualMachineResourcesApplyConfiguration{}
+func Resources() *ResourcesApplyConfiguration {
+	return &ResourcesApplyConfiguration{}
 }
 
 // WithCPU sets the CPU field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the CPU field is set to the value of the last call.
-func (b *VirtualMachineResourcesApplyConfiguration) WithCPU(value resource.Quantity) *VirtualMachineResourcesApplyConfiguration {
+func (b *ResourcesApplyConfiguration) WithCPU(value resource.Quantity) *ResourcesApplyConfiguration {
 	b.CPU = &value
 	return b
 }
@@ -52,15 +50,7 @@ func (b *VirtualMachineResourcesApplyConfiguration) WithCPU(value resource.Quant
 // WithMemory sets the Memory field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the Memory field is set to the value of the last call.
-func (b *VirtualMachineResourcesApplyConfiguration) WithMemory(value resource.Quantity) *VirtualMachineResourcesApplyConfiguration {
+func (b *ResourcesApplyConfiguration) WithMemory(value resource.Quantity) *ResourcesApplyConfiguration {
 	b.Memory = &value
-	return b
-}
-
-// WithSockets sets the Sockets field in the declarative configuration to the given value
-// and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the Sockets field is set to the value of the last call.
-func (b *VirtualMachineResourcesApplyConfiguration) WithSockets(value int32) *VirtualMachineResourcesApplyConfiguration {
-	b.Sockets = &value
 	return b
 }

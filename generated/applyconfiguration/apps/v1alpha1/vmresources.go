@@ -22,27 +22,29 @@ import (
 	resource "k8s.io/apimachinery/pkg/api/resource"
 )
 
-// NodeResourcesApplyConfiguration represents a declarative configuration of the NodeResources type for use
+// VMResourcesApplyConfiguration represents a declarative configuration of the VMResources type for use
 // with apply.
 //
-// NodeResources overrides the CPU and memory an instance type gives a node.
-type NodeResourcesApplyConfiguration struct {
-	// cpu is the number of virtual CPUs of each node.
+// VMResources are explicit CPU, memory and sockets of a machine.
+type VMResourcesApplyConfiguration struct {
+	// cpu is the number of virtual CPUs.
 	CPU *resource.Quantity `json:"cpu,omitempty"`
-	// memory is the memory of each node.
+	// memory is the amount of memory.
 	Memory *resource.Quantity `json:"memory,omitempty"`
+	// sockets is the number of CPU sockets the CPUs are spread over.
+	Sockets *resource.Quantity `json:"sockets,omitempty"`
 }
 
-// NodeResourcesApplyConfiguration constructs a declarative configuration of the NodeResources type for use with
+// VMResourcesApplyConfiguration constructs a declarative configuration of the VMResources type for use with
 // apply.
-func NodeResources() *NodeResourcesApplyConfiguration {
-	return &NodeResourcesApplyConfiguration{}
+func VMResources() *VMResourcesApplyConfiguration {
+	return &VMResourcesApplyConfiguration{}
 }
 
 // WithCPU sets the CPU field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the CPU field is set to the value of the last call.
-func (b *NodeResourcesApplyConfiguration) WithCPU(value resource.Quantity) *NodeResourcesApplyConfiguration {
+func (b *VMResourcesApplyConfiguration) WithCPU(value resource.Quantity) *VMResourcesApplyConfiguration {
 	b.CPU = &value
 	return b
 }
@@ -50,7 +52,15 @@ func (b *NodeResourcesApplyConfiguration) WithCPU(value resource.Quantity) *Node
 // WithMemory sets the Memory field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the Memory field is set to the value of the last call.
-func (b *NodeResourcesApplyConfiguration) WithMemory(value resource.Quantity) *NodeResourcesApplyConfiguration {
+func (b *VMResourcesApplyConfiguration) WithMemory(value resource.Quantity) *VMResourcesApplyConfiguration {
 	b.Memory = &value
+	return b
+}
+
+// WithSockets sets the Sockets field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Sockets field is set to the value of the last call.
+func (b *VMResourcesApplyConfiguration) WithSockets(value resource.Quantity) *VMResourcesApplyConfiguration {
+	b.Sockets = &value
 	return b
 }

@@ -23,31 +23,31 @@ import (
 	runtime "k8s.io/apimachinery/pkg/runtime"
 )
 
-// IngressAddonApplyConfiguration represents a declarative configuration of the IngressAddon type for use
+// IngressNginxAddonApplyConfiguration represents a declarative configuration of the IngressNginxAddon type for use
 // with apply.
 //
-// IngressAddon is the ingress controller addon, which also needs to know how it is exposed.
-type IngressAddonApplyConfiguration struct {
+// IngressNginxAddon is the ingress controller addon, which also needs to know how it is exposed.
+type IngressNginxAddonApplyConfiguration struct {
 	// enabled installs the ingress controller when true.
 	Enabled *bool `json:"enabled,omitempty"`
 	// exposeMethod is how the ingress controller is reached from outside the cluster.
 	ExposeMethod *appsv1alpha1.IngressExposeMethod `json:"exposeMethod,omitempty"`
 	// hosts are the DNS names routed to the ingress controller when it is proxied.
 	Hosts []string `json:"hosts,omitempty"`
-	// values overrides the ingress controller's chart values.
-	Values *runtime.RawExtension `json:"values,omitempty"`
+	// valuesOverride overrides the ingress controller's chart values.
+	ValuesOverride *runtime.RawExtension `json:"valuesOverride,omitempty"`
 }
 
-// IngressAddonApplyConfiguration constructs a declarative configuration of the IngressAddon type for use with
+// IngressNginxAddonApplyConfiguration constructs a declarative configuration of the IngressNginxAddon type for use with
 // apply.
-func IngressAddon() *IngressAddonApplyConfiguration {
-	return &IngressAddonApplyConfiguration{}
+func IngressNginxAddon() *IngressNginxAddonApplyConfiguration {
+	return &IngressNginxAddonApplyConfiguration{}
 }
 
 // WithEnabled sets the Enabled field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the Enabled field is set to the value of the last call.
-func (b *IngressAddonApplyConfiguration) WithEnabled(value bool) *IngressAddonApplyConfiguration {
+func (b *IngressNginxAddonApplyConfiguration) WithEnabled(value bool) *IngressNginxAddonApplyConfiguration {
 	b.Enabled = &value
 	return b
 }
@@ -55,7 +55,7 @@ func (b *IngressAddonApplyConfiguration) WithEnabled(value bool) *IngressAddonAp
 // WithExposeMethod sets the ExposeMethod field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the ExposeMethod field is set to the value of the last call.
-func (b *IngressAddonApplyConfiguration) WithExposeMethod(value appsv1alpha1.IngressExposeMethod) *IngressAddonApplyConfiguration {
+func (b *IngressNginxAddonApplyConfiguration) WithExposeMethod(value appsv1alpha1.IngressExposeMethod) *IngressNginxAddonApplyConfiguration {
 	b.ExposeMethod = &value
 	return b
 }
@@ -63,17 +63,17 @@ func (b *IngressAddonApplyConfiguration) WithExposeMethod(value appsv1alpha1.Ing
 // WithHosts adds the given value to the Hosts field in the declarative configuration
 // and returns the receiver, so that objects can be build by chaining "With" function invocations.
 // If called multiple times, values provided by each call will be appended to the Hosts field.
-func (b *IngressAddonApplyConfiguration) WithHosts(values ...string) *IngressAddonApplyConfiguration {
+func (b *IngressNginxAddonApplyConfiguration) WithHosts(values ...string) *IngressNginxAddonApplyConfiguration {
 	for i := range values {
 		b.Hosts = append(b.Hosts, values[i])
 	}
 	return b
 }
 
-// WithValues sets the Values field in the declarative configuration to the given value
+// WithValuesOverride sets the ValuesOverride field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the Values field is set to the value of the last call.
-func (b *IngressAddonApplyConfiguration) WithValues(value runtime.RawExtension) *IngressAddonApplyConfiguration {
-	b.Values = &value
+// If called multiple times, the ValuesOverride field is set to the value of the last call.
+func (b *IngressNginxAddonApplyConfiguration) WithValuesOverride(value runtime.RawExtension) *IngressNginxAddonApplyConfiguration {
+	b.ValuesOverride = &value
 	return b
 }
