@@ -17,10 +17,10 @@ import (
 	netutils "k8s.io/utils/net"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
-	"github.com/cozystack/apps-apiserver/pkg/openapi"
 	"github.com/cozystack/apps-apiserver/pkg/apiserver"
 	"github.com/cozystack/apps-apiserver/pkg/authorization"
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
+	"github.com/cozystack/apps-apiserver/pkg/openapi"
 
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 )
