@@ -850,7 +850,7 @@ func schema_apps_apiserver_apis_apps_v1alpha1_Kubernetes(ref common.ReferenceCal
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "Kubernetes is a managed Kubernetes cluster run for a tenant: a hosted control plane plus groups of worker nodes that run as virtual machines in the tenant's namespace. Its spec is the values interface of Cozystack's `kubernetes` chart.\n\nConventions of every spec in this package, so an object round-trips exactly as a custom resource with the same schema would: an optional field whose default is not its Go zero value is a pointer, so \"absent\" (defaulted) and an explicit zero value stay apart; a field whose default is its zero value (false, \"\", 0, [], {}) has no omitempty, so the defaulted value is shown as a CRD shows it; defaults are the chart's own, declared with +default; rules stricter than the chart's schema say why.",
+				Description: "Kubernetes is a managed Kubernetes cluster run for a tenant: a hosted control plane plus groups of worker nodes that run as virtual machines in the tenant's namespace. Its spec is the values interface of Cozystack's `kubernetes` chart.\n\nConventions of every spec in this package, so an object round-trips exactly as a custom resource with the same schema would: an optional field whose default is not its Go zero value is a pointer, so \"absent\" (defaulted) and an explicit zero value stay apart; a field whose default is its zero value (false, \"\", 0, [], {}) has no omitempty, so the defaulted value is shown as a CRD shows it; a required string is a pointer too, so \"\" is checked as \"\" rather than reported missing; defaults are the chart's own, declared with +default; rules stricter than the chart's schema say why.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"kind": {
@@ -1346,7 +1346,8 @@ func schema_apps_apiserver_apis_apps_v1alpha1_NodeGroup(ref common.ReferenceCall
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "roles are extra roles the nodes take, e.g. `ingress-nginx` to run the cluster's ingress.",
+							Description: "roles are extra roles the nodes take, e.g. `ingress-nginx` to run the cluster's ingress. The chart declares no default; none and [] mean the same to it, and [] is kept as given.",
+							Default:     []interface{}{},
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -1376,7 +1377,8 @@ func schema_apps_apiserver_apis_apps_v1alpha1_NodeGroup(ref common.ReferenceCall
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "gpus are GPU devices passed through to each node.",
+							Description: "gpus are GPU devices passed through to each node. The chart declares no default; none and [] mean the same to it, and [] is kept as given.",
+							Default:     []interface{}{},
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{

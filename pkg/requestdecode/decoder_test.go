@@ -55,7 +55,7 @@ func TestWrongTypesAreRemovedAndReported(t *testing.T) {
 	if err != nil {
 		t.Fatalf("decoding must succeed so validation can answer 422: %v", err)
 	}
-	if len(errs) != 2 || !hasError(errs, field.ErrorTypeTypeInvalid, "spec.locking") || !hasError(errs, field.ErrorTypeTypeInvalid, "spec.users[a].readonly") {
+	if len(errs) != 2 || !hasError(errs, field.ErrorTypeTypeInvalid, "spec.locking") || !hasError(errs, field.ErrorTypeTypeInvalid, "spec.users.a.readonly") {
 		t.Fatalf("errors: %v", errs)
 	}
 	if b.Spec.StoragePool != "fast" || b.Spec.Locking || b.Spec.Users["a"].Readonly != nil {

@@ -3,10 +3,15 @@ package validation
 import (
 	"fmt"
 	"math"
+	"regexp"
+	"strings"
 
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
+	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
+	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -31,14 +36,53 @@ func (s *Schema) Coerce(obj map[string]any) field.ErrorList {
 	structuraldefaulting.PruneNonNullableNullsWithoutDefaults(obj, s.structural)
 	var errs field.ErrorList
 	if spec, ok := obj["spec"]; ok {
-		keep, specErrs := coerceValue(field.NewPath("spec"), s.structural.Properties["spec"], spec)
-		errs = specErrs
+		original := runtime.DeepCopyJSON(obj)
+		keep, removed := coerceValue(field.NewPath("spec"), s.structural.Properties["spec"], spec)
 		if !keep {
 			delete(obj, "spec")
 		}
+		errs = s.explain(original, removed)
 	}
 	structuraldefaulting.Default(obj, s.structural)
 	return errs
+}
+
+// explain words the removal of each value as kube-apiserver's validator words it for a custom
+// resource (same messages, same number of causes), falling back to the walker's own error where
+// the validator has nothing to say (an integer beyond its Go type's range).
+func (s *Schema) explain(original map[string]any, removed field.ErrorList) field.ErrorList {
+	if len(removed) == 0 {
+		return nil
+	}
+	validatorErrs := apiservervalidation.ValidateCustomResource(nil, original, s.validator)
+	validatorErrs = append(validatorErrs, structurallisttype.ValidateListSetsAndMaps(nil, s.structural, original)...)
+	var out field.ErrorList
+	for _, e := range validatorErrs {
+		// Errors without a path (an anyOf no branch of which matched) belong to the removed
+		// values: the other values are still to be validated.
+		if e.Field == "" || e.Field == "<nil>" {
+			out = append(out, e)
+		}
+	}
+	used := make([]bool, len(validatorErrs))
+	for _, r := range removed {
+		// A list with an invalid item is removed whole, so everything said about its items counts.
+		scope := listItem.ReplaceAllString(r.Field, "")
+		found := false
+		for i, e := range validatorErrs {
+			if under(e.Field, scope) || under(bracketsAsDots(e.Field), scope) {
+				found = true
+				if !used[i] {
+					used[i] = true
+					out = append(out, e)
+				}
+			}
+		}
+		if !found {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // coerceValue checks v against s, fixing what JSON allows to fix in place, and reports whether v
@@ -63,7 +107,8 @@ func coerceValue(path *field.Path, s schema.Structural, v any) (bool, field.Erro
 			if p, ok := s.Properties[key]; ok {
 				childSchema, childPath = &p, path.Child(key)
 			} else if s.AdditionalProperties != nil && s.AdditionalProperties.Structural != nil {
-				childSchema, childPath = s.AdditionalProperties.Structural, path.Key(key)
+				// kube-apiserver's validator writes map keys as it writes fields.
+				childSchema, childPath = s.AdditionalProperties.Structural, path.Child(key)
 			}
 			if childSchema == nil {
 				continue
@@ -147,7 +192,13 @@ func coerceInteger(path *field.Path, s schema.Structural, v any) (bool, field.Er
 // hold: integers, floats and strings that parse as quantities.
 func coerceIntOrString(path *field.Path, s schema.Structural, v any) (bool, field.ErrorList) {
 	switch x := v.(type) {
-	case int64, float64:
+	case int64:
+		return true, nil
+	case float64:
+		// int-or-string takes integers: 1e3 is one, 2.5 is not.
+		if x != math.Trunc(x) || x < math.MinInt64 || x > math.MaxInt64 {
+			return false, field.ErrorList{typeInvalid(path, v, "integer or string")}
+		}
 		return true, nil
 	case string:
 		if _, err := resource.ParseQuantity(x); err != nil {
@@ -161,6 +212,21 @@ func coerceIntOrString(path *field.Path, s schema.Structural, v any) (bool, fiel
 	}
 	return false, field.ErrorList{typeInvalid(path, v, "integer or string")}
 }
+
+// under reports whether path is field or inside it.
+func under(path, field string) bool {
+	return path == field || strings.HasPrefix(path, field+".") || strings.HasPrefix(path, field+"[")
+}
+
+// bracketsAsDots rewrites map keys written as [key] (list-type validation's style) as .key (the
+// schema validator's), so both kinds of error are matched to the values the walker removed.
+func bracketsAsDots(path string) string {
+	return mapKey.ReplaceAllString(path, ".$1")
+}
+
+var listItem = regexp.MustCompile(`\[[0-9]+\]$`)
+
+var mapKey = regexp.MustCompile(`\[([^\]0-9][^\]]*)\]`)
 
 // typeInvalid words a type error as kube-apiserver does for a custom resource.
 func typeInvalid(path *field.Path, v any, want string) *field.Error {

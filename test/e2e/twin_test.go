@@ -18,9 +18,12 @@ import (
 // compared with a real CRD served by the same kube-apiserver.
 const twinGroup = "twin.cozy.io"
 
-// quantityModel is written as CRDs write a resource.Quantity: its OpenAPI v3 form (oneOf string,
-// number) is not a structural schema.
+// quantityModel is written as CRD authors write a resource.Quantity (controller-gen's form:
+// int-or-string with the quantity pattern): its OpenAPI v3 form (oneOf string, number) is not a
+// structural schema.
 const quantityModel = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+
+const quantityPattern = `^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$`
 
 // installTwinCRDs builds every kind's twin from the OpenAPI v3 document kube-apiserver's
 // aggregator serves for apps.cozy.io, unchanged but for two steps every CRD author takes:
@@ -118,7 +121,7 @@ func inlineRefs(schemas map[string]any, node map[string]any, visiting map[string
 		var target map[string]any
 		switch {
 		case model == quantityModel:
-			target = map[string]any{"x-kubernetes-int-or-string": true, "anyOf": []any{map[string]any{"type": "integer"}, map[string]any{"type": "string"}}}
+			target = map[string]any{"x-kubernetes-int-or-string": true, "anyOf": []any{map[string]any{"type": "integer"}, map[string]any{"type": "string"}}, "pattern": quantityPattern}
 		case visiting[model]:
 			return nil, fmt.Errorf("recursive reference to %s", model)
 		default:

@@ -184,7 +184,7 @@ func TestStrategicMergePatch(t *testing.T) {
 	vm := &appsv1alpha1.VirtualMachine{
 		ObjectMeta: metav1.ObjectMeta{Name: "vm"},
 		Spec: appsv1alpha1.VirtualMachineSpec{
-			Disks:         []appsv1alpha1.DiskAttachment{{Name: "a", Bus: ptr.To("virtio")}, {Name: "b"}},
+			Disks:         []appsv1alpha1.DiskAttachment{{Name: ptr.To("a"), Bus: ptr.To("virtio")}, {Name: ptr.To("b")}},
 			ExternalPorts: []int32{22},
 		},
 	}
@@ -197,7 +197,7 @@ func TestStrategicMergePatch(t *testing.T) {
 	}
 	buses := map[string]string{}
 	for _, d := range got.Spec.Disks {
-		buses[d.Name] = ptr.Deref(d.Bus, "")
+		buses[ptr.Deref(d.Name, "")] = ptr.Deref(d.Bus, "")
 	}
 	if len(buses) != 3 || buses["a"] != "virtio" || buses["b"] != "sata" || buses["c"] != "" {
 		t.Errorf("disks after a strategic merge patch: %v", buses)

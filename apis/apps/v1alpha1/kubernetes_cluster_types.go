@@ -363,10 +363,10 @@ type OIDCUser struct {
 	// +required
 	// +k8s:validation:minLength=1
 	// +k8s:validation:maxLength=254
-	Email string `json:"email,omitempty"`
+	Email *string `json:"email,omitempty"`
 	// role is what the user may do.
 	// +required
-	Role OIDCRole `json:"role,omitempty"`
+	Role *OIDCRole `json:"role,omitempty"`
 }
 
 // OIDCCustomConfig is an authentication configuration provided by the tenant.

@@ -13,8 +13,9 @@ import (
 // resource with the same schema would: an optional field whose default is not its Go zero value
 // is a pointer, so "absent" (defaulted) and an explicit zero value stay apart; a field whose
 // default is its zero value (false, "", 0, [], {}) has no omitempty, so the defaulted value is
-// shown as a CRD shows it; defaults are the chart's own, declared with +default; rules stricter
-// than the chart's schema say why.
+// shown as a CRD shows it; a required string is a pointer too, so "" is checked as "" rather than
+// reported missing; defaults are the chart's own, declared with +default; rules stricter than
+// the chart's schema say why.
 //
 // +genclient
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -168,21 +169,25 @@ type NodeGroup struct {
 	StorageClass *string `json:"storageClass,omitempty"`
 
 	// roles are extra roles the nodes take, e.g. `ingress-nginx` to run the cluster's ingress.
+	// The chart declares no default; none and [] mean the same to it, and [] is kept as given.
+	// +default=[]
 	// +optional
 	// +listType=set
-	Roles []string `json:"roles,omitempty"`
+	Roles []string `json:"roles"`
 
 	// resources overrides the instance type's CPU and memory.
 	// +optional
 	Resources *Resources `json:"resources,omitempty"`
 
-	// gpus are GPU devices passed through to each node.
+	// gpus are GPU devices passed through to each node. The chart declares no default; none and
+	// [] mean the same to it, and [] is kept as given.
+	// +default=[]
 	// +optional
 	// +listType=map
 	// +listMapKey=name
 	// +patchMergeKey=name
 	// +patchStrategy=merge
-	Gpus []GPU `json:"gpus,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
+	Gpus []GPU `json:"gpus" patchStrategy:"merge" patchMergeKey:"name"`
 
 	// kubelet tunes the nodes' kubelet reservations and eviction thresholds.
 	// +optional

@@ -37,5 +37,5 @@ type GPU struct {
 	// +k8s:validation:minLength=1
 	// +k8s:validation:maxLength=253
 	// +k8s:validation:pattern="^[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?(/[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?)?$"
-	Name string `json:"name,omitempty"`
+	Name *string `json:"name,omitempty"`
 }

@@ -175,7 +175,7 @@ type DiskAttachment struct {
 	// +required
 	// +k8s:validation:minLength=1
 	// +k8s:validation:maxLength=253
-	Name string `json:"name,omitempty"`
+	Name *string `json:"name,omitempty"`
 	// bus is the bus the disk is attached through (e.g. `virtio`, `sata`); empty lets KubeVirt choose.
 	// +optional
 	Bus *string `json:"bus,omitempty"`

@@ -82,7 +82,7 @@ type NamedSource struct {
 	// +required
 	// +k8s:validation:minLength=1
 	// +k8s:validation:maxLength=253
-	Name string `json:"name,omitempty"`
+	Name *string `json:"name,omitempty"`
 }
 
 // HTTPSource is a URL a disk is imported from.
@@ -92,7 +92,7 @@ type HTTPSource struct {
 	// +k8s:validation:minLength=1
 	// +k8s:validation:maxLength=2048
 	// +k8s:validation:pattern="^https?://"
-	URL string `json:"url,omitempty"`
+	URL *string `json:"url,omitempty"`
 }
 
 // UploadSource marks a disk whose content the tenant uploads; it has no settings.

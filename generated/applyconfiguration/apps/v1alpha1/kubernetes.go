@@ -35,8 +35,9 @@ import (
 // resource with the same schema would: an optional field whose default is not its Go zero value
 // is a pointer, so "absent" (defaulted) and an explicit zero value stay apart; a field whose
 // default is its zero value (false, "", 0, [], {}) has no omitempty, so the defaulted value is
-// shown as a CRD shows it; defaults are the chart's own, declared with +default; rules stricter
-// than the chart's schema say why.
+// shown as a CRD shows it; a required string is a pointer too, so "" is checked as "" rather than
+// reported missing; defaults are the chart's own, declared with +default; rules stricter than
+// the chart's schema say why.
 type KubernetesApplyConfiguration struct {
 	v1.TypeMetaApplyConfiguration    `json:""`
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`

@@ -40,10 +40,12 @@ type NodeGroupApplyConfiguration struct {
 	// storageClass is the storage class of the nodes' disks; empty uses the cluster's.
 	StorageClass *string `json:"storageClass,omitempty"`
 	// roles are extra roles the nodes take, e.g. `ingress-nginx` to run the cluster's ingress.
+	// The chart declares no default; none and [] mean the same to it, and [] is kept as given.
 	Roles []string `json:"roles,omitempty"`
 	// resources overrides the instance type's CPU and memory.
 	Resources *ResourcesApplyConfiguration `json:"resources,omitempty"`
-	// gpus are GPU devices passed through to each node.
+	// gpus are GPU devices passed through to each node. The chart declares no default; none and
+	// [] mean the same to it, and [] is kept as given.
 	Gpus []GPUApplyConfiguration `json:"gpus,omitempty"`
 	// kubelet tunes the nodes' kubelet reservations and eviction thresholds.
 	Kubelet *KubeletApplyConfiguration `json:"kubelet,omitempty"`
