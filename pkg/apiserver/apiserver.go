@@ -106,11 +106,11 @@ func (c CompletedConfig) New() (*Server, error) {
 		if err := Scheme.AddFieldLabelConversionFunc(kind.GroupVersionKind(appsv1alpha1.SchemeGroupVersion), registry.FieldLabelConversion(kind)); err != nil {
 			return nil, err
 		}
-		specModel, err := registry.SpecModelName(kind.New())
+		model, err := registry.ModelName(kind.New())
 		if err != nil {
 			return nil, err
 		}
-		specSchema, err := validation.New(openapi.Definitions, specModel)
+		specSchema, err := validation.New(openapi.Definitions, model)
 		if err != nil {
 			return nil, fmt.Errorf("schema of %s: %w", kind, err)
 		}

@@ -20,7 +20,12 @@ func Bucket() *release.Kind {
 		New:           func() runtime.Object { return &appsv1alpha1.Bucket{} },
 		NewList:       func() runtime.Object { return &appsv1alpha1.BucketList{} },
 		SelectableFields: []release.SelectableField{
-			{Path: "spec.storagePool", Value: func(o runtime.Object) string { return o.(*appsv1alpha1.Bucket).Spec.StoragePool }},
+			{Path: "spec.storagePool", Value: func(o runtime.Object) string {
+				if spec := o.(*appsv1alpha1.Bucket).Spec; spec != nil {
+					return spec.StoragePool
+				}
+				return ""
+			}},
 		},
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "Storage-Pool", Type: "string", JSONPath: ".spec.storagePool", Description: "Object-storage pool of the bucket"},

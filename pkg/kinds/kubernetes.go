@@ -20,7 +20,12 @@ func Kubernetes() *release.Kind {
 		New:           func() runtime.Object { return &appsv1alpha1.Kubernetes{} },
 		NewList:       func() runtime.Object { return &appsv1alpha1.KubernetesList{} },
 		SelectableFields: []release.SelectableField{
-			{Path: "spec.version", Value: func(o runtime.Object) string { return deref(o.(*appsv1alpha1.Kubernetes).Spec.Version) }},
+			{Path: "spec.version", Value: func(o runtime.Object) string {
+				if spec := o.(*appsv1alpha1.Kubernetes).Spec; spec != nil {
+					return deref(spec.Version)
+				}
+				return ""
+			}},
 		},
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "K8s", Type: "string", JSONPath: ".spec.version", Description: "Kubernetes version of the cluster"},

@@ -20,8 +20,18 @@ func VirtualMachine() *release.Kind {
 		New:           func() runtime.Object { return &appsv1alpha1.VirtualMachine{} },
 		NewList:       func() runtime.Object { return &appsv1alpha1.VirtualMachineList{} },
 		SelectableFields: []release.SelectableField{
-			{Path: "spec.runStrategy", Value: func(o runtime.Object) string { return deref(o.(*appsv1alpha1.VirtualMachine).Spec.RunStrategy) }},
-			{Path: "spec.instanceType", Value: func(o runtime.Object) string { return deref(o.(*appsv1alpha1.VirtualMachine).Spec.InstanceType) }},
+			{Path: "spec.runStrategy", Value: func(o runtime.Object) string {
+				if spec := o.(*appsv1alpha1.VirtualMachine).Spec; spec != nil {
+					return deref(spec.RunStrategy)
+				}
+				return ""
+			}},
+			{Path: "spec.instanceType", Value: func(o runtime.Object) string {
+				if spec := o.(*appsv1alpha1.VirtualMachine).Spec; spec != nil {
+					return deref(spec.InstanceType)
+				}
+				return ""
+			}},
 		},
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "Run-Strategy", Type: "string", JSONPath: ".spec.runStrategy", Description: "When the machine is kept running"},

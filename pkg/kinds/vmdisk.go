@@ -20,7 +20,12 @@ func VMDisk() *release.Kind {
 		New:           func() runtime.Object { return &appsv1alpha1.VMDisk{} },
 		NewList:       func() runtime.Object { return &appsv1alpha1.VMDiskList{} },
 		SelectableFields: []release.SelectableField{
-			{Path: "spec.storageClass", Value: func(o runtime.Object) string { return deref(o.(*appsv1alpha1.VMDisk).Spec.StorageClass) }},
+			{Path: "spec.storageClass", Value: func(o runtime.Object) string {
+				if spec := o.(*appsv1alpha1.VMDisk).Spec; spec != nil {
+					return deref(spec.StorageClass)
+				}
+				return ""
+			}},
 		},
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "Storage", Type: "string", JSONPath: ".spec.storage", Description: "Size of the disk"},

@@ -22,7 +22,7 @@ func FuzzValidateAndMap(f *testing.F) {
 	all := kinds.All()
 	schemas := make([]*validation.Schema, len(all))
 	for i, k := range all {
-		model, err := SpecModelName(k.New())
+		model, err := ModelName(k.New())
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -36,7 +36,13 @@ func specContent(obj runtime.Object) (map[string]any, error) {
 	if !ok {
 		return nil, fmt.Errorf("%T has no spec", obj)
 	}
-	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(spec.Addr().Interface())
+	if spec.Kind() != reflect.Pointer {
+		spec = spec.Addr()
+	}
+	if spec.IsNil() {
+		return map[string]any{}, nil
+	}
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(spec.Interface())
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +55,19 @@ func setSpecContent(obj runtime.Object, content map[string]any) error {
 	if !ok {
 		return fmt.Errorf("%T has no spec", obj)
 	}
-	specMap, _ := content["spec"].(map[string]any)
+	specMap, found := content["spec"].(map[string]any)
+	if spec.Kind() == reflect.Pointer {
+		if !found {
+			spec.SetZero()
+			return nil
+		}
+		fresh := reflect.New(spec.Type().Elem())
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(specMap, fresh.Interface()); err != nil {
+			return err
+		}
+		spec.Set(fresh)
+		return nil
+	}
 	fresh := reflect.New(spec.Type())
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(specMap, fresh.Interface()); err != nil {
 		return err
@@ -58,15 +76,11 @@ func setSpecContent(obj runtime.Object, content map[string]any) error {
 	return nil
 }
 
-// SpecModelName is the OpenAPI model name of a kind's spec type, from the generated model names.
-func SpecModelName(obj runtime.Object) (string, error) {
-	spec, ok := topField(obj, "Spec")
+// ModelName is the OpenAPI model name of a kind's Go type, from the generated model names.
+func ModelName(obj runtime.Object) (string, error) {
+	named, ok := obj.(interface{ OpenAPIModelName() string })
 	if !ok {
-		return "", fmt.Errorf("%T has no spec", obj)
-	}
-	named, ok := spec.Interface().(interface{ OpenAPIModelName() string })
-	if !ok {
-		return "", fmt.Errorf("the spec of %T has no OpenAPI model name: run hack/update-codegen.sh", obj)
+		return "", fmt.Errorf("%T has no OpenAPI model name: run hack/update-codegen.sh", obj)
 	}
 	return named.OpenAPIModelName(), nil
 }

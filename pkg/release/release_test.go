@@ -29,7 +29,7 @@ func bucket() *appsv1alpha1.Bucket {
 				FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:locking":{}}}`)},
 			}},
 		},
-		Spec: appsv1alpha1.BucketSpec{StoragePool: "fast", Locking: true,
+		Spec: &appsv1alpha1.BucketSpec{StoragePool: "fast", Locking: true,
 			Users: map[string]appsv1alpha1.BucketUser{"alice": {Readonly: &readonly}}},
 	}
 }

@@ -17,15 +17,33 @@ const (
 )
 
 // specSchema builds a CRD-style schema for {"spec": <the kind's spec>} from the OpenAPI
-// definitions generated from the Go types, with every $ref inlined, as structural schemas require.
-// This is the only place the two schema dialects meet; there is no hand-written schema.
-func specSchema(getDefinitions common.GetOpenAPIDefinitions, specModel string) (*apiextensionsv1.JSONSchemaProps, error) {
+// definitions generated from the Go types of the kind whose model name is kindModel, with every
+// $ref inlined, as structural schemas require. The spec property is taken as the kind declares it
+// (its default included). This is the only place the two schema dialects meet; there is no
+// hand-written schema.
+func specSchema(getDefinitions common.GetOpenAPIDefinitions, kindModel string) (*apiextensionsv1.JSONSchemaProps, error) {
 	defs := getDefinitions(func(name string) spec.Ref { return spec.MustCreateRef("#/definitions/" + name) })
-	resolved, err := inline(defs, specModel, map[string]bool{})
+	kind, ok := defs[kindModel]
+	if !ok {
+		return nil, fmt.Errorf("no OpenAPI definition for %s", kindModel)
+	}
+	specProp, ok := kind.Schema.Properties["spec"]
+	if !ok {
+		return nil, fmt.Errorf("%s has no spec", kindModel)
+	}
+	raw, err := json.Marshal(specProp)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := json.Marshal(map[string]any{
+	var node map[string]any
+	if err := json.Unmarshal(raw, &node); err != nil {
+		return nil, err
+	}
+	resolved, err := resolve(defs, node, map[string]bool{kindModel: true})
+	if err != nil {
+		return nil, err
+	}
+	raw, err = json.Marshal(map[string]any{
 		"type":       "object",
 		"properties": map[string]any{"spec": resolved},
 	})
@@ -34,7 +52,7 @@ func specSchema(getDefinitions common.GetOpenAPIDefinitions, specModel string) (
 	}
 	var props apiextensionsv1.JSONSchemaProps
 	if err := json.Unmarshal(raw, &props); err != nil {
-		return nil, fmt.Errorf("converting the OpenAPI of %s to a CRD schema: %w", specModel, err)
+		return nil, fmt.Errorf("converting the OpenAPI of %s to a CRD schema: %w", kindModel, err)
 	}
 	return &props, nil
 }

@@ -34,27 +34,27 @@ type Schema struct {
 	cel        *cel.Validator
 }
 
-// New builds the schema of a kind whose spec has the OpenAPI model name specModel. It fails at
+// New builds the spec schema of the kind with the OpenAPI model name kindModel. It fails at
 // start-up, not at request time, if the Go types do not make a valid structural schema.
-func New(getDefinitions openapicommon.GetOpenAPIDefinitions, specModel string) (*Schema, error) {
-	v1Props, err := specSchema(getDefinitions, specModel)
+func New(getDefinitions openapicommon.GetOpenAPIDefinitions, kindModel string) (*Schema, error) {
+	v1Props, err := specSchema(getDefinitions, kindModel)
 	if err != nil {
 		return nil, err
 	}
 	var internal apiextensions.JSONSchemaProps
 	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(v1Props, &internal, nil); err != nil {
-		return nil, fmt.Errorf("converting the schema of %s: %w", specModel, err)
+		return nil, fmt.Errorf("converting the schema of %s: %w", kindModel, err)
 	}
 	structural, err := schema.NewStructural(&internal)
 	if err != nil {
-		return nil, fmt.Errorf("the schema of %s is not structural: %w", specModel, err)
+		return nil, fmt.Errorf("the schema of %s is not structural: %w", kindModel, err)
 	}
 	if errs := schema.ValidateStructural(nil, structural); len(errs) > 0 {
-		return nil, fmt.Errorf("the schema of %s is not structural: %v", specModel, errs.ToAggregate())
+		return nil, fmt.Errorf("the schema of %s is not structural: %v", kindModel, errs.ToAggregate())
 	}
 	validator, _, err := apiservervalidation.NewSchemaValidator(&internal)
 	if err != nil {
-		return nil, fmt.Errorf("building the validator of %s: %w", specModel, err)
+		return nil, fmt.Errorf("building the validator of %s: %w", kindModel, err)
 	}
 	return &Schema{
 		limits:     DefaultLimits,

@@ -33,13 +33,13 @@ func errorsContain(errs field.ErrorList, parts ...string) bool {
 }
 
 func TestEveryKindHasAStructuralSchema(t *testing.T) {
-	for _, model := range []string{"KubernetesSpec", "VirtualMachineSpec", "VMDiskSpec", "BucketSpec"} {
+	for _, model := range []string{"Kubernetes", "VirtualMachine", "VMDisk", "Bucket"} {
 		mustSchema(t, model)
 	}
 }
 
 func TestDefaults(t *testing.T) {
-	s := mustSchema(t, "KubernetesSpec")
+	s := mustSchema(t, "Kubernetes")
 	obj := map[string]any{"spec": map[string]any{"nodeGroups": map[string]any{"md0": map[string]any{}}}}
 	s.Default(obj)
 	spec := obj["spec"].(map[string]any)
@@ -54,7 +54,7 @@ func TestDefaults(t *testing.T) {
 
 func TestValidateCreate(t *testing.T) {
 	ctx := context.Background()
-	k := mustSchema(t, "KubernetesSpec")
+	k := mustSchema(t, "Kubernetes")
 	bad := map[string]any{"spec": map[string]any{
 		"version":      "v1.99",
 		"controlPlane": map[string]any{"replicas": int64(9)},
@@ -77,7 +77,7 @@ func TestValidateCreate(t *testing.T) {
 		t.Errorf("CEL rule: %v", errs)
 	}
 
-	disk := mustSchema(t, "VMDiskSpec")
+	disk := mustSchema(t, "VMDisk")
 	errs = disk.Validate(ctx, map[string]any{"spec": map[string]any{"source": map[string]any{"image": map[string]any{"name": "ubuntu"}, "http": map[string]any{"url": "https://x"}}}}, nil)
 	if !errorsContain(errs, "at most one of disk, http, image and upload") {
 		t.Errorf("disk with two sources: %v", errs)
@@ -85,7 +85,7 @@ func TestValidateCreate(t *testing.T) {
 	if errs := disk.Validate(ctx, map[string]any{"spec": map[string]any{"source": map[string]any{"upload": map[string]any{}}}}, nil); len(errs) != 0 {
 		t.Errorf("valid disk refused: %v", errs)
 	}
-	vm := mustSchema(t, "VirtualMachineSpec")
+	vm := mustSchema(t, "VirtualMachine")
 	if errs := vm.Validate(ctx, map[string]any{"spec": map[string]any{"externalPorts": []any{int64(0)}}}, nil); !errorsContain(errs, "ports must be between 1 and 65535") {
 		t.Errorf("port 0 passed: %v", errs)
 	}
@@ -93,7 +93,7 @@ func TestValidateCreate(t *testing.T) {
 
 func TestRatcheting(t *testing.T) {
 	ctx := context.Background()
-	k := mustSchema(t, "KubernetesSpec")
+	k := mustSchema(t, "Kubernetes")
 	old := map[string]any{"spec": map[string]any{
 		"version":      "v1.35",
 		"controlPlane": map[string]any{"replicas": int64(9)},
@@ -126,7 +126,7 @@ func TestRatcheting(t *testing.T) {
 		t.Errorf("downgrade passed: %v", errs)
 	}
 
-	b := mustSchema(t, "BucketSpec")
+	b := mustSchema(t, "Bucket")
 	if errs := b.ValidateUpdate(ctx, map[string]any{"spec": map[string]any{"storagePool": "b"}}, map[string]any{"spec": map[string]any{"storagePool": "a"}}, nil); !errorsContain(errs, "storagePool is immutable") {
 		t.Errorf("storagePool change passed: %v", errs)
 	}

@@ -23,7 +23,7 @@ func TestKubernetesRoundTrip(t *testing.T) {
 
 	want := &appsv1alpha1.Kubernetes{
 		ObjectMeta: metav1.ObjectMeta{Name: "prod", Labels: map[string]string{"env": "prod"}},
-		Spec: appsv1alpha1.KubernetesSpec{
+		Spec: &appsv1alpha1.KubernetesSpec{
 			Version:      ptr.To(appsv1alpha1.KubernetesV134),
 			ControlPlane: &appsv1alpha1.ControlPlane{Replicas: ptr.To[int32](3)},
 			NodeGroups: map[string]appsv1alpha1.NodeGroup{

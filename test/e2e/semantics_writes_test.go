@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -376,4 +377,31 @@ func TestSemanticsStatusSubresource(t *testing.T) {
 			t.Errorf("PUT /status on the CRD: %v", err)
 		}
 	})
+}
+
+// TestSemanticsManagedFieldsOfCreate: a create records the same field ownership as for a CRD,
+// including for a body without spec fields and for defaulted fields.
+func TestSemanticsManagedFieldsOfCreate(t *testing.T) {
+	fieldSets := map[string][]string{}
+	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
+		bare := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": tg.resource.GroupVersion().String(), "kind": "Bucket", "metadata": map[string]any{"name": "bare"},
+		}}
+		for _, obj := range []*unstructured.Unstructured{bare, tg.object("full")} {
+			created, err := c.Create(context.Background(), obj, metav1.CreateOptions{FieldManager: "creator"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sets []string
+			for _, m := range created.GetManagedFields() {
+				sets = append(sets, m.Manager+" "+string(m.Operation)+" "+string(m.FieldsV1.Raw))
+			}
+			fieldSets[obj.GetName()+"/"+tg.name] = sets
+		}
+	})
+	for _, name := range []string{"bare", "full"} {
+		if got, want := fieldSets[name+"/virtual"], fieldSets[name+"/crd"]; strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("managedFields of %s:\n  here %v\n  CRD  %v", name, got, want)
+		}
+	}
 }

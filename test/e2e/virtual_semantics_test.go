@@ -183,7 +183,7 @@ func TestStrategicMergePatch(t *testing.T) {
 	vms := cp.Apps.AppsV1alpha1().VirtualMachines(ns)
 	vm := &appsv1alpha1.VirtualMachine{
 		ObjectMeta: metav1.ObjectMeta{Name: "vm"},
-		Spec: appsv1alpha1.VirtualMachineSpec{
+		Spec: &appsv1alpha1.VirtualMachineSpec{
 			Disks:         []appsv1alpha1.DiskAttachment{{Name: ptr.To("a"), Bus: ptr.To("virtio")}, {Name: ptr.To("b")}},
 			ExternalPorts: []int32{22},
 		},

@@ -22,7 +22,7 @@ func TestInformerSyncsAndFollows(t *testing.T) {
 	defer cancel()
 	ns := newTenant(t)
 	buckets := cp.Apps.AppsV1alpha1().Buckets(ns)
-	pre := &appsv1alpha1.Bucket{ObjectMeta: metav1.ObjectMeta{Name: "existing"}, Spec: appsv1alpha1.BucketSpec{StoragePool: "default"}}
+	pre := &appsv1alpha1.Bucket{ObjectMeta: metav1.ObjectMeta{Name: "existing"}, Spec: &appsv1alpha1.BucketSpec{StoragePool: "default"}}
 	if _, err := buckets.Create(ctx, pre, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestInformerSyncsAndFollows(t *testing.T) {
 		t.Fatal("informer did not sync within 20s")
 	}
 
-	b := &appsv1alpha1.Bucket{ObjectMeta: metav1.ObjectMeta{Name: "new"}, Spec: appsv1alpha1.BucketSpec{StoragePool: "default"}}
+	b := &appsv1alpha1.Bucket{ObjectMeta: metav1.ObjectMeta{Name: "new"}, Spec: &appsv1alpha1.BucketSpec{StoragePool: "default"}}
 	created, err := buckets.Create(ctx, b, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestWatchResumesFromResourceVersion(t *testing.T) {
 	vms := cp.Apps.AppsV1alpha1().VirtualMachines(ns)
 	vm := &appsv1alpha1.VirtualMachine{
 		ObjectMeta: metav1.ObjectMeta{Name: "gone"},
-		Spec:       appsv1alpha1.VirtualMachineSpec{InstanceType: ptr.To("u1.small")},
+		Spec:       &appsv1alpha1.VirtualMachineSpec{InstanceType: ptr.To("u1.small")},
 	}
 	if _, err := vms.Create(ctx, vm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

@@ -15,8 +15,9 @@ type Bucket struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the bucket the tenant asks for.
+	// +default={}
 	// +optional
-	Spec BucketSpec `json:"spec,omitempty"`
+	Spec *BucketSpec `json:"spec,omitempty"`
 	// status is the bucket as the platform last observed it.
 	// +optional
 	Status BucketStatus `json:"status,omitempty"`

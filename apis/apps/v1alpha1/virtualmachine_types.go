@@ -16,8 +16,9 @@ type VirtualMachine struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the virtual machine the tenant asks for.
+	// +default={}
 	// +optional
-	Spec VirtualMachineSpec `json:"spec,omitempty"`
+	Spec *VirtualMachineSpec `json:"spec,omitempty"`
 	// status is the virtual machine as the platform last observed it.
 	// +optional
 	Status VirtualMachineStatus `json:"status,omitempty"`

@@ -17,8 +17,9 @@ type VMDisk struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the disk the tenant asks for.
+	// +default={}
 	// +optional
-	Spec VMDiskSpec `json:"spec,omitempty"`
+	Spec *VMDiskSpec `json:"spec,omitempty"`
 	// status is the disk as the platform last observed it.
 	// +optional
 	Status VMDiskStatus `json:"status,omitempty"`

@@ -31,8 +31,9 @@ import (
 // of worker nodes that run as virtual machines in the tenant's namespace. Its spec is the values
 // interface of Cozystack's `kubernetes` chart.
 //
-// Conventions of every spec in this package, so an object round-trips exactly as a custom
-// resource with the same schema would: an optional field whose default is not its Go zero value
+// Conventions of every kind in this package, so an object round-trips exactly as a custom
+// resource with the same schema would: spec is a pointer defaulting to {}, so an object decoded
+// from nothing has no spec and field ownership records the spec a create brings; an optional field whose default is not its Go zero value
 // is a pointer, so "absent" (defaulted) and an explicit zero value stay apart; a field whose
 // default is its zero value (false, "", 0, [], {}) has no omitempty, so the defaulted value is
 // shown as a CRD shows it; a required string is a pointer too, so "" is checked as "" rather than
