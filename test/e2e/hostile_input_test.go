@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/cozystack/apps-apiserver/pkg/release"
 )
@@ -338,4 +340,88 @@ func manyStrings(n, size int) string {
 	}
 	sb.WriteString("}")
 	return sb.String()
+}
+
+// TestUndecodableReleaseFromAnotherWriter: a HelmRelease nested almost as deep as kube-apiserver
+// accepts, written by someone else (an admin, the incumbent API), makes any plain list that
+// contains it undecodable. The server keeps serving and watching every object, that one included
+// (it loads releases as a watch-list, one event per release), a server started afterwards becomes
+// ready, and the tenant can delete the object.
+func TestUndecodableReleaseFromAnotherWriter(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	b := startBystander(t)
+	defer b.finish(t)
+	buckets := cp.Dynamic.Resource(gvr("buckets")).Namespace(ns)
+	mustCreate(t, buckets, bucketObject("healthy"))
+
+	k := kindByName(t, "Bucket")
+	hr := k.NewRelease(ns, "deep")
+	hr.SetLabels(map[string]string{release.LabelKind: "Bucket", release.LabelName: "deep"})
+	body, err := json.Marshal(hr.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// spec.values.users.deep nests 9,980 levels: accepted alone, undecodable inside a list.
+	deep := `{"spec":{"interval":"5m","chart":{"spec":{"chart":"bucket","sourceRef":{"kind":"HelmRepository","name":"x"}}},"values":{"users":{"deep":` + deepJSON(9980) + `}}}}`
+	merged := strings.TrimSuffix(string(body), "}") + "," + strings.TrimPrefix(deep, "{")
+	code := 0
+	err = cp.Kube.Discovery().RESTClient().Post().AbsPath("/apis/helm.toolkit.fluxcd.io/v2/namespaces/"+ns+"/helmreleases").
+		SetHeader("Content-Type", "application/json").Body([]byte(merged)).Do(ctx).StatusCode(&code).Error()
+	if err != nil {
+		t.Fatalf("seeding the deep release as an admin: %d %v", code, err)
+	}
+
+	eventually(t, 10*time.Second, "the deep object is listed as unreadable next to the healthy one", func(ctx context.Context) (bool, error) {
+		list, err := buckets.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		return len(list.Items) == 2, nil
+	})
+	if _, err := buckets.Get(ctx, "deep", metav1.GetOptions{}); err != nil {
+		t.Fatalf("GET of the deep object: %v", err)
+	}
+	// A server starting now loads a list with the release in it and must become ready.
+	replica, err := cp.StartReplica(ctx, "after-deep")
+	if err != nil {
+		t.Fatalf("a server started after the deep release: %v", err)
+	}
+	defer replica.Stop()
+	cfg, err := cp.ReplicaConfig(replica, "admin", "system:masters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the new server lists both objects", func(ctx context.Context) (bool, error) {
+		list, err := fresh.Resource(gvr("buckets")).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		return len(list.Items) == 2, nil
+	})
+	w, err := buckets.Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	mustCreate(t, buckets, bucketObject("after"))
+	eventually(t, 5*time.Second, "watches keep delivering", func(ctx context.Context) (bool, error) {
+		for {
+			select {
+			case e := <-w.ResultChan():
+				if name, _ := metaName(e.Object); name == "after" {
+					return true, nil
+				}
+			default:
+				return false, nil
+			}
+		}
+	})
+	if err := buckets.Delete(ctx, "deep", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete of the deep object: %v", err)
+	}
 }
