@@ -321,3 +321,23 @@ func TestWatchFromAFutureRevisionWaitsForIt(t *testing.T) {
 		t.Errorf("first event is %s %s; events up to the requested resourceVersion must be skipped", e.Type, nameOf(e.Object))
 	}
 }
+
+func TestAwaitSyncedWaitsForTheInitialList(t *testing.T) {
+	c := New(testConverter, 10, time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := c.AwaitSynced(ctx); err == nil {
+		t.Fatal("an empty cache before its initial list must not count as synced")
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.AwaitSynced(context.Background()) }()
+	_ = (*store)(c).Replace(nil, "10")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("AwaitSynced did not return after the initial list")
+	}
+}
