@@ -14,12 +14,13 @@ import (
 	storeerr "k8s.io/apiserver/pkg/storage/errors"
 )
 
-// translateError turns an error from writing the HelmRelease into the error a client of this kind
-// should see: it names the object, not the HelmRelease, and keeps the status code and reason.
+// translateError turns an error from reading or writing the HelmRelease into the error a client of
+// this kind should see: it names the object, not the HelmRelease, and keeps the status code and
+// reason.
 func (r *REST) translateError(err error, name string) error {
 	var status apierrors.APIStatus
 	if !errors.As(err, &status) {
-		return apierrors.NewInternalError(fmt.Errorf("writing HelmRelease for %s %q: %w", r.kind.Kind, name, err))
+		return apierrors.NewInternalError(fmt.Errorf("HelmRelease of %s %q: %w", r.kind.Kind, name, err))
 	}
 	switch {
 	case apierrors.IsNotFound(err):
@@ -32,7 +33,7 @@ func (r *REST) translateError(err error, name string) error {
 	s := status.Status()
 	if s.Code == http.StatusForbidden || s.Code == http.StatusUnauthorized {
 		// The server's own identity was refused: an operator problem, not the client's.
-		return apierrors.NewInternalError(fmt.Errorf("the API server may not write HelmReleases: %s", s.Message))
+		return apierrors.NewInternalError(fmt.Errorf("the API server may not read or write HelmReleases: %s", s.Message))
 	}
 	s.Message = fmt.Sprintf("storing %s %q as a HelmRelease: %s", r.kind.Kind, name, s.Message)
 	if s.Details != nil {

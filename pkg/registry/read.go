@@ -207,7 +207,7 @@ func FieldLabelConversion(kind *release.Kind) runtime.FieldLabelConversionFunc {
 // is of the same revision.
 func (r *REST) getConsistent(ctx context.Context, namespace, name string) (runtime.Object, error) {
 	hr, err := r.releases.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) || (err == nil && hr.GetLabels()[release.LabelKind] != r.kind.Kind) {
+	if apierrors.IsNotFound(err) || (err == nil && !r.kind.Owns(hr)) {
 		return nil, apierrors.NewNotFound(r.resource, name)
 	}
 	if err != nil {
@@ -338,7 +338,7 @@ func (r *REST) awaitResourceVersion(ctx context.Context, resourceVersion string)
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, freshnessTimeout)
 	defer cancel()
-	if err := r.cache.WaitForResourceVersion(waitCtx, rv); err != nil {
+	if err := r.cache.AwaitResourceVersion(waitCtx, rv); err != nil {
 		return storage.NewTooLargeResourceVersionError(rv, r.cache.ResourceVersion(), 1)
 	}
 	return nil

@@ -81,7 +81,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	namespace := genericapirequest.NamespaceValue(ctx)
 	for attempt := 1; ; attempt++ {
 		hr, err := r.releases.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{})
-		if apierrors.IsNotFound(err) || (err == nil && hr.GetLabels()[release.LabelKind] != r.kind.Kind) {
+		if apierrors.IsNotFound(err) || (err == nil && !r.kind.Owns(hr)) {
 			if !forceAllowCreate {
 				return nil, false, apierrors.NewNotFound(r.resource, name)
 			}
@@ -182,7 +182,7 @@ func (r *REST) updateOnce(ctx context.Context, hr *unstructured.Unstructured, ob
 func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
 	namespace := genericapirequest.NamespaceValue(ctx)
 	hr, err := r.releases.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{})
-	if err == nil && hr.GetLabels()[release.LabelKind] != r.kind.Kind {
+	if err == nil && !r.kind.Owns(hr) {
 		err = apierrors.NewNotFound(r.resource, name)
 	}
 	if err != nil {
@@ -240,29 +240,20 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		return nil, false, r.translateError(err, name)
 	}
 	// Wait until the cache shows the deletion, either gone or marked for deletion.
-	var current runtime.Object
 	waitCtx, cancel := context.WithTimeout(ctx, visibilityTimeout)
 	defer cancel()
-	waitErr := r.cache.WaitFor(waitCtx, func(c *releasecache.Cache) bool {
-		o, ok := c.GetLocked(r.kind.Kind, namespace, name)
-		if !ok {
-			return true
-		}
-		om, _ := meta.Accessor(o)
-		if om.GetUID() != uid {
-			return true
-		}
-		if om.GetDeletionTimestamp() != nil {
-			current = o.DeepCopyObject()
-			return true
-		}
-		return false
-	})
+	marked, waitErr := r.cache.AwaitDeletion(waitCtx, r.kind.Kind, namespace, name, uid)
 	if waitErr != nil {
 		klog.FromContext(ctx).Info("Deletion not yet visible in cache", "kind", r.kind.Kind, "namespace", namespace, "name", name, "err", waitErr)
+		// Say what kube-apiserver says now rather than guess: finalizers may still hold it.
+		current, err := r.releases.Namespace(namespace).Get(ctx, hr.GetName(), metav1.GetOptions{})
+		if err == nil && current.GetUID() == uid {
+			obj, err := r.toObject(ctx, current)
+			return obj, false, err
+		}
 	}
-	if current != nil {
-		return current, false, nil
+	if marked != nil {
+		return marked, false, nil
 	}
 	return r.deletedStatus(obj), true, nil
 }
@@ -332,7 +323,7 @@ func (r *REST) visible(ctx context.Context, hr *unstructured.Unstructured) (runt
 	if rv, err := releasecache.ParseResourceVersion(hr.GetResourceVersion()); err == nil {
 		waitCtx, cancel := context.WithTimeout(ctx, visibilityTimeout)
 		defer cancel()
-		if err := r.cache.WaitForResourceVersion(waitCtx, rv); err != nil {
+		if err := r.cache.AwaitResourceVersion(waitCtx, rv); err != nil {
 			klog.FromContext(ctx).Info("Write not yet visible in cache", "kind", r.kind.Kind, "namespace", hr.GetNamespace(), "name", hr.GetName(), "resourceVersion", rv, "err", err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -100,6 +101,13 @@ func (k *Kind) MaxNameLength() int { return MaxReleaseNameLength - len(k.Release
 func (k *Kind) ObjectName(releaseName string) (string, bool) {
 	name, ok := strings.CutPrefix(releaseName, k.ReleasePrefix)
 	return name, ok && name != ""
+}
+
+// Owns reports whether a HelmRelease stores an object of this kind: it carries the kind's
+// ownership label and the kind's release-name prefix.
+func (k *Kind) Owns(hr *unstructured.Unstructured) bool {
+	_, named := k.ObjectName(hr.GetName())
+	return named && hr.GetLabels()[LabelKind] == k.Kind
 }
 
 // String names the kind in logs and errors.

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -142,12 +143,13 @@ func (c *Cache) List(kind, namespace string) ([]runtime.Object, uint64) {
 	return out, c.rv
 }
 
-// WaitFor blocks until cond, evaluated under the cache's read lock after every change, holds or
-// ctx ends.
-func (c *Cache) WaitFor(ctx context.Context, cond func(c *Cache) bool) error {
+// waitFor blocks until cond, evaluated under the cache's read lock after every change, holds or
+// ctx ends. It stays inside the package: code outside never runs under the cache's lock, and
+// asks for one of the purpose-built waits below.
+func (c *Cache) waitFor(ctx context.Context, cond func() bool) error {
 	for {
 		c.mu.RLock()
-		ok, changed := cond(c), c.changed
+		ok, changed := cond(), c.changed
 		c.mu.RUnlock()
 		if ok {
 			return nil
@@ -163,19 +165,36 @@ func (c *Cache) WaitFor(ctx context.Context, cond func(c *Cache) bool) error {
 // AwaitSynced blocks until the initial list has been loaded or ctx ends, so no read is served
 // from an empty cache as if nothing existed.
 func (c *Cache) AwaitSynced(ctx context.Context) error {
-	return c.WaitFor(ctx, func(c *Cache) bool { return c.synced })
+	return c.waitFor(ctx, func() bool { return c.synced })
 }
 
-// WaitForResourceVersion blocks until the cache reflects rv, so a write's result is visible to
+// AwaitResourceVersion blocks until the cache reflects rv, so a write's result is visible to
 // reads that follow it.
-func (c *Cache) WaitForResourceVersion(ctx context.Context, rv uint64) error {
-	return c.WaitFor(ctx, func(c *Cache) bool { return c.rv >= rv })
+func (c *Cache) AwaitResourceVersion(ctx context.Context, rv uint64) error {
+	return c.waitFor(ctx, func() bool { return c.rv >= rv })
 }
 
-// GetLocked is Get for use inside a WaitFor condition, which already holds the lock.
-func (c *Cache) GetLocked(kind, namespace, name string) (runtime.Object, bool) {
-	obj, ok := c.objects[kind][namespace][name]
-	return obj, ok
+// AwaitDeletion blocks until the cache shows the deletion of the object with the given uid:
+// gone (nil is returned) or still held by finalizers with a deletionTimestamp (a copy of it is
+// returned).
+func (c *Cache) AwaitDeletion(ctx context.Context, kind, namespace, name string, uid types.UID) (runtime.Object, error) {
+	var marked runtime.Object
+	err := c.waitFor(ctx, func() bool {
+		obj, ok := c.objects[kind][namespace][name]
+		if !ok {
+			return true
+		}
+		m, err := meta.Accessor(obj)
+		if err != nil || m.GetUID() != uid {
+			return true
+		}
+		if m.GetDeletionTimestamp() != nil {
+			marked = obj.DeepCopyObject()
+			return true
+		}
+		return false
+	})
+	return marked, err
 }
 
 // ParseResourceVersion reads a resourceVersion issued by kube-apiserver. They are etcd revisions;
@@ -204,7 +223,7 @@ func resourceVersionOf(obj runtime.Object) uint64 {
 	return rv
 }
 
-// notifyLocked wakes every WaitFor; the caller holds the write lock.
+// notifyLocked wakes every waitFor; the caller holds the write lock.
 func (c *Cache) notifyLocked() {
 	close(c.changed)
 	c.changed = make(chan struct{})

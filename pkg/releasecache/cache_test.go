@@ -23,6 +23,7 @@ func testConverter(hr *unstructured.Unstructured) (string, runtime.Object, bool)
 	}
 	obj := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
 		Name: hr.GetName(), Namespace: hr.GetNamespace(), ResourceVersion: hr.GetResourceVersion(), Labels: hr.GetLabels(),
+		UID: hr.GetUID(), DeletionTimestamp: hr.GetDeletionTimestamp(),
 	}}
 	return kind, obj, true
 }
@@ -193,11 +194,11 @@ func TestWaitForResourceVersion(t *testing.T) {
 	_ = s.Replace(nil, "10")
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if err := c.WaitForResourceVersion(ctx, 11); err == nil {
+	if err := c.AwaitResourceVersion(ctx, 11); err == nil {
 		t.Fatal("waiting for a future revision returned before it arrived")
 	}
 	done := make(chan error, 1)
-	go func() { done <- c.WaitForResourceVersion(context.Background(), 11) }()
+	go func() { done <- c.AwaitResourceVersion(context.Background(), 11) }()
 	_ = s.Add(release("a", "x", 11, map[string]string{"kind": "K"}))
 	select {
 	case err := <-done:
@@ -339,5 +340,41 @@ func TestAwaitSyncedWaitsForTheInitialList(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("AwaitSynced did not return after the initial list")
+	}
+}
+
+func TestAwaitDeletion(t *testing.T) {
+	c := New(testConverter, 10, time.Minute)
+	s := (*store)(c)
+	held := release("a", "held", 11, map[string]string{"kind": "K"})
+	held.SetUID("u-held")
+	gone := release("a", "gone", 12, map[string]string{"kind": "K"})
+	gone.SetUID("u-gone")
+	_ = s.Replace([]any{held, gone}, "12")
+
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.AwaitDeletion(short, "K", "a", "held", "u-held"); err == nil {
+		t.Fatal("an object that is neither gone nor marked is not deleted yet")
+	}
+	marked := held.DeepCopy()
+	now := metav1.Now()
+	marked.SetDeletionTimestamp(&now)
+	marked.SetResourceVersion("13")
+	_ = s.Update(marked)
+	_ = s.Delete(release("a", "gone", 14, nil))
+	ctx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	obj, err := c.AwaitDeletion(ctx, "K", "a", "held", "u-held")
+	if err != nil || obj == nil || nameOf(obj) != "held" {
+		t.Errorf("an object held by finalizers is returned as marked: %v %v", obj, err)
+	}
+	if obj, err := c.AwaitDeletion(ctx, "K", "a", "gone", "u-gone"); err != nil || obj != nil {
+		t.Errorf("a gone object: %v %v", obj, err)
+	}
+	// Another object under the same name is not the deleted one.
+	_ = s.Add(release("a", "gone", 15, map[string]string{"kind": "K"}))
+	if obj, err := c.AwaitDeletion(ctx, "K", "a", "gone", "u-gone"); err != nil || obj != nil {
+		t.Errorf("a new object under the deleted one's name: %v %v", obj, err)
 	}
 }

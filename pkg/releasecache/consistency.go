@@ -26,7 +26,7 @@ func (c *Cache) WaitCovers(ctx context.Context, kind, namespace string, listed [
 	for _, l := range listed {
 		want[key{l.Namespace, l.Name}] = l.RV
 	}
-	return c.WaitFor(ctx, func(c *Cache) bool {
+	return c.waitFor(ctx, func() bool {
 		if c.rv >= listRV {
 			return true
 		}
