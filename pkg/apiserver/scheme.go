@@ -8,6 +8,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
 )
 
 var (
@@ -23,12 +24,9 @@ func init() {
 	// storage. apps.cozy.io has one version and no separate internal types, so the same Go types
 	// are registered as the hub: conversion between the two is the identity.
 	internal := schema.GroupVersion{Group: appsv1alpha1.GroupName, Version: runtime.APIVersionInternal}
-	Scheme.AddKnownTypes(internal,
-		&appsv1alpha1.Kubernetes{}, &appsv1alpha1.KubernetesList{},
-		&appsv1alpha1.VirtualMachine{}, &appsv1alpha1.VirtualMachineList{},
-		&appsv1alpha1.VMDisk{}, &appsv1alpha1.VMDiskList{},
-		&appsv1alpha1.Bucket{}, &appsv1alpha1.BucketList{},
-	)
+	for _, k := range kinds.All() {
+		Scheme.AddKnownTypes(internal, k.New(), k.NewList())
+	}
 	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
 	unversioned := schema.GroupVersion{Group: "", Version: "v1"}
 	Scheme.AddUnversionedTypes(unversioned,

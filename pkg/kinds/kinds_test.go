@@ -3,9 +3,14 @@ package kinds
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
 )
 
 func writeConfig(t *testing.T, content string) string {
@@ -73,6 +78,28 @@ func TestLoadRejectsMistakes(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		} else if !strings.Contains(err.Error(), "kinds") {
 			t.Errorf("%s: error does not say where: %v", name, err)
+		}
+	}
+}
+
+// TestEveryAPIKindIsServed keeps the API group's registered types and the served kinds one list:
+// a type registered in apis/ without a mapping here would be in the scheme but never served.
+func TestEveryAPIKindIsServed(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := appsv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	for gvk := range scheme.AllKnownTypes() {
+		if gvk.Group != appsv1alpha1.GroupName || strings.HasSuffix(gvk.Kind, "List") || strings.HasSuffix(gvk.Kind, "Options") || gvk.Kind == "WatchEvent" {
+			continue
+		}
+		k := ByName(gvk.Kind)
+		if k == nil {
+			t.Errorf("kind %s is registered in apis/ but not listed in kinds.All", gvk.Kind)
+			continue
+		}
+		if got := reflect.TypeOf(k.New()).Elem().Name(); got != gvk.Kind {
+			t.Errorf("kind %s: New returns a %s", gvk.Kind, got)
 		}
 	}
 }
