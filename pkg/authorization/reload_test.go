@@ -91,7 +91,7 @@ func TestStartUpErrors(t *testing.T) {
 		"unsupported type": {"apiVersion: apiserver.config.k8s.io/v1\nkind: AuthorizationConfiguration\nauthorizers:\n- type: RBAC\n  name: rbac\n", "RBAC"},
 		"negative TTL":     {strings.Replace(config("v1", kc), "authorizedTTL: 1s", "authorizedTTL: -1s", 1), "authorizedTTL"},
 		"bad CEL":          {strings.Replace(config("v1", kc), "request.user != 'nobody'", "request.nope(", 1), "matchConditions"},
-		"not YAML":         {"{", ""},
+		"not YAML":         {"{", "couldn't get version/kind"},
 	} {
 		path := write(t, dir, strings.ReplaceAll(name, " ", "-")+".yaml", tc.content)
 		_, err := New(path, "test", &rest.Config{Host: "https://127.0.0.1:2"}, nil)

@@ -243,12 +243,35 @@ func TestWaitCovers(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("not covered after every change arrived")
 	}
-	// An object created after the list does not make the cache stale.
-	_ = s.Add(release("a", "z", 25, map[string]string{"kind": "K"}))
-	ctx2, cancel2 := short()
+}
+
+func TestWaitCoversWaitsOutStaleObjects(t *testing.T) {
+	c := New(testConverter, 100, time.Minute)
+	s := (*store)(c)
+	_ = s.Replace([]any{release("a", "x", 5, map[string]string{"kind": "K"}), release("b", "old", 6, map[string]string{"kind": "K"})}, "10")
+	// Upstream at 12 no longer has "old" (deleted at 11), in another namespace than x: a list
+	// across namespaces must wait for that deletion, a list of x's namespace need not.
+	listed := []Listed{{"a", "x", 5}}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := c.WaitCovers(ctx, "K", "a", listed, 12); err != nil {
+		t.Errorf("a list of namespace a waited for namespace b: %v", err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel2()
-	if err := c.WaitCovers(ctx2, "K", "", listed, 20); err != nil {
-		t.Errorf("a newer object broke coverage: %v", err)
+	if err := c.WaitCovers(ctx2, "K", "", listed, 12); err == nil {
+		t.Fatal("covered while the cache still held an object the upstream list no longer has")
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.WaitCovers(context.Background(), "K", "", listed, 12) }()
+	_ = s.Delete(release("b", "old", 11, map[string]string{"kind": "K"}))
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("not covered after the deletion arrived, though the cache is still behind the list's revision")
 	}
 }
 

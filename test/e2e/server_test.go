@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -86,7 +87,7 @@ func TestForeignHelmReleasesIgnored(t *testing.T) {
 	if len(list.Items) != 1 || list.Items[0].Name != "backups" {
 		t.Errorf("want only the API-created bucket, got %d items", len(list.Items))
 	}
-	if _, err := cp.Apps.AppsV1alpha1().Buckets(ns).Get(ctx, "foreign", metav1.GetOptions{}); err == nil {
-		t.Error("a HelmRelease without ownership labels is served as a Bucket")
+	if _, err := cp.Apps.AppsV1alpha1().Buckets(ns).Get(ctx, "foreign", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a HelmRelease without ownership labels: want 404, got %v", err)
 	}
 }

@@ -378,7 +378,9 @@ func TestKubectlWatchAndWait(t *testing.T) {
 	if got := mustGet(t, buckets, "gen"); got.GetGeneration() != 2 {
 		t.Fatalf("generation after a spec change = %d", got.GetGeneration())
 	}
-	kubectl(t, true, "wait", "-n", ns, "bucket/gen", "--for=condition=Ready", "--timeout=2s")
+	if _, stderr := kubectl(t, true, "wait", "-n", ns, "bucket/gen", "--for=condition=Ready", "--timeout=2s"); !strings.Contains(stderr, "timed out waiting for the condition") {
+		t.Errorf("kubectl wait on a Ready of an older generation: want a timeout, got %s", stderr)
+	}
 	markReady(t, ns, "bucket-gen")
 	kubectl(t, false, "wait", "-n", ns, "bucket/gen", "--for=condition=Ready", "--timeout=10s")
 	if got := mustGet(t, buckets, "gen"); got.GetGeneration() != 2 {
