@@ -41,6 +41,8 @@ type ExtraConfig struct {
 	EventLogSize int
 	// BookmarkInterval is how often watchers that ask for bookmarks get one.
 	BookmarkInterval time.Duration
+	// TenantSelector is the label selector of tenant namespaces, the only ones accepting writes.
+	TenantSelector string
 }
 
 // Config is the complete configuration of the server.
@@ -67,6 +69,9 @@ type Server struct {
 func (cfg *Config) Complete() CompletedConfig {
 	if cfg.ExtraConfig.EventLogSize <= 0 {
 		cfg.ExtraConfig.EventLogSize = 10000
+	}
+	if cfg.ExtraConfig.TenantSelector == "" {
+		cfg.ExtraConfig.TenantSelector = tenancy.DefaultSelector
 	}
 	return CompletedConfig{generic: cfg.GenericConfig.Complete(), clientConfig: cfg.GenericConfig.ClientConfig, extra: &cfg.ExtraConfig}
 }
@@ -96,7 +101,10 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	releases := dyn.Resource(release.HelmReleaseGVR)
 	releaseCache := releasecache.New(converter(c.extra.Kinds), c.extra.EventLogSize, c.extra.BookmarkInterval)
-	gate := tenancy.NewChecker(c.generic.SharedInformerFactory.Core().V1().Namespaces().Lister(), kube)
+	gate, err := tenancy.NewChecker(c.extra.TenantSelector, c.generic.SharedInformerFactory.Core().V1().Namespaces().Lister(), kube)
+	if err != nil {
+		return nil, err
+	}
 
 	backend := registry.Backend{Cache: releaseCache, Releases: releases, ReleaseMeta: meta.Resource(release.HelmReleaseGVR), Gate: gate}
 	group := genericapiserver.NewDefaultAPIGroupInfo(appsv1alpha1.GroupName, Scheme, metav1.ParameterCodec, Codecs)

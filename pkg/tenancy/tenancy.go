@@ -1,7 +1,7 @@
 // Package tenancy decides where tenants' applications may live. A namespace is a tenant namespace
-// only when it carries the tenant label; the server refuses to write apps.cozy.io objects anywhere
-// else, whoever asks, so a cluster admin cannot accidentally run tenant workloads in system
-// namespaces.
+// only when its labels match the tenant selector; the server refuses to write apps.cozy.io objects
+// anywhere else, whoever asks, so a cluster admin cannot accidentally run tenant workloads in
+// system namespaces.
 package tenancy
 
 import (
@@ -10,37 +10,52 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 )
 
-// TenantLabel marks a namespace as belonging to a tenant; its value is the tenant's name.
+// TenantLabel marks a namespace as belonging to a tenant; its value is the tenant's name. The
+// default selector asks for it; Cozystack's tenant namespaces carry tenant.cozystack.io/tenant-root.
 const TenantLabel = "tenant.cozy.io/name"
+
+// DefaultSelector is the tenant-namespace selector used unless configured otherwise.
+const DefaultSelector = TenantLabel
 
 // Checker tells whether a namespace accepts tenant applications. It reads namespaces from a shared
 // informer and falls back to a live read for namespaces the informer has not seen yet, so a
 // namespace created just before the object is not refused.
 type Checker struct {
+	selector   labels.Selector
 	namespaces corev1listers.NamespaceLister
 	client     kubernetes.Interface
 }
 
-// NewChecker returns a Checker over the given namespace lister and client.
-func NewChecker(namespaces corev1listers.NamespaceLister, client kubernetes.Interface) *Checker {
-	return &Checker{namespaces: namespaces, client: client}
+// NewChecker returns a Checker that accepts namespaces whose labels match selector (label
+// selector syntax, e.g. "tenant.cozystack.io/tenant-root"), reading them through the given
+// namespace lister and client.
+func NewChecker(selector string, namespaces corev1listers.NamespaceLister, client kubernetes.Interface) (*Checker, error) {
+	parsed, err := labels.Parse(selector)
+	if err != nil {
+		return nil, fmt.Errorf("tenant namespace selector %q: %w", selector, err)
+	}
+	if parsed.Empty() {
+		return nil, fmt.Errorf("tenant namespace selector %q selects every namespace", selector)
+	}
+	return &Checker{selector: parsed, namespaces: namespaces, client: client}, nil
 }
 
-// AllowWrite returns a Forbidden error naming the missing label when namespace is not a tenant
+// AllowWrite returns a Forbidden error naming the selector when namespace is not a tenant
 // namespace; resource and name describe the refused object.
 func (c *Checker) AllowWrite(ctx context.Context, resource schema.GroupResource, namespace, name string) error {
-	labels, err := c.namespaceLabels(ctx, namespace)
+	nsLabels, err := c.namespaceLabels(ctx, namespace)
 	if err != nil {
 		return err
 	}
-	if _, ok := labels[TenantLabel]; !ok {
+	if !c.selector.Matches(labels.Set(nsLabels)) {
 		return apierrors.NewForbidden(resource, name, fmt.Errorf(
-			"namespace %q is not a tenant namespace: it lacks the label %q", namespace, TenantLabel))
+			"namespace %q is not a tenant namespace: its labels do not match %q", namespace, c.selector.String()))
 	}
 	return nil
 }

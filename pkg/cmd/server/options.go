@@ -21,6 +21,7 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/authorization"
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	"github.com/cozystack/apps-apiserver/pkg/openapi"
+	"github.com/cozystack/apps-apiserver/pkg/tenancy"
 
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 )
@@ -43,6 +44,8 @@ type Options struct {
 	// AuthorizationConfig is a structured AuthorizationConfiguration file that replaces the default
 	// authorizer (delegation to kube-apiserver) and is reloaded when it changes.
 	AuthorizationConfig string
+	// TenantSelector is the label selector of tenant namespaces.
+	TenantSelector string
 	// AlternateDNS are extra names for the self-signed serving certificate, e.g. the Service name
 	// the APIService points at.
 	AlternateDNS []string
@@ -58,6 +61,7 @@ func NewOptions() *Options {
 		BookmarkInterval:   time.Minute,
 		KubeAPIQPS:         500,
 		KubeAPIBurst:       1000,
+		TenantSelector:     tenancy.DefaultSelector,
 	}
 	o.RecommendedOptions.Etcd = nil
 	return o
@@ -73,6 +77,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of requests the server may send to kube-apiserver.")
 	fs.StringVar(&o.AuthorizationConfig, "authorization-config", o.AuthorizationConfig,
 		"File with an apiserver.config.k8s.io AuthorizationConfiguration (v1 or v1beta1) of Webhook authorizers (KubeConfigFile, or InClusterConfig to delegate to kube-apiserver). Replaces the default delegating authorizer; reloaded on change.")
+	fs.StringVar(&o.TenantSelector, "tenant-namespace-selector", o.TenantSelector,
+		"Label selector of tenant namespaces, the only namespaces accepting writes (Cozystack: tenant.cozystack.io/tenant-root).")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
 }
 
@@ -126,7 +132,8 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	}
 	return &apiserver.Config{
 		GenericConfig: cfg,
-		ExtraConfig:   apiserver.ExtraConfig{Kinds: kindList, EventLogSize: o.EventLogSize, BookmarkInterval: o.BookmarkInterval},
+		ExtraConfig: apiserver.ExtraConfig{Kinds: kindList, EventLogSize: o.EventLogSize, BookmarkInterval: o.BookmarkInterval,
+			TenantSelector: o.TenantSelector},
 	}, nil
 }
 
