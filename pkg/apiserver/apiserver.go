@@ -140,11 +140,11 @@ func (c CompletedConfig) New() (*Server, error) {
 
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			opts.LabelSelector = release.LabelKind
+			opts.LabelSelector = release.LabelApplicationKind
 			return releases.List(ctx, opts)
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			opts.LabelSelector = release.LabelKind
+			opts.LabelSelector = release.LabelApplicationKind
 			return releases.Watch(ctx, opts)
 		},
 	}
@@ -163,14 +163,15 @@ func (c CompletedConfig) New() (*Server, error) {
 	return &Server{GenericAPIServer: generic, Cache: releaseCache}, nil
 }
 
-// converter routes each HelmRelease to its kind by the ownership label and converts it once.
+// converter routes each HelmRelease to its kind by the application-kind label and converts it
+// once.
 func converter(kinds []*release.Kind) releasecache.Converter {
-	byName := make(map[string]*release.Kind, len(kinds))
+	byLabel := make(map[string]*release.Kind, len(kinds))
 	for _, k := range kinds {
-		byName[k.Kind] = k
+		byLabel[k.ApplicationKind] = k
 	}
 	return func(hr *unstructured.Unstructured) (string, runtime.Object, bool) {
-		kind, ok := byName[hr.GetLabels()[release.LabelKind]]
+		kind, ok := byLabel[hr.GetLabels()[release.LabelApplicationKind]]
 		if !ok {
 			return "", nil, false
 		}

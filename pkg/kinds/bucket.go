@@ -11,14 +11,15 @@ import (
 // as is.
 func Bucket() *release.Kind {
 	return &release.Kind{
-		Kind:          "Bucket",
-		Resource:      "buckets",
-		Singular:      "bucket",
-		ShortNames:    []string{"bkt"},
-		ReleasePrefix: "bucket-",
-		Chart:         defaultChart("bucket"),
-		New:           func() runtime.Object { return &appsv1alpha1.Bucket{} },
-		NewList:       func() runtime.Object { return &appsv1alpha1.BucketList{} },
+		Kind:            "Bucket",
+		Resource:        "buckets",
+		Singular:        "bucket",
+		ShortNames:      []string{"bkt"},
+		ReleasePrefix:   "bucket-",
+		ApplicationKind: "Bucket",
+		Chart:           cozystackChart("cozystack-bucket-application-default-bucket"),
+		New:             func() runtime.Object { return &appsv1alpha1.Bucket{} },
+		NewList:         func() runtime.Object { return &appsv1alpha1.BucketList{} },
 		SelectableFields: []release.SelectableField{
 			{Path: "spec.storagePool", Value: func(o runtime.Object) string {
 				if spec := o.(*appsv1alpha1.Bucket).Spec; spec != nil {

@@ -28,31 +28,52 @@ func ByName(name string) *release.Kind {
 	return nil
 }
 
-// defaultChart is where Cozystack publishes its application charts.
-func defaultChart(name string) release.Chart {
+// cozystackChart is how cozystack-api lays out a release of the application whose chart
+// Cozystack publishes as the ExternalArtifact cozy-system/<artifact>: reconciled every 5 minutes,
+// 5 revisions kept, failed installs and upgrades retried every 30 s, the platform values from the
+// tenant namespace's cozystack-values Secret, reconciled by the "tenants" Flux shard.
+func cozystackChart(artifact string) release.Chart {
+	maxHistory := int64(5)
 	return release.Chart{
-		Name:      name,
-		Version:   ">= 0.0.0-0",
-		SourceRef: release.SourceRef{Kind: "HelmRepository", Name: "cozystack-apps", Namespace: "cozy-public"},
-		Interval:  metav1.Duration{Duration: 5 * time.Minute},
-		Timeout:   &metav1.Duration{Duration: 10 * time.Minute},
+		ChartRef:      &release.SourceRef{Kind: "ExternalArtifact", Name: artifact, Namespace: "cozy-system"},
+		Interval:      metav1.Duration{Duration: 5 * time.Minute},
+		Timeout:       &metav1.Duration{Duration: 10 * time.Minute},
+		MaxHistory:    &maxHistory,
+		RetryInterval: &metav1.Duration{Duration: 30 * time.Second},
+		ValuesSecret:  "cozystack-values",
+		ShardingKey:   "tenants",
 	}
 }
 
-// Config is the operator's override of the built-in chart settings, keyed by kind.
+// Config is the operator's override of the built-in settings, keyed by kind. A kind listed gets
+// the chart given (all of it: nothing is merged with the built-in chart); its release prefix and
+// application kind label, part of the stored data, may be changed too.
 //
 //	kinds:
 //	  Kubernetes:
-//	    name: kubernetes
-//	    version: ">= 0.20.0"
-//	    sourceRef: {kind: HelmRepository, name: cozystack-apps, namespace: cozy-public}
+//	    chartRef: {kind: ExternalArtifact, name: cozystack-kubernetes-application-kubevirt-kubernetes, namespace: cozy-system}
 //	    interval: 5m
 //	    timeout: 15m
+//	  Bucket:
+//	    name: bucket
+//	    sourceRef: {kind: HelmRepository, name: cozystack-apps, namespace: cozy-public}
+//	    interval: 5m
+//	    releasePrefix: bucket-
+//	    applicationKind: Bucket
 type Config struct {
-	Kinds map[string]release.Chart `json:"kinds"`
+	Kinds map[string]KindConfig `json:"kinds"`
 }
 
-// Load returns All with the charts from the config file at path; an empty path keeps the
+// KindConfig overrides one kind's chart and, optionally, its release layout.
+type KindConfig struct {
+	release.Chart `json:",inline"`
+	// ReleasePrefix replaces the kind's release-name prefix.
+	ReleasePrefix string `json:"releasePrefix,omitempty"`
+	// ApplicationKind replaces the value of the kind's application-kind label.
+	ApplicationKind string `json:"applicationKind,omitempty"`
+}
+
+// Load returns All with the settings from the config file at path; an empty path keeps the
 // defaults. Unknown kinds and incomplete charts are start-up errors, not silent defaults.
 func Load(path string) ([]*release.Kind, error) {
 	all := All()
@@ -71,18 +92,34 @@ func Load(path string) ([]*release.Kind, error) {
 	for _, k := range all {
 		byName[k.Kind] = k
 	}
-	for name, chart := range cfg.Kinds {
+	for name, kc := range cfg.Kinds {
 		k, ok := byName[name]
 		if !ok {
 			return nil, fmt.Errorf("kinds config %s: unknown kind %q", path, name)
 		}
-		if chart.Name == "" || chart.SourceRef.Kind == "" || chart.SourceRef.Name == "" {
-			return nil, fmt.Errorf("kinds config %s: kind %s needs name, sourceRef.kind and sourceRef.name", path, name)
+		if err := kc.Chart.Validate(); err != nil {
+			return nil, fmt.Errorf("kinds config %s: kind %s: %w", path, name, err)
 		}
-		if chart.Interval.Duration <= 0 {
-			chart.Interval = k.Chart.Interval
+		if kc.Interval.Duration <= 0 {
+			kc.Interval = k.Chart.Interval
 		}
-		k.Chart = chart
+		k.Chart = kc.Chart
+		if kc.ReleasePrefix != "" {
+			k.ReleasePrefix = kc.ReleasePrefix
+		}
+		if kc.ApplicationKind != "" {
+			k.ApplicationKind = kc.ApplicationKind
+		}
+	}
+	seenPrefix, seenKind := map[string]string{}, map[string]string{}
+	for _, k := range all {
+		if other, dup := seenPrefix[k.ReleasePrefix]; dup {
+			return nil, fmt.Errorf("kinds config %s: %s and %s share the release prefix %q", path, other, k.Kind, k.ReleasePrefix)
+		}
+		if other, dup := seenKind[k.ApplicationKind]; dup {
+			return nil, fmt.Errorf("kinds config %s: %s and %s share the application kind %q", path, other, k.Kind, k.ApplicationKind)
+		}
+		seenPrefix[k.ReleasePrefix], seenKind[k.ApplicationKind] = k.Kind, k.Kind
 	}
 	return all, nil
 }

@@ -29,13 +29,19 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, k := range all {
-		if k.Chart.Name == "" || k.Chart.SourceRef.Name == "" || k.Chart.Interval.Duration <= 0 || k.ReleasePrefix == "" {
-			t.Errorf("%s has incomplete defaults: %+v", k.Kind, k.Chart)
+		if err := k.Chart.Validate(); err != nil || k.Chart.Interval.Duration <= 0 || k.ReleasePrefix == "" || k.ApplicationKind == "" {
+			t.Errorf("%s has incomplete defaults (%v): %+v", k.Kind, err, k.Chart)
 		}
-		if seen[k.ReleasePrefix] {
-			t.Errorf("release prefix %q is used twice", k.ReleasePrefix)
+		if seen[k.ReleasePrefix] || seen[k.ApplicationKind] {
+			t.Errorf("release prefix %q or application kind %q is used twice", k.ReleasePrefix, k.ApplicationKind)
 		}
-		seen[k.ReleasePrefix] = true
+		seen[k.ReleasePrefix], seen[k.ApplicationKind] = true, true
+	}
+	// cozystack-api's names, so its releases are served as they are.
+	for kind, want := range map[string]string{"Kubernetes": "kubernetes-/Kubernetes", "VirtualMachine": "vm-instance-/VMInstance", "VMDisk": "vm-disk-/VMDisk", "Bucket": "bucket-/Bucket"} {
+		if k := ByName(kind); k.ReleasePrefix+"/"+k.ApplicationKind != want {
+			t.Errorf("%s: %s/%s, want %s", kind, k.ReleasePrefix, k.ApplicationKind, want)
+		}
 	}
 }
 
@@ -47,6 +53,8 @@ kinds:
     version: "1.x"
     sourceRef: {kind: HelmRepository, name: internal, namespace: flux-system}
     timeout: 2m
+    releasePrefix: s3-
+    applicationKind: S3Bucket
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -60,8 +68,11 @@ kinds:
 			if k.Chart.Interval.Duration != 5*time.Minute {
 				t.Errorf("missing interval should keep the default, got %v", k.Chart.Interval)
 			}
+			if k.ReleasePrefix != "s3-" || k.ApplicationKind != "S3Bucket" || k.Chart.ChartRef != nil {
+				t.Errorf("layout override not applied: %s %s %+v", k.ReleasePrefix, k.ApplicationKind, k.Chart.ChartRef)
+			}
 		case "Kubernetes":
-			if k.Chart.Name != "kubernetes" {
+			if k.Chart.ChartRef == nil || k.Chart.ChartRef.Name != "cozystack-kubernetes-application-kubevirt-kubernetes" {
 				t.Errorf("kinds not in the file must keep their defaults: %+v", k.Chart)
 			}
 		}
@@ -73,6 +84,8 @@ func TestLoadRejectsMistakes(t *testing.T) {
 		"unknown kind":  "kinds:\n  Database:\n    name: db\n    sourceRef: {kind: HelmRepository, name: r}\n",
 		"no sourceRef":  "kinds:\n  Bucket:\n    name: bucket\n",
 		"unknown field": "kinds:\n  Bucket:\n    name: bucket\n    sourceRef: {kind: HelmRepository, name: r}\n    colour: red\n",
+		"both sources":  "kinds:\n  Bucket:\n    name: bucket\n    sourceRef: {kind: HelmRepository, name: r}\n    chartRef: {kind: ExternalArtifact, name: a}\n",
+		"shared prefix": "kinds:\n  Bucket:\n    chartRef: {kind: ExternalArtifact, name: a}\n    releasePrefix: vm-disk-\n",
 	} {
 		if _, err := Load(writeConfig(t, content)); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -101,5 +114,28 @@ func TestEveryAPIKindIsServed(t *testing.T) {
 		if got := reflect.TypeOf(k.New()).Elem().Name(); got != gvk.Kind {
 			t.Errorf("kind %s: New returns a %s", gvk.Kind, got)
 		}
+	}
+}
+
+// TestShippedConfigLoads keeps the kinds config in artifacts/deploy valid.
+func TestShippedConfigLoads(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "artifacts", "deploy", "20-config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, found := strings.Cut(string(raw), "kinds.yaml: |\n")
+	if !found {
+		t.Fatal("20-config.yaml has no kinds.yaml")
+	}
+	var lines []string
+	for _, line := range strings.Split(body, "\n") {
+		lines = append(lines, strings.TrimPrefix(line, "    "))
+	}
+	all, err := Load(writeConfig(t, strings.Join(lines, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := all[0]; k.Kind != "Kubernetes" || k.Chart.Timeout.Duration != 15*time.Minute || k.Chart.ChartRef == nil {
+		t.Errorf("Kubernetes from the shipped config: %+v", k.Chart)
 	}
 }

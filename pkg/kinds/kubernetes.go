@@ -11,14 +11,15 @@ import (
 // chart's values as is.
 func Kubernetes() *release.Kind {
 	return &release.Kind{
-		Kind:          "Kubernetes",
-		Resource:      "kuberneteses",
-		Singular:      "kubernetes",
-		ShortNames:    []string{"k8s"},
-		ReleasePrefix: "kubernetes-",
-		Chart:         defaultChart("kubernetes"),
-		New:           func() runtime.Object { return &appsv1alpha1.Kubernetes{} },
-		NewList:       func() runtime.Object { return &appsv1alpha1.KubernetesList{} },
+		Kind:            "Kubernetes",
+		Resource:        "kuberneteses",
+		Singular:        "kubernetes",
+		ShortNames:      []string{"k8s"},
+		ReleasePrefix:   "kubernetes-",
+		ApplicationKind: "Kubernetes",
+		Chart:           cozystackChart("cozystack-kubernetes-application-kubevirt-kubernetes"),
+		New:             func() runtime.Object { return &appsv1alpha1.Kubernetes{} },
+		NewList:         func() runtime.Object { return &appsv1alpha1.KubernetesList{} },
 		SelectableFields: []release.SelectableField{
 			{Path: "spec.version", Value: func(o runtime.Object) string {
 				if spec := o.(*appsv1alpha1.Kubernetes).Spec; spec != nil {

@@ -11,14 +11,15 @@ import (
 // the chart's values as is.
 func VirtualMachine() *release.Kind {
 	return &release.Kind{
-		Kind:          "VirtualMachine",
-		Resource:      "virtualmachines",
-		Singular:      "virtualmachine",
-		ShortNames:    []string{"cvm"},
-		ReleasePrefix: "vm-instance-",
-		Chart:         defaultChart("vm-instance"),
-		New:           func() runtime.Object { return &appsv1alpha1.VirtualMachine{} },
-		NewList:       func() runtime.Object { return &appsv1alpha1.VirtualMachineList{} },
+		Kind:            "VirtualMachine",
+		Resource:        "virtualmachines",
+		Singular:        "virtualmachine",
+		ShortNames:      []string{"cvm"},
+		ReleasePrefix:   "vm-instance-",
+		ApplicationKind: "VMInstance",
+		Chart:           cozystackChart("cozystack-vm-instance-application-kubevirt-vm-instance"),
+		New:             func() runtime.Object { return &appsv1alpha1.VirtualMachine{} },
+		NewList:         func() runtime.Object { return &appsv1alpha1.VirtualMachineList{} },
 		SelectableFields: []release.SelectableField{
 			{Path: "spec.runStrategy", Value: func(o runtime.Object) string {
 				if spec := o.(*appsv1alpha1.VirtualMachine).Spec; spec != nil {

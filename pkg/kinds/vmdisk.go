@@ -11,14 +11,15 @@ import (
 // values as is.
 func VMDisk() *release.Kind {
 	return &release.Kind{
-		Kind:          "VMDisk",
-		Resource:      "vmdisks",
-		Singular:      "vmdisk",
-		ShortNames:    []string{"vmd"},
-		ReleasePrefix: "vm-disk-",
-		Chart:         defaultChart("vm-disk"),
-		New:           func() runtime.Object { return &appsv1alpha1.VMDisk{} },
-		NewList:       func() runtime.Object { return &appsv1alpha1.VMDiskList{} },
+		Kind:            "VMDisk",
+		Resource:        "vmdisks",
+		Singular:        "vmdisk",
+		ShortNames:      []string{"vmd"},
+		ReleasePrefix:   "vm-disk-",
+		ApplicationKind: "VMDisk",
+		Chart:           cozystackChart("cozystack-vm-disk-application-kubevirt-vm-disk"),
+		New:             func() runtime.Object { return &appsv1alpha1.VMDisk{} },
+		NewList:         func() runtime.Object { return &appsv1alpha1.VMDiskList{} },
 		SelectableFields: []release.SelectableField{
 			{Path: "spec.storageClass", Value: func(o runtime.Object) string {
 				if spec := o.(*appsv1alpha1.VMDisk).Spec; spec != nil {

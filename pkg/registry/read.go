@@ -240,7 +240,7 @@ func (r *REST) toObject(ctx context.Context, hr *unstructured.Unstructured) (run
 // the kind's HelmReleases exist at which revision (metadata only) and waits until the cache has
 // caught up with that answer.
 func (r *REST) awaitConsistent(ctx context.Context, namespace string) error {
-	upstream, err := r.releaseMeta.Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: release.LabelKind + "=" + r.kind.Kind})
+	upstream, err := r.releaseMeta.Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: r.kind.ReleaseSelector()})
 	if err != nil {
 		return r.translateError(err, "")
 	}

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/storage/names"
 
@@ -128,22 +129,32 @@ func (s strategy) validateStorable(m metaObject) field.ErrorList {
 			max, s.kind.ReleaseName(m.GetName()), release.MaxReleaseNameLength)
 		errs = append(errs, tooLong)
 	}
-	for key := range m.GetLabels() {
-		if release.IsReserved(key) {
-			errs = append(errs, field.Forbidden(field.NewPath("metadata", "labels").Key(key),
-				fmt.Sprintf("label keys with the prefix %q or in the %s domain are reserved for the release machinery", release.ReservedPrefix, release.FluxDomain)))
-		}
-	}
-	for key := range m.GetAnnotations() {
-		if release.IsReserved(key) && key != release.AnnotationRequestErrors {
-			errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations").Key(key),
-				fmt.Sprintf("annotation keys with the prefix %q or in the %s domain are reserved for the release machinery", release.ReservedPrefix, release.FluxDomain)))
-		}
-	}
+	errs = append(errs, storableKeys(field.NewPath("metadata", "labels"), "label", m.GetLabels(), "")...)
+	errs = append(errs, storableKeys(field.NewPath("metadata", "annotations"), "annotation", m.GetAnnotations(), release.AnnotationRequestErrors)...)
 	for i, f := range m.GetFinalizers() {
 		if f == release.FluxFinalizer {
 			errs = append(errs, field.Forbidden(field.NewPath("metadata", "finalizers").Index(i),
 				fmt.Sprintf("the finalizer %q belongs to the release controller", f)))
+		}
+	}
+	return errs
+}
+
+// storableKeys refuses label or annotation keys that belong to the release machinery, and keys
+// that are not valid once stored on the release with the user-key prefix (the name part of a key
+// without a domain gets longer).
+func storableKeys(path *field.Path, what string, keys map[string]string, allowed string) field.ErrorList {
+	var errs field.ErrorList
+	for key := range keys {
+		switch {
+		case key == allowed:
+		case release.IsReserved(key):
+			errs = append(errs, field.Forbidden(path.Key(key), fmt.Sprintf("%s keys with the prefix %q or %q or in the %s domain are reserved for the release machinery",
+				what, release.ReservedPrefix, release.ApplicationPrefix, release.FluxDomain)))
+		default:
+			for _, msg := range validation.IsQualifiedName(release.StoredKey(key)) {
+				errs = append(errs, field.Invalid(path.Key(key), key, fmt.Sprintf("is stored on the release as %q, which is invalid: %s", release.StoredKey(key), msg)))
+			}
 		}
 	}
 	return errs

@@ -13,14 +13,27 @@ var HelmReleaseGVR = schema.GroupVersionResource{Group: "helm.toolkit.fluxcd.io"
 var HelmReleaseGVK = schema.GroupVersionKind{Group: "helm.toolkit.fluxcd.io", Version: "v2", Kind: "HelmRelease"}
 
 const (
-	// ReservedPrefix marks the labels and annotations this server keeps on HelmReleases for its own
+	// ReservedPrefix marks the annotations this server keeps on HelmReleases for its own
 	// bookkeeping. They are hidden from users, who can neither read, set nor remove them.
 	ReservedPrefix = "apiserver.apps.cozy.io/"
-	// LabelKind ties a HelmRelease to the apps.cozy.io kind it stores. The server's cache selects
-	// on this label and ignores HelmReleases without it.
-	LabelKind = ReservedPrefix + "kind"
-	// LabelName ties a HelmRelease to the name of the object it stores.
-	LabelName = ReservedPrefix + "name"
+	// ApplicationPrefix marks the labels that tie a HelmRelease to the application it stores,
+	// in the layout cozystack-api writes, so releases written by either server are the same.
+	ApplicationPrefix = "apps.cozystack.io/"
+	// LabelApplicationKind is the application kind a release stores (e.g. VMInstance: the label's
+	// value is configuration, see Kind.ApplicationKind). The server's cache selects on it.
+	LabelApplicationKind = ApplicationPrefix + "application.kind"
+	// LabelApplicationGroup is the API group cozystack-api serves the application under.
+	LabelApplicationGroup = ApplicationPrefix + "application.group"
+	// LabelApplicationName is the application's name.
+	LabelApplicationName = ApplicationPrefix + "application.name"
+	// ApplicationGroup is the value of LabelApplicationGroup.
+	ApplicationGroup = "apps.cozystack.io"
+	// UserKeyPrefix is prepended to the keys of the object's own labels and annotations on the
+	// release (label `team: a` is stored as `apps.cozystack.io-team: a`), as cozystack-api does:
+	// users' keys never collide with the release's own, and keys without it are not the user's.
+	UserKeyPrefix = "apps.cozystack.io-"
+	// ShardingLabel picks which Flux controller shard reconciles a release.
+	ShardingLabel = "sharding.fluxcd.io/key"
 	// AnnotationManagedFields keeps the object's server-side-apply managedFields, which cannot live
 	// in the HelmRelease's own managedFields (those describe the HelmRelease's writers).
 	AnnotationManagedFields = ReservedPrefix + "managed-fields"
@@ -39,17 +52,50 @@ const (
 	FluxDomain = "fluxcd.io"
 )
 
-// IsReserved reports whether a label or annotation key belongs to the release machinery rather
-// than to the user: the server's own bookkeeping (ReservedPrefix) and Flux's keys (any key in the
-// fluxcd.io domain, e.g. the sharding label that picks which controller reconciles the release).
-// Such keys are hidden from users, kept on every update, and refused when a user sets them.
+// IsReserved reports whether a label or annotation key a user sets on an object belongs to the
+// release machinery: the server's own bookkeeping (ReservedPrefix), the application labels
+// (ApplicationPrefix) and Flux's keys (any key in the fluxcd.io domain). Users may not set them.
 func IsReserved(key string) bool {
-	if strings.HasPrefix(key, ReservedPrefix) {
+	if strings.HasPrefix(key, ReservedPrefix) || strings.HasPrefix(key, ApplicationPrefix) {
 		return true
 	}
 	domain, _, found := strings.Cut(key, "/")
 	return found && (domain == FluxDomain || strings.HasSuffix(domain, "."+FluxDomain))
 }
+
+// userKeys returns the object's own keys among a release's labels or annotations, unprefixed.
+func userKeys(onRelease map[string]string) map[string]string {
+	var out map[string]string
+	for key, value := range onRelease {
+		userKey, ok := strings.CutPrefix(key, UserKeyPrefix)
+		if !ok || userKey == "" {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[userKey] = value
+	}
+	return out
+}
+
+// withUserKeys returns a release's labels or annotations with the object's own keys replaced by
+// user's, prefixed; every other key (the release machinery's, other tools') is kept.
+func withUserKeys(onRelease, user map[string]string) map[string]string {
+	out := make(map[string]string, len(onRelease)+len(user))
+	for key, value := range onRelease {
+		if !strings.HasPrefix(key, UserKeyPrefix) {
+			out[key] = value
+		}
+	}
+	for key, value := range user {
+		out[UserKeyPrefix+key] = value
+	}
+	return out
+}
+
+// StoredKey is the key a user's label or annotation key has on the release.
+func StoredKey(userKey string) string { return UserKeyPrefix + userKey }
 
 // isHiddenFinalizer reports whether a finalizer on the HelmRelease belongs to the release machinery
 // rather than to the user.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -26,6 +25,9 @@ type Kind struct {
 	// ReleasePrefix is prepended to an object's name to form its HelmRelease name. It is part of
 	// the stored data: changing it would orphan every existing release of the kind.
 	ReleasePrefix string
+	// ApplicationKind is the value of the release's LabelApplicationKind, the kind's name in
+	// cozystack-api (e.g. VMInstance for VirtualMachine). Part of the stored data too.
+	ApplicationKind string
 	// Chart is how Flux installs the kind; operators may override it with a config file.
 	Chart Chart
 	// New returns an empty object of the kind; NewList an empty list.
@@ -60,28 +62,6 @@ type PrinterColumn struct {
 	Description string
 }
 
-// Chart is the part of a HelmRelease spec that says which chart installs a kind and how often Flux
-// reconciles it. It is configuration, not user input.
-type Chart struct {
-	// Name is the chart's name in its source.
-	Name string `json:"name"`
-	// Version is a semver range Flux resolves against the source; empty means the latest.
-	Version string `json:"version,omitempty"`
-	// SourceRef names the Flux source (HelmRepository, GitRepository or Bucket) holding the chart.
-	SourceRef SourceRef `json:"sourceRef"`
-	// Interval is how often Flux reconciles the release.
-	Interval metav1.Duration `json:"interval"`
-	// Timeout bounds each Helm install, upgrade or uninstall; nil keeps Flux's default.
-	Timeout *metav1.Duration `json:"timeout,omitempty"`
-}
-
-// SourceRef points at the Flux source object a chart comes from.
-type SourceRef struct {
-	Kind      string `json:"kind"`
-	Name      string `json:"name"`
-	Namespace string `json:"namespace,omitempty"`
-}
-
 // MaxReleaseNameLength is Helm's limit on release names; Flux refuses longer HelmRelease names.
 const MaxReleaseNameLength = 53
 
@@ -104,11 +84,14 @@ func (k *Kind) ObjectName(releaseName string) (string, bool) {
 }
 
 // Owns reports whether a HelmRelease stores an object of this kind: it carries the kind's
-// ownership label and the kind's release-name prefix.
+// application-kind label and the kind's release-name prefix.
 func (k *Kind) Owns(hr *unstructured.Unstructured) bool {
 	_, named := k.ObjectName(hr.GetName())
-	return named && hr.GetLabels()[LabelKind] == k.Kind
+	return named && hr.GetLabels()[LabelApplicationKind] == k.ApplicationKind
 }
+
+// ReleaseSelector selects the kind's releases in kube-apiserver.
+func (k *Kind) ReleaseSelector() string { return LabelApplicationKind + "=" + k.ApplicationKind }
 
 // String names the kind in logs and errors.
 func (k *Kind) String() string { return fmt.Sprintf("%s (%s)", k.Kind, k.Resource) }

@@ -43,23 +43,30 @@ func TestApplyToWritesOwnedFields(t *testing.T) {
 	if hr.GetName() != "bucket-photos" || hr.GetNamespace() != "tenant-a" {
 		t.Errorf("release %s/%s", hr.GetNamespace(), hr.GetName())
 	}
-	wantLabels := map[string]string{"team": "a", release.LabelKind: "Bucket", release.LabelName: "photos"}
+	// The layout cozystack-api writes: user keys prefixed, the application labels, the shard.
+	wantLabels := map[string]string{"apps.cozystack.io-team": "a", release.LabelApplicationKind: "Bucket",
+		release.LabelApplicationGroup: "apps.cozystack.io", release.LabelApplicationName: "photos", release.ShardingLabel: "tenants"}
 	if !reflect.DeepEqual(hr.GetLabels(), wantLabels) {
 		t.Errorf("labels = %v, want %v", hr.GetLabels(), wantLabels)
 	}
-	if _, ok := hr.GetAnnotations()[release.AnnotationManagedFields]; !ok {
-		t.Errorf("managedFields not kept: %v", hr.GetAnnotations())
+	if _, ok := hr.GetAnnotations()[release.AnnotationManagedFields]; !ok || hr.GetAnnotations()["apps.cozystack.io-note"] != "x" {
+		t.Errorf("annotations: %v", hr.GetAnnotations())
 	}
 	values, _, _ := unstructured.NestedMap(hr.Object, "spec", "values")
 	want := map[string]any{"storagePool": "fast", "locking": true, "users": map[string]any{"alice": map[string]any{"readonly": true}}}
 	if !reflect.DeepEqual(values, want) {
 		t.Errorf("values = %v, want %v", values, want)
 	}
-	if chart, _, _ := unstructured.NestedString(hr.Object, "spec", "chart", "spec", "chart"); chart != "bucket" {
-		t.Errorf("chart = %q", chart)
+	for path, want := range map[string]any{
+		"chartRef.kind": "ExternalArtifact", "chartRef.name": "cozystack-bucket-application-default-bucket", "chartRef.namespace": "cozy-system",
+		"interval": "5m0s", "maxHistory": int64(5), "install.strategy.name": "RetryOnFailure", "upgrade.strategy.retryInterval": "30s",
+	} {
+		if got, _, _ := unstructured.NestedFieldNoCopy(hr.Object, append([]string{"spec"}, strings.Split(path, ".")...)...); got != want {
+			t.Errorf("spec.%s = %v, want %v", path, got, want)
+		}
 	}
-	if interval, _, _ := unstructured.NestedString(hr.Object, "spec", "interval"); interval != "5m0s" {
-		t.Errorf("interval = %q", interval)
+	if from, _, _ := unstructured.NestedSlice(hr.Object, "spec", "valuesFrom"); len(from) != 1 || from[0].(map[string]any)["name"] != "cozystack-values" {
+		t.Errorf("valuesFrom = %v", from)
 	}
 }
 
@@ -95,7 +102,7 @@ func TestApplyToPreservesForeignFields(t *testing.T) {
 	if v, _, _ := unstructured.NestedString(hr.Object, "spec", "someFutureField"); v != "kept" {
 		t.Error("an unknown HelmRelease field was dropped")
 	}
-	if hr.GetLabels()["team"] != "b" || hr.GetLabels()[release.LabelKind] != "Bucket" {
+	if hr.GetLabels()["apps.cozystack.io-team"] != "b" || hr.GetLabels()[release.LabelApplicationKind] != "Bucket" {
 		t.Errorf("labels = %v", hr.GetLabels())
 	}
 	if v, _, _ := unstructured.NestedBool(hr.Object, "spec", "values", "locking"); v {
@@ -168,7 +175,8 @@ func TestNameLimits(t *testing.T) {
 
 func TestReservedKeys(t *testing.T) {
 	for key, want := range map[string]bool{
-		release.LabelKind:                 true,
+		release.LabelApplicationKind:      true,
+		"apps.cozystack.io-team":          false,
 		"sharding.fluxcd.io/key":          true,
 		"fluxcd.io/anything":              true,
 		"reconcile.fluxcd.io/requestedAt": true,

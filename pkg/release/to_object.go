@@ -38,8 +38,8 @@ func (k *Kind) ToObject(gv schema.GroupVersion, hr *unstructured.Unstructured) (
 	m.SetCreationTimestamp(hr.GetCreationTimestamp())
 	m.SetDeletionTimestamp(hr.GetDeletionTimestamp())
 	m.SetDeletionGracePeriodSeconds(hr.GetDeletionGracePeriodSeconds())
-	m.SetLabels(withoutReserved(hr.GetLabels()))
-	m.SetAnnotations(withoutReserved(hr.GetAnnotations()))
+	m.SetLabels(userKeys(hr.GetLabels()))
+	m.SetAnnotations(userKeys(hr.GetAnnotations()))
 	m.SetOwnerReferences(hr.GetOwnerReferences())
 	var finalizers []string
 	for _, f := range hr.GetFinalizers() {
@@ -158,18 +158,4 @@ func installedChartVersion(hr *unstructured.Unstructured) string {
 	}
 	v, _, _ := unstructured.NestedString(hr.Object, "status", "lastAttemptedRevision")
 	return v
-}
-
-func withoutReserved(in map[string]string) map[string]string {
-	var out map[string]string
-	for key, value := range in {
-		if IsReserved(key) {
-			continue
-		}
-		if out == nil {
-			out = make(map[string]string, len(in))
-		}
-		out[key] = value
-	}
-	return out
 }

@@ -32,12 +32,19 @@ func (k *Kind) ApplyTo(obj runtime.Object, hr *unstructured.Unstructured) error 
 		// Only a new release records the prefix its object's name was generated from.
 		hr.SetGenerateName(m.GetGenerateName())
 	}
-	labels := mergeVisible(hr.GetLabels(), m.GetLabels())
-	labels[LabelKind] = k.Kind
-	labels[LabelName] = m.GetName()
+	labels := withUserKeys(hr.GetLabels(), m.GetLabels())
+	labels[LabelApplicationKind] = k.ApplicationKind
+	labels[LabelApplicationGroup] = ApplicationGroup
+	labels[LabelApplicationName] = m.GetName()
+	if k.Chart.ShardingKey != "" {
+		if _, set := labels[ShardingLabel]; !set {
+			// Only set when absent: an operator may move a release to another shard.
+			labels[ShardingLabel] = k.Chart.ShardingKey
+		}
+	}
 	hr.SetLabels(labels)
 
-	annotations := mergeVisible(hr.GetAnnotations(), m.GetAnnotations())
+	annotations := withUserKeys(hr.GetAnnotations(), m.GetAnnotations())
 	delete(annotations, AnnotationManagedFields)
 	if managed := m.GetManagedFields(); len(managed) > 0 {
 		raw, err := json.Marshal(managed)
@@ -72,52 +79,4 @@ func (k *Kind) ApplyTo(obj runtime.Object, hr *unstructured.Unstructured) error 
 		return err
 	}
 	return k.Chart.applyTo(hr)
-}
-
-// applyTo sets the chart reference and reconcile settings, keeping any other chart fields.
-func (c *Chart) applyTo(hr *unstructured.Unstructured) error {
-	set := func(value any, path ...string) error {
-		return unstructured.SetNestedField(hr.Object, value, append([]string{"spec"}, path...)...)
-	}
-	ref := map[string]any{"kind": c.SourceRef.Kind, "name": c.SourceRef.Name}
-	if c.SourceRef.Namespace != "" {
-		ref["namespace"] = c.SourceRef.Namespace
-	}
-	if err := set(ref, "chart", "spec", "sourceRef"); err != nil {
-		return err
-	}
-	if err := set(c.Name, "chart", "spec", "chart"); err != nil {
-		return err
-	}
-	if c.Version != "" {
-		if err := set(c.Version, "chart", "spec", "version"); err != nil {
-			return err
-		}
-	} else {
-		unstructured.RemoveNestedField(hr.Object, "spec", "chart", "spec", "version")
-	}
-	if err := set(c.Interval.Duration.String(), "interval"); err != nil {
-		return err
-	}
-	if c.Timeout != nil {
-		return set(c.Timeout.Duration.String(), "timeout")
-	}
-	unstructured.RemoveNestedField(hr.Object, "spec", "timeout")
-	return nil
-}
-
-// mergeVisible keeps the reserved keys of current and replaces all visible ones with desired.
-func mergeVisible(current, desired map[string]string) map[string]string {
-	out := make(map[string]string, len(current)+len(desired))
-	for key, value := range current {
-		if IsReserved(key) {
-			out[key] = value
-		}
-	}
-	for key, value := range desired {
-		if !IsReserved(key) {
-			out[key] = value
-		}
-	}
-	return out
 }

@@ -51,7 +51,7 @@ func TestEveryVerbEveryKind(t *testing.T) {
 			if hr.GetUID() != created.GetUID() || hr.GetResourceVersion() != created.GetResourceVersion() {
 				t.Errorf("object identity %s@%s is not its HelmRelease's %s@%s", created.GetUID(), created.GetResourceVersion(), hr.GetUID(), hr.GetResourceVersion())
 			}
-			if got := hr.GetLabels(); got[release.LabelKind] != kc.kind || got[release.LabelName] != name {
+			if got := hr.GetLabels(); got[release.LabelApplicationKind] != kindByName(t, kc.kind).ApplicationKind || got[release.LabelApplicationName] != name {
 				t.Errorf("HelmRelease ownership labels = %v", got)
 			}
 			values, _, _ := unstructured.NestedMap(hr.Object, "spec", "values")
@@ -59,7 +59,7 @@ func TestEveryVerbEveryKind(t *testing.T) {
 			if !reflect.DeepEqual(values, spec) {
 				t.Errorf("HelmRelease values differ from the object's spec:\nvalues: %v\nspec:   %v", values, spec)
 			}
-			if chart, _, _ := unstructured.NestedString(hr.Object, "spec", "chart", "spec", "chart"); chart == "" {
+			if chart, _, _ := unstructured.NestedString(hr.Object, "spec", "chartRef", "name"); chart == "" {
 				t.Errorf("HelmRelease has no chart: %v", hr.Object["spec"])
 			}
 			expectEvent(t, w, watch.Added, name)
@@ -103,7 +103,7 @@ func TestEveryVerbEveryKind(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if hr.GetLabels()["team"] != "blue" || hr.GetAnnotations()["note"] != "patched" || hr.GetLabels()[release.LabelKind] != kc.kind {
+			if hr.GetLabels()[release.StoredKey("team")] != "blue" || hr.GetAnnotations()[release.StoredKey("note")] != "patched" || hr.GetLabels()[release.LabelApplicationKind] == "" {
 				t.Errorf("HelmRelease metadata after patch: labels %v annotations %v", hr.GetLabels(), hr.GetAnnotations())
 			}
 
@@ -163,7 +163,7 @@ func TestCreateRefusals(t *testing.T) {
 	t.Run("reserved label", func(t *testing.T) {
 		obj := kc.example.DeepCopy()
 		obj.SetName("forged")
-		obj.SetLabels(map[string]string{release.LabelKind: "Bucket"})
+		obj.SetLabels(map[string]string{release.LabelApplicationKind: "Bucket"})
 		_, err := client.Create(ctx, obj, metav1.CreateOptions{})
 		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "metadata.labels") {
 			t.Fatalf("want 422 naming metadata.labels, got %v", err)

@@ -357,7 +357,7 @@ func TestUndecodableReleaseFromAnotherWriter(t *testing.T) {
 
 	k := kindByName(t, "Bucket")
 	hr := k.NewRelease(ns, "deep")
-	hr.SetLabels(map[string]string{release.LabelKind: "Bucket", release.LabelName: "deep"})
+	hr.SetLabels(map[string]string{release.LabelApplicationKind: k.ApplicationKind, release.LabelApplicationName: "deep"})
 	body, err := json.Marshal(hr.Object)
 	if err != nil {
 		t.Fatal(err)

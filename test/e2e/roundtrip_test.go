@@ -43,7 +43,7 @@ func TestKubernetesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hr.GetLabels()[release.LabelKind] != "Kubernetes" || hr.GetLabels()[release.LabelName] != "prod" || hr.GetLabels()["env"] != "prod" {
+	if hr.GetLabels()[release.LabelApplicationKind] != "Kubernetes" || hr.GetLabels()[release.LabelApplicationName] != "prod" || hr.GetLabels()[release.StoredKey("env")] != "prod" {
 		t.Errorf("HelmRelease labels = %v", hr.GetLabels())
 	}
 	for path, want := range map[string]any{

@@ -153,17 +153,31 @@ func TestDefaultsAppliedOnRead(t *testing.T) {
 	}
 }
 
-// seedRelease writes a HelmRelease as an older server would have, with values today's schema
-// refuses.
+// seedRelease writes a HelmRelease as cozystack-api writes one (its labels, its prefix, the
+// chart as an ExternalArtifact, values as given with no defaults, none of this server's
+// annotations), e.g. with values today's schema refuses.
 func seedRelease(t *testing.T, kind, ns, name string, values map[string]any) {
 	t.Helper()
 	k := kindByName(t, kind)
-	hr := k.NewRelease(ns, name)
-	hr.SetLabels(map[string]string{release.LabelKind: kind, release.LabelName: name})
-	_ = unstructured.SetNestedMap(hr.Object, values, "spec", "values")
-	_ = unstructured.SetNestedField(hr.Object, "5m", "spec", "interval")
-	_ = unstructured.SetNestedMap(hr.Object, map[string]any{"spec": map[string]any{"chart": k.Chart.Name,
-		"sourceRef": map[string]any{"kind": "HelmRepository", "name": "cozystack-apps", "namespace": "cozy-public"}}}, "spec", "chart")
+	hr := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+		"metadata": map[string]any{
+			"name": k.ReleasePrefix + name, "namespace": ns,
+			"labels": map[string]any{
+				"apps.cozystack.io/application.kind": k.ApplicationKind, "apps.cozystack.io/application.group": "apps.cozystack.io",
+				"apps.cozystack.io/application.name": name, "sharding.fluxcd.io/key": "tenants",
+			},
+		},
+		"spec": map[string]any{
+			"interval":   "5m",
+			"maxHistory": int64(5),
+			"chartRef":   map[string]any{"kind": "ExternalArtifact", "name": k.Chart.ChartRef.Name, "namespace": "cozy-system"},
+			"install":    map[string]any{"strategy": map[string]any{"name": "RetryOnFailure", "retryInterval": "30s"}},
+			"upgrade":    map[string]any{"strategy": map[string]any{"name": "RetryOnFailure", "retryInterval": "30s"}},
+			"valuesFrom": []any{map[string]any{"kind": "Secret", "name": "cozystack-values"}},
+			"values":     values,
+		},
+	}}
 	if _, err := cp.Dynamic.Resource(release.HelmReleaseGVR).Namespace(ns).Create(context.Background(), hr, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

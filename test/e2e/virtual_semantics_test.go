@@ -88,10 +88,10 @@ func TestUpdatesKeepForeignReleaseFields(t *testing.T) {
 	if !slices.Contains(hr.GetFinalizers(), release.FluxFinalizer) {
 		t.Errorf("Flux's finalizer was dropped: %v", hr.GetFinalizers())
 	}
-	if hr.GetLabels()["sharding.fluxcd.io/key"] != "shard-2" || hr.GetLabels()["team"] != "red" || hr.GetLabels()[release.LabelKind] != "Bucket" {
+	if hr.GetLabels()["sharding.fluxcd.io/key"] != "shard-2" || hr.GetLabels()[release.StoredKey("team")] != "red" || hr.GetLabels()[release.LabelApplicationKind] != "Bucket" {
 		t.Errorf("HelmRelease labels: %v", hr.GetLabels())
 	}
-	if hr.GetAnnotations()["reconcile.fluxcd.io/requestedAt"] != "now" || hr.GetAnnotations()["note"] != "x" {
+	if hr.GetAnnotations()["reconcile.fluxcd.io/requestedAt"] != "now" || hr.GetAnnotations()[release.StoredKey("note")] != "x" {
 		t.Errorf("HelmRelease annotations: %v", hr.GetAnnotations())
 	}
 	if suspend, _, _ := unstructured.NestedBool(hr.Object, "spec", "suspend"); !suspend {

@@ -153,7 +153,7 @@ func (b *bench) gets(ctx context.Context) error {
 
 func (b *bench) lists(ctx context.Context) error {
 	kc := caseOf("Bucket")
-	selector := metav1.ListOptions{LabelSelector: release.LabelKind + "=" + kc.kind}
+	selector := metav1.ListOptions{LabelSelector: kinds.ByName(kc.kind).ReleaseSelector()}
 	for _, c := range []struct {
 		name    string
 		ns      func(i int) string
