@@ -57,7 +57,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if err := r.kind.ApplyTo(obj, hr); err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	recordActor(ctx, hr, operationCreate)
+	release.RecordActor(hr, actor(ctx), release.OperationCreate)
 	if dryrun.IsDryRun(options.DryRun) {
 		if _, exists := r.cache.Get(r.kind.Kind, m.GetNamespace(), m.GetName()); exists {
 			return nil, apierrors.NewAlreadyExists(r.resource, m.GetName())
@@ -162,11 +162,11 @@ func (r *REST) updateOnce(ctx context.Context, hr *unstructured.Unstructured, ob
 	if dryrun.IsDryRun(options.DryRun) {
 		return obj, false, nil
 	}
-	if ownedContentEqual(hr, desired) {
+	if release.OwnedContentEqual(hr, desired) {
 		// Nothing changes: like kube-apiserver, do not write, keep the resourceVersion.
 		return old, false, nil
 	}
-	recordActor(ctx, desired, operationUpdate)
+	release.RecordActor(desired, actor(ctx), release.OperationUpdate)
 	updated, raced, err := r.writeRelease(ctx, hr, desired)
 	if err != nil {
 		// When the release changed after it was read, the caller re-reads and re-applies the
@@ -212,7 +212,7 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		// record who deleted it first. With a resourceVersion precondition the record is written
 		// only over the version the precondition was checked against.
 		pinned := options.Preconditions != nil && options.Preconditions.ResourceVersion != nil
-		record, err := actorPatch(ctx, hr, pinned)
+		record, err := release.DeletionRecord(hr, actor(ctx), pinned)
 		if err != nil {
 			return nil, false, apierrors.NewInternalError(err)
 		}

@@ -1,4 +1,4 @@
-package registry
+package release
 
 import (
 	"encoding/json"
@@ -36,7 +36,7 @@ func TestReleasePatchIgnoresStatusButNotSpecChanges(t *testing.T) {
 	desired := original.DeepCopy()
 	desired.SetLabels(nil)
 	_ = unstructured.SetNestedField(desired.Object, map[string]any{"x": 2.0}, "spec", "values")
-	patch, err := releasePatch(original, desired)
+	patch, err := ConditionalPatch(original, desired)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,5 +65,39 @@ func TestReleasePatchIgnoresStatusButNotSpecChanges(t *testing.T) {
 	labelsMoved.SetLabels(map[string]string{"a": "2"})
 	if _, err := apply(t, patch, labelsMoved); err == nil {
 		t.Error("patch applied over changed labels")
+	}
+}
+
+func TestDeletionRecordKeepsAnnotationsWrittenMeanwhile(t *testing.T) {
+	read := releaseObject(1, nil, map[string]any{})
+	read.SetAnnotations(map[string]string{"note": "x"})
+	patch, err := DeletionRecord(read, "alice", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	current := read.DeepCopy()
+	current.SetAnnotations(map[string]string{"note": "x", "reconcile.fluxcd.io/requestedAt": "now"})
+	out, err := apply(t, patch, current)
+	if err != nil {
+		t.Fatal(err)
+	}
+	annotations := out["metadata"].(map[string]any)["annotations"].(map[string]any)
+	if annotations["reconcile.fluxcd.io/requestedAt"] != "now" || annotations[AnnotationLastModifiedBy] != "alice" || annotations[AnnotationLastOperation] != OperationDelete {
+		t.Errorf("annotations after the deletion record: %v", annotations)
+	}
+
+	bare := releaseObject(1, nil, map[string]any{})
+	bare.SetResourceVersion("8")
+	patch, err = DeletionRecord(bare, "bob", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := apply(t, patch, bare); err != nil || out["metadata"].(map[string]any)["annotations"].(map[string]any)[AnnotationLastModifiedBy] != "bob" {
+		t.Errorf("a release without annotations: %v %v", out, err)
+	}
+	moved := bare.DeepCopy()
+	moved.SetResourceVersion("9")
+	if _, err := apply(t, patch, moved); err == nil {
+		t.Error("a pinned record applied over another resourceVersion")
 	}
 }
