@@ -20,7 +20,7 @@ import (
 
 func main() {
 	cfg := config{}
-	flag.IntVar(&cfg.objects, "objects", 10000, "objects to seed (a mix of the three kinds)")
+	flag.IntVar(&cfg.objects, "objects", 10000, "objects to seed (a mix of every kind)")
 	flag.IntVar(&cfg.namespaces, "namespaces", 100, "tenant namespaces the objects are spread over")
 	flag.IntVar(&cfg.samples, "samples", 300, "samples per latency measure")
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "duration of each mixed-workload run")
