@@ -111,9 +111,6 @@ func (c CompletedConfig) New() (*Server, error) {
 	storage := map[string]rest.Storage{}
 	coercers := map[runtime.Object]requestdecode.Coercer{}
 	for _, kind := range c.extra.Kinds {
-		if err := Scheme.AddFieldLabelConversionFunc(kind.GroupVersionKind(appsv1alpha1.SchemeGroupVersion), registry.FieldLabelConversion(kind)); err != nil {
-			return nil, err
-		}
 		model, err := registry.ModelName(kind.New())
 		if err != nil {
 			return nil, err

@@ -9,6 +9,7 @@ import (
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
+	"github.com/cozystack/apps-apiserver/pkg/registry"
 )
 
 var (
@@ -26,6 +27,9 @@ func init() {
 	internal := schema.GroupVersion{Group: appsv1alpha1.GroupName, Version: runtime.APIVersionInternal}
 	for _, k := range kinds.All() {
 		Scheme.AddKnownTypes(internal, k.New(), k.NewList())
+		// Once, here: the Scheme is process-global, and registering while another server in the
+		// process serves requests would race. Selectable fields are not configuration.
+		utilruntime.Must(Scheme.AddFieldLabelConversionFunc(k.GroupVersionKind(appsv1alpha1.SchemeGroupVersion), registry.FieldLabelConversion(k)))
 	}
 	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
 	unversioned := schema.GroupVersion{Group: "", Version: "v1"}

@@ -59,8 +59,10 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	}
 	release.RecordActor(hr, actor(ctx), release.OperationCreate)
 	if dryrun.IsDryRun(options.DryRun) {
-		if _, exists := r.cache.Get(r.kind.Kind, m.GetNamespace(), m.GetName()); exists {
-			return nil, apierrors.NewAlreadyExists(r.resource, m.GetName())
+		// kube-apiserver dry-runs the release too, so a dry run fails exactly where the real
+		// create would: a release of that name (whoever wrote it), or one it would refuse.
+		if _, err := r.releases.Namespace(m.GetNamespace()).Create(ctx, hr, metav1.CreateOptions{FieldManager: FieldManager, DryRun: options.DryRun}); err != nil {
+			return nil, r.translateError(err, m.GetName())
 		}
 		return obj, nil
 	}

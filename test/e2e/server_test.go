@@ -90,4 +90,12 @@ func TestForeignHelmReleasesIgnored(t *testing.T) {
 	if _, err := cp.Apps.AppsV1alpha1().Buckets(ns).Get(ctx, "foreign", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("a HelmRelease without ownership labels: want 404, got %v", err)
 	}
+	// Its name is taken all the same: a dry run says so, as the real create would.
+	foreign := loadExample(t, "bucket.yaml")
+	foreign.SetName("foreign")
+	for _, dryRun := range [][]string{{metav1.DryRunAll}, nil} {
+		if _, err := cp.Dynamic.Resource(gvr("buckets")).Namespace(ns).Create(ctx, foreign, metav1.CreateOptions{DryRun: dryRun}); !apierrors.IsAlreadyExists(err) {
+			t.Errorf("create (dry run %v) over a foreign release of the same name: want 409, got %v", dryRun, err)
+		}
+	}
 }
