@@ -1,0 +1,188 @@
+package registry
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	metadatafake "k8s.io/client-go/metadata/fake"
+	"k8s.io/client-go/tools/cache"
+
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
+	"github.com/cozystack/apps-apiserver/pkg/openapi"
+	"github.com/cozystack/apps-apiserver/pkg/release"
+	"github.com/cozystack/apps-apiserver/pkg/releasecache"
+	"github.com/cozystack/apps-apiserver/pkg/validation"
+)
+
+// These tests drive the verbs' branches in milliseconds with client-go's dynamic and metadata
+// fakes standing in for kube-apiserver; the e2e suite proves the same verbs through the real
+// aggregator. The fakes keep resourceVersions as given, so releases are seeded with their own.
+
+type allowAll struct{}
+
+func (allowAll) AllowWrite(context.Context, schema.GroupResource, string, string) error { return nil }
+
+// bucketRelease is a Bucket release as the server writes it, at resourceVersion rv.
+func bucketRelease(t *testing.T, name, rv string, spec *appsv1alpha1.BucketSpec) *unstructured.Unstructured {
+	t.Helper()
+	k := kinds.Bucket()
+	hr := k.NewRelease("tenant", name)
+	obj := &appsv1alpha1.Bucket{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "tenant"}, Spec: spec}
+	if err := k.ApplyTo(obj, hr); err != nil {
+		t.Fatal(err)
+	}
+	hr.SetResourceVersion(rv)
+	hr.SetUID(types.UID("uid-" + name))
+	hr.SetGeneration(1)
+	return hr
+}
+
+// newBucketREST serves Buckets from a fake kube-apiserver holding releases, with a running cache.
+func newBucketREST(t *testing.T, releases ...runtime.Object) (*REST, context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{release.HelmReleaseGVR: "HelmReleaseList"}, releases...)
+	kind := kinds.Bucket()
+	c := releasecache.New(func(hr *unstructured.Unstructured) (string, runtime.Object, bool) {
+		if !kind.Owns(hr) {
+			return "", nil, false
+		}
+		obj, err := kind.ToObject(appsv1alpha1.SchemeGroupVersion, hr)
+		return kind.Kind, obj, err == nil || obj != nil
+	}, 100, time.Minute)
+	client := dyn.Resource(release.HelmReleaseGVR)
+	// The fake does not implement watch-list; the wrapper tells the reflector to list instead.
+	go c.Run(ctx, cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			return client.List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return client.Watch(ctx, opts)
+		},
+	}, dyn))
+	model, err := ModelName(kind.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	specSchema, err := validation.New(openapi.Definitions, model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kind.DefaultSpec = specSchema.Default
+	scheme := runtime.NewScheme()
+	_ = appsv1alpha1.AddToScheme(scheme)
+	r, err := NewREST(kind, appsv1alpha1.SchemeGroupVersion, scheme, specSchema, Backend{
+		Cache: c, Releases: client, Gate: allowAll{},
+		ReleaseMeta: metadatafake.NewSimpleMetadataClient(metadatafake.NewTestScheme()).Resource(release.HelmReleaseGVR),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncCtx, syncCancel := context.WithTimeout(ctx, 5*time.Second)
+	defer syncCancel()
+	if err := c.AwaitSynced(syncCtx); err != nil {
+		t.Fatal("the cache did not sync from the fake")
+	}
+	return r, genericapirequest.WithNamespace(ctx, "tenant")
+}
+
+func TestUpdateNeedsTheResourceVersionItRead(t *testing.T) {
+	r, ctx := newBucketREST(t, bucketRelease(t, "b", "5", &appsv1alpha1.BucketSpec{}))
+	update := func(rv string) error {
+		obj := &appsv1alpha1.Bucket{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "tenant", ResourceVersion: rv}, Spec: &appsv1alpha1.BucketSpec{Locking: true}}
+		_, _, err := r.Update(ctx, "b", rest.DefaultUpdatedObjectInfo(obj), nil, nil, false, &metav1.UpdateOptions{})
+		return err
+	}
+	if err := update(""); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "metadata.resourceVersion") {
+		t.Errorf("update without resourceVersion: want 422 at metadata.resourceVersion, got %v", err)
+	}
+	if err := update("4"); !apierrors.IsConflict(err) {
+		t.Errorf("update with a stale resourceVersion: want 409, got %v", err)
+	}
+	if _, _, err := r.Update(ctx, "missing", rest.DefaultUpdatedObjectInfo(&appsv1alpha1.Bucket{}), nil, nil, false, &metav1.UpdateOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("update of a missing object: want 404, got %v", err)
+	}
+}
+
+func TestUnreadableReleasesRefuseUpdatesButNotReads(t *testing.T) {
+	broken := bucketRelease(t, "broken", "7", &appsv1alpha1.BucketSpec{})
+	_ = unstructured.SetNestedField(broken.Object, "everyone", "spec", "values", "users")
+	r, ctx := newBucketREST(t, broken)
+	got, err := r.Get(ctx, "broken", &metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("GET of an unreadable release: %v", err)
+	}
+	if c := got.(*appsv1alpha1.Bucket).Status.Conditions; len(c) == 0 || c[0].Reason != release.ReasonUnreadableValues {
+		t.Errorf("conditions: %+v", c)
+	}
+	obj := got.DeepCopyObject().(*appsv1alpha1.Bucket)
+	obj.Labels = map[string]string{"a": "b"}
+	if _, _, err := r.Update(ctx, "broken", rest.DefaultUpdatedObjectInfo(obj), nil, nil, false, &metav1.UpdateOptions{}); !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "only be deleted") {
+		t.Errorf("update of an unreadable release: want 409, got %v", err)
+	}
+}
+
+func TestReleasesOfOtherKindsAreNotFound(t *testing.T) {
+	// A release under the Bucket prefix but labelled for another kind is not a Bucket.
+	other := bucketRelease(t, "x", "3", &appsv1alpha1.BucketSpec{})
+	labels := other.GetLabels()
+	labels[release.LabelApplicationKind] = "VMDisk"
+	other.SetLabels(labels)
+	r, ctx := newBucketREST(t, other)
+	if _, err := r.Get(ctx, "x", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("GET: want 404, got %v", err)
+	}
+	if _, _, err := r.Delete(ctx, "x", nil, &metav1.DeleteOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("DELETE: want 404, got %v", err)
+	}
+}
+
+func TestListPagesAndContinueTokens(t *testing.T) {
+	r, ctx := newBucketREST(t, bucketRelease(t, "a", "2", nil), bucketRelease(t, "b", "3", nil), bucketRelease(t, "c", "4", nil))
+	list, err := r.List(ctx, &metainternalversion.ListOptions{Limit: 2, ResourceVersion: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := list.(*appsv1alpha1.BucketList)
+	if len(page.Items) != 2 || page.Continue == "" || page.RemainingItemCount == nil || *page.RemainingItemCount != 1 {
+		t.Fatalf("first page: %d items, continue %q, remaining %v", len(page.Items), page.Continue, page.RemainingItemCount)
+	}
+	next, err := r.List(ctx, &metainternalversion.ListOptions{Limit: 2, Continue: page.Continue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items := next.(*appsv1alpha1.BucketList).Items; len(items) != 1 || items[0].Name != "c" {
+		t.Errorf("second page: %+v", items)
+	}
+	if _, err := r.List(ctx, &metainternalversion.ListOptions{Limit: 2, Continue: "garbage"}); !apierrors.IsBadRequest(err) {
+		t.Errorf("invalid continue token: want 400, got %v", err)
+	}
+}
+
+func TestImmediateDryRunDeleteAnswersAStatus(t *testing.T) {
+	r, ctx := newBucketREST(t, bucketRelease(t, "d", "9", nil))
+	got, deleted, err := r.Delete(ctx, "d", nil, &metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}})
+	status, ok := got.(*metav1.Status)
+	if err != nil || !deleted || !ok || status.Details.Name != "d" || status.Details.UID != "uid-d" {
+		t.Errorf("dry-run delete: %v %v %+v", err, deleted, got)
+	}
+	if _, err := r.Get(ctx, "d", &metav1.GetOptions{}); err != nil {
+		t.Errorf("a dry-run delete deleted: %v", err)
+	}
+}
