@@ -186,3 +186,48 @@ func TestImmediateDryRunDeleteAnswersAStatus(t *testing.T) {
 		t.Errorf("a dry-run delete deleted: %v", err)
 	}
 }
+
+func TestDeletePreconditions(t *testing.T) {
+	r, ctx := newBucketREST(t, bucketRelease(t, "p", "11", nil))
+	wrongUID := types.UID("someone-else")
+	if _, _, err := r.Delete(ctx, "p", nil, &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &wrongUID}}); !apierrors.IsConflict(err) {
+		t.Errorf("uid precondition of another object: want 409, got %v", err)
+	}
+	staleRV := "10"
+	if _, _, err := r.Delete(ctx, "p", nil, &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &staleRV}}); !apierrors.IsConflict(err) {
+		t.Errorf("stale resourceVersion precondition: want 409, got %v", err)
+	}
+	if _, err := r.Get(ctx, "p", &metav1.GetOptions{}); err != nil {
+		t.Errorf("a refused delete deleted: %v", err)
+	}
+}
+
+func TestWatchResourceVersionEdges(t *testing.T) {
+	r, ctx := newBucketREST(t, bucketRelease(t, "w", "12", nil))
+	if _, err := r.Watch(ctx, &metainternalversion.ListOptions{ResourceVersion: "abc"}); !apierrors.IsBadRequest(err) {
+		t.Errorf("malformed resourceVersion: want 400, got %v", err)
+	}
+	w, err := r.Watch(ctx, &metainternalversion.ListOptions{ResourceVersion: "18446744073709551615"})
+	if err != nil {
+		t.Fatalf("a watch from the largest resourceVersion is established: %v", err)
+	}
+	defer w.Stop()
+	select {
+	case e := <-w.ResultChan():
+		t.Errorf("a watch from the future delivered %s", e.Type)
+	case <-time.After(100 * time.Millisecond):
+	}
+	w2, err := r.Watch(ctx, &metainternalversion.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Stop()
+	select {
+	case e := <-w2.ResultChan():
+		if e.Type != watch.Added {
+			t.Errorf("a watch without resourceVersion starts with the current state, got %s", e.Type)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("no initial event")
+	}
+}
