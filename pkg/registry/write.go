@@ -152,11 +152,12 @@ func (r *REST) updateOnce(ctx context.Context, hr *unstructured.Unstructured, ob
 	if err := r.kind.ApplyTo(obj, desired); err != nil {
 		return nil, false, apierrors.NewInternalError(err)
 	}
-	if sameSpec(obj, old) {
-		// The client left the spec alone: keep the release's spec exactly as stored, values and
-		// chart settings alike (a release written without defaults, or by another server with
-		// another chart reference, stays as it was), so only metadata changes and the
-		// generation does not move, as for a custom resource.
+	if m.GetGeneration() == oldMeta.GetGeneration() {
+		// The strategy moved generation only if the spec changed: the client left it alone. Keep
+		// the release's spec exactly as stored, values and chart settings alike (a release
+		// written without defaults, or by another server with another chart reference, stays as
+		// it was), so only metadata changes and the generation does not move, as for a custom
+		// resource.
 		if spec, found, _ := unstructured.NestedFieldCopy(hr.Object, "spec"); found {
 			_ = unstructured.SetNestedField(desired.Object, spec, "spec")
 		}

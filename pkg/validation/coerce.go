@@ -11,7 +11,6 @@ import (
 	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -24,7 +23,7 @@ import (
 //   - a value of the wrong type (a string for a boolean, a quantity that does not parse, an
 //     integer out of its format's range) is removed and reported with its field path, so the
 //     request can still be decoded and answered with a 422 that names every such field;
-//   - an integral number written as a float (1e3) becomes an integer, as JSON allows;
+//   - an integral number written as a float (1e3) is an integer, as JSON allows;
 //   - defaults fill absent fields only.
 //
 // The returned errors are to be reported with validation's; obj is changed in place.
@@ -36,12 +35,16 @@ func (s *Schema) Coerce(obj map[string]any) field.ErrorList {
 	structuraldefaulting.PruneNonNullableNullsWithoutDefaults(obj, s.structural)
 	var errs field.ErrorList
 	if spec, ok := obj["spec"]; ok {
-		original := runtime.DeepCopyJSON(obj)
-		keep, removed := coerceValue(field.NewPath("spec"), s.structural.Properties["spec"], spec)
-		if !keep {
-			delete(obj, "spec")
+		// The walk only reads and collects what to remove, so the validator explains the
+		// removals on the body as sent without a copy of it; the removals happen afterwards.
+		var removals []func()
+		if !coerceValue(field.NewPath("spec"), s.structural.Properties["spec"], spec, &errs, &removals) {
+			removals = append(removals, func() { delete(obj, "spec") })
 		}
-		errs = s.explain(original, removed)
+		errs = s.explain(obj, errs)
+		for _, remove := range removals {
+			remove()
+		}
 	}
 	structuraldefaulting.Default(obj, s.structural)
 	return errs
@@ -85,22 +88,26 @@ func (s *Schema) explain(original map[string]any, removed field.ErrorList) field
 	return out
 }
 
-// coerceValue checks v against s, fixing what JSON allows to fix in place, and reports whether v
-// can stay. Values the schema does not declare are left to pruning and strict decoding.
-func coerceValue(path *field.Path, s schema.Structural, v any) (bool, field.ErrorList) {
+// coerceValue checks v against s and reports whether v can stay; each value that cannot is
+// reported in errs, and its removal from its parent map is added to removals. v is not changed.
+// Values the schema does not declare are left to pruning and strict decoding.
+func coerceValue(path *field.Path, s schema.Structural, v any, errs *field.ErrorList, removals *[]func()) bool {
 	if v == nil {
-		return true, nil
+		return true
+	}
+	report := func(errList field.ErrorList) bool {
+		*errs = append(*errs, errList...)
+		return len(errList) == 0
 	}
 	if s.XIntOrString {
-		return coerceIntOrString(path, s, v)
+		return report(checkIntOrString(path, s, v))
 	}
 	switch s.Type {
 	case "object":
 		m, ok := v.(map[string]any)
 		if !ok {
-			return false, field.ErrorList{typeInvalid(path, v, "object")}
+			return report(field.ErrorList{typeInvalid(path, v, "object")})
 		}
-		var errs field.ErrorList
 		for key, child := range m {
 			var childSchema *schema.Structural
 			var childPath *field.Path
@@ -113,104 +120,95 @@ func coerceValue(path *field.Path, s schema.Structural, v any) (bool, field.Erro
 			if childSchema == nil {
 				continue
 			}
-			keep, childErrs := coerceValue(childPath, *childSchema, child)
-			errs = append(errs, childErrs...)
-			if !keep {
-				delete(m, key)
+			if !coerceValue(childPath, *childSchema, child, errs, removals) {
+				*removals = append(*removals, func() { delete(m, key) })
 			}
 		}
-		return true, errs
+		return true
 	case "array":
 		list, ok := v.([]any)
 		if !ok {
-			return false, field.ErrorList{typeInvalid(path, v, "array")}
+			return report(field.ErrorList{typeInvalid(path, v, "array")})
 		}
 		if s.Items == nil {
-			return true, nil
+			return true
 		}
-		var errs field.ErrorList
-		kept := list[:0]
+		keep := true
 		for i, item := range list {
 			if item == nil {
 				// A null item is never a value the Go types can hold.
-				errs = append(errs, typeInvalid(path.Index(i), item, s.Items.Type))
+				keep = report(field.ErrorList{typeInvalid(path.Index(i), item, s.Items.Type)}) && keep
 				continue
 			}
-			keep, itemErrs := coerceValue(path.Index(i), *s.Items, item)
-			errs = append(errs, itemErrs...)
-			if keep {
-				kept = append(kept, item)
-			}
+			// A list with an invalid item is refused anyway; it is removed whole.
+			keep = coerceValue(path.Index(i), *s.Items, item, errs, removals) && keep
 		}
-		if len(kept) != len(list) {
-			// The list is refused anyway; what is left of it only has to decode.
-			return false, errs
-		}
-		return true, errs
+		return keep
 	case "string":
 		if _, ok := v.(string); !ok {
-			return false, field.ErrorList{typeInvalid(path, v, "string")}
+			return report(field.ErrorList{typeInvalid(path, v, "string")})
 		}
 	case "boolean":
 		if _, ok := v.(bool); !ok {
-			return false, field.ErrorList{typeInvalid(path, v, "boolean")}
+			return report(field.ErrorList{typeInvalid(path, v, "boolean")})
 		}
 	case "number":
 		switch v.(type) {
 		case int64, float64:
 		default:
-			return false, field.ErrorList{typeInvalid(path, v, "number")}
+			return report(field.ErrorList{typeInvalid(path, v, "number")})
 		}
 	case "integer":
-		return coerceInteger(path, s, v)
+		return report(checkInteger(path, s, v))
 	}
-	return true, nil
+	return true
 }
 
-// coerceInteger accepts int64 and integral floats (JSON's 1e3), and refuses values outside the
-// declared format's range, which the Go field could not hold.
-func coerceInteger(path *field.Path, s schema.Structural, v any) (bool, field.ErrorList) {
+// checkInteger accepts int64 and integral floats (JSON's 1e3, which decodes into an integer
+// field), and refuses values outside the declared format's range, which the Go field could not
+// hold.
+func checkInteger(path *field.Path, s schema.Structural, v any) field.ErrorList {
 	var n int64
 	switch x := v.(type) {
 	case int64:
 		n = x
 	case float64:
 		if x != math.Trunc(x) || x < math.MinInt64 || x > math.MaxInt64 {
-			return false, field.ErrorList{typeInvalid(path, v, "integer")}
+			return field.ErrorList{typeInvalid(path, v, "integer")}
 		}
 		n = int64(x)
 	default:
-		return false, field.ErrorList{typeInvalid(path, v, "integer")}
+		return field.ErrorList{typeInvalid(path, v, "integer")}
 	}
 	if s.ValueValidation != nil && s.ValueValidation.Format == "int32" && (n < math.MinInt32 || n > math.MaxInt32) {
-		return false, field.ErrorList{field.Invalid(path, v, fmt.Sprintf("%s in body must be of type int32: out of range", path))}
+		return field.ErrorList{field.Invalid(path, v, fmt.Sprintf("%s in body must be of type int32: out of range", path))}
 	}
-	return true, nil
+	return nil
 }
 
-// coerceIntOrString accepts what a resource.Quantity (the only int-or-string the kinds use) can
-// hold: integers, floats and strings that parse as quantities.
-func coerceIntOrString(path *field.Path, s schema.Structural, v any) (bool, field.ErrorList) {
+// checkIntOrString accepts what a resource.Quantity (the only int-or-string the kinds use) can
+// hold as an int-or-string: integers and strings that parse as quantities.
+func checkIntOrString(path *field.Path, s schema.Structural, v any) field.ErrorList {
 	switch x := v.(type) {
 	case int64:
-		return true, nil
+		return nil
 	case float64:
 		// int-or-string takes integers: 1e3 is one, 2.5 is not.
 		if x != math.Trunc(x) || x < math.MinInt64 || x > math.MaxInt64 {
-			return false, field.ErrorList{typeInvalid(path, v, "integer or string")}
+			return field.ErrorList{typeInvalid(path, v, "integer or string")}
 		}
-		return true, nil
+		return nil
 	case string:
 		if _, err := resource.ParseQuantity(x); err != nil {
 			pattern := ""
 			if s.ValueValidation != nil {
 				pattern = s.ValueValidation.Pattern
 			}
-			return false, field.ErrorList{field.Invalid(path, x, fmt.Sprintf("%s in body should match '%s'", path, pattern))}
+			return field.ErrorList{field.Invalid(path, x, fmt.Sprintf("%s in body should match '%s'", path, pattern))}
 		}
-		return true, nil
+		return nil
 	}
-	return false, field.ErrorList{typeInvalid(path, v, "integer or string")}
+	return field.ErrorList{typeInvalid(path, v, "integer or string")}
 }
 
 // under reports whether path is field or inside it.
