@@ -28,7 +28,9 @@ const quantityPattern = `^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[n
 // installTwinCRDs builds every kind's twin from the OpenAPI v3 document kube-apiserver's
 // aggregator serves for apps.cozy.io, unchanged but for two steps every CRD author takes:
 // references are inlined (CRD schemas have none) and metadata is left to kube-apiserver. Creating
-// them is itself a check: kube-apiserver refuses a schema that is not a valid CRD schema.
+// them is itself a check: kube-apiserver refuses a schema that is not a valid CRD schema. The
+// inlining is written here apart from pkg/validation's on purpose: the reference must not share
+// the code it checks, and it starts from what is served, not from the Go definitions.
 func installTwinCRDs(ctx context.Context) error {
 	schemas, err := servedSchemas(ctx)
 	if err != nil {
