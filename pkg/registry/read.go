@@ -34,11 +34,12 @@ const freshnessTimeout = 3 * time.Second
 // from the cache once the cache is at least that recent.
 func (r *REST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
 	namespace := genericapirequest.NamespaceValue(ctx)
+	if options.ResourceVersion == "" {
+		// Read from kube-apiserver: it does not need the cache, loaded or not.
+		return r.getConsistent(ctx, namespace, name)
+	}
 	if err := r.awaitSynced(ctx); err != nil {
 		return nil, err
-	}
-	if options.ResourceVersion == "" {
-		return r.getConsistent(ctx, namespace, name)
 	}
 	if err := r.awaitResourceVersion(ctx, options.ResourceVersion); err != nil {
 		return nil, err
