@@ -316,19 +316,21 @@ func clientError(err error) error {
 	return apierrors.NewBadRequest(err.Error())
 }
 
-// visible converts a HelmRelease the server just wrote and waits until the cache reflects it, so
-// reads after a successful write see the write.
+// visible waits until the cache reflects a HelmRelease the server just wrote, so reads after a
+// successful write see the write, and answers with the cache's conversion of it; the release is
+// converted here only when the cache is not there yet or already holds a newer revision.
 func (r *REST) visible(ctx context.Context, hr *unstructured.Unstructured) (runtime.Object, error) {
-	obj, err := r.toObject(ctx, hr)
-	if err != nil {
-		return nil, err
-	}
 	if rv, err := releasecache.ParseResourceVersion(hr.GetResourceVersion()); err == nil {
 		waitCtx, cancel := context.WithTimeout(ctx, visibilityTimeout)
 		defer cancel()
-		if err := r.cache.AwaitResourceVersion(waitCtx, rv); err != nil {
+		name, _ := r.kind.ObjectName(hr.GetName())
+		written, err := r.cache.AwaitWrite(waitCtx, r.kind.Kind, hr.GetNamespace(), name, rv)
+		if err != nil {
 			klog.FromContext(ctx).Info("Write not yet visible in cache", "kind", r.kind.Kind, "namespace", hr.GetNamespace(), "name", hr.GetName(), "resourceVersion", rv, "err", err)
 		}
+		if written != nil {
+			return written, nil
+		}
 	}
-	return obj, nil
+	return r.toObject(ctx, hr)
 }

@@ -168,10 +168,28 @@ func (c *Cache) AwaitSynced(ctx context.Context) error {
 	return c.waitFor(ctx, func() bool { return c.synced })
 }
 
-// AwaitResourceVersion blocks until the cache reflects rv, so a write's result is visible to
-// reads that follow it.
+// AwaitResourceVersion blocks until the cache reflects rv, so a read at a resourceVersion sees at
+// least the state that resourceVersion names.
 func (c *Cache) AwaitResourceVersion(ctx context.Context, rv uint64) error {
 	return c.waitFor(ctx, func() bool { return c.rv >= rv })
+}
+
+// AwaitWrite blocks until the cache reflects rv, the resourceVersion a write returned, so reads
+// that follow the write see it. It returns a copy of the object as the cache converted it when the
+// cached object is still of that revision (nil when a newer write or a deletion already replaced
+// it), so the writer does not convert the release a second time.
+func (c *Cache) AwaitWrite(ctx context.Context, kind, namespace, name string, rv uint64) (runtime.Object, error) {
+	var written runtime.Object
+	err := c.waitFor(ctx, func() bool {
+		if c.rv < rv {
+			return false
+		}
+		if obj, ok := c.objects[kind][namespace][name]; ok && resourceVersionOf(obj) == rv {
+			written = obj.DeepCopyObject()
+		}
+		return true
+	})
+	return written, err
 }
 
 // AwaitDeletion blocks until the cache shows the deletion of the object with the given uid:

@@ -401,3 +401,38 @@ func TestAwaitDeletion(t *testing.T) {
 		t.Errorf("a new object under the deleted one's name: %v %v", obj, err)
 	}
 }
+
+func TestAwaitWriteReturnsTheCachedConversion(t *testing.T) {
+	c := New(testConverter, 10, time.Minute)
+	s := (*store)(c)
+	_ = s.Replace(nil, "10")
+	done := make(chan runtime.Object, 1)
+	go func() {
+		obj, err := c.AwaitWrite(context.Background(), "K", "a", "x", 11)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- obj
+	}()
+	_ = s.Add(release("a", "x", 11, map[string]string{"kind": "K"}))
+	select {
+	case obj := <-done:
+		if obj == nil || nameOf(obj) != "x" || resourceVersionOf(obj) != 11 {
+			t.Fatalf("the written revision: %v", obj)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter not woken by the write")
+	}
+	// A newer revision replaced it: the writer must convert its own, nothing is returned.
+	_ = s.Update(release("a", "x", 12, map[string]string{"kind": "K"}))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if obj, err := c.AwaitWrite(ctx, "K", "a", "x", 11); err != nil || obj != nil {
+		t.Errorf("an older revision than the cached one: %v %v", obj, err)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if _, err := c.AwaitWrite(short, "K", "a", "x", 13); err == nil {
+		t.Error("waiting for a future revision returned before it arrived")
+	}
+}
