@@ -54,10 +54,20 @@ func bucketRelease(t *testing.T, name, rv string, spec *appsv1alpha1.BucketSpec)
 // newBucketREST serves Buckets from a fake kube-apiserver holding releases, with a running cache.
 func newBucketREST(t *testing.T, releases ...runtime.Object) (*REST, context.Context) {
 	t.Helper()
+	return newBucketRESTOn(t, newFakeReleases(releases...))
+}
+
+// newFakeReleases is a fake kube-apiserver holding releases, for tests that add reactors to it.
+func newFakeReleases(releases ...runtime.Object) *dynamicfake.FakeDynamicClient {
+	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{release.HelmReleaseGVR: "HelmReleaseList"}, releases...)
+}
+
+// newBucketRESTOn serves Buckets from the fake kube-apiserver dyn, with a running cache.
+func newBucketRESTOn(t *testing.T, dyn *dynamicfake.FakeDynamicClient) (*REST, context.Context) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
-		map[schema.GroupVersionResource]string{release.HelmReleaseGVR: "HelmReleaseList"}, releases...)
 	kind := kinds.Bucket()
 	c := releasecache.New(func(hr *unstructured.Unstructured) (string, runtime.Object, bool) {
 		if !kind.Owns(hr) {
