@@ -5,12 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cozystack/apps-apiserver/pkg/release"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-
-	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
 // TestAdoptReleasesOfCozystackAPI: releases cozystack-api wrote (its labels and prefixes, the

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cozystack/apps-apiserver/test/framework"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,8 +23,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-
-	"github.com/cozystack/apps-apiserver/test/framework"
 )
 
 // policyWebhook is a real TLS SubjectAccessReview webhook standing for an external policy engine:

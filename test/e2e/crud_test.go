@@ -5,15 +5,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/cozystack/apps-apiserver/pkg/release"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-
-	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
 // TestEveryVerbEveryKind drives create, get, list, watch, update, patch and delete through the
@@ -121,22 +119,6 @@ func TestEveryVerbEveryKind(t *testing.T) {
 	}
 }
 
-func expectEvent(t *testing.T, w watch.Interface, typ watch.EventType, name string) {
-	t.Helper()
-	select {
-	case e, ok := <-w.ResultChan():
-		if !ok {
-			t.Fatalf("watch closed while waiting for %s %s", typ, name)
-		}
-		obj, _ := e.Object.(*unstructured.Unstructured)
-		if e.Type != typ || obj == nil || obj.GetName() != name {
-			t.Fatalf("watch: want %s %s, got %s %v", typ, name, e.Type, e.Object)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("watch: no %s event for %s within 10s", typ, name)
-	}
-}
-
 // TestCreateRefusals checks the errors users get for objects that cannot be stored.
 func TestCreateRefusals(t *testing.T) {
 	ctx := context.Background()
@@ -181,19 +163,6 @@ func TestCreateRefusals(t *testing.T) {
 		}
 		if _, err := helmRelease(ctx, "plain-namespace", kc.prefix+obj.GetName()); !apierrors.IsNotFound(err) {
 			t.Errorf("a HelmRelease was written for a refused object: %v", err)
-		}
-	})
-
-	t.Run("generateName", func(t *testing.T) {
-		obj := kc.example.DeepCopy()
-		obj.SetName("")
-		obj.SetGenerateName("web-")
-		created, err := client.Create(ctx, obj, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasPrefix(created.GetName(), "web-") || len(created.GetName()) <= len("web-") {
-			t.Errorf("generated name %q", created.GetName())
 		}
 	})
 }

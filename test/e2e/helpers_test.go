@@ -14,17 +14,36 @@ import (
 	"testing"
 	"time"
 
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
+	"github.com/cozystack/apps-apiserver/pkg/release"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
-
-	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
-	"github.com/cozystack/apps-apiserver/pkg/kinds"
-	"github.com/cozystack/apps-apiserver/pkg/release"
 )
+
+func expectEvent(t *testing.T, w watch.Interface, typ watch.EventType, name string) {
+	t.Helper()
+	select {
+	case e, ok := <-w.ResultChan():
+		if !ok {
+			t.Fatalf("watch closed while waiting for %s %s", typ, name)
+		}
+		obj, _ := e.Object.(*unstructured.Unstructured)
+		if e.Type != typ || obj == nil || obj.GetName() != name {
+			t.Fatalf("watch: want %s %s, got %s %v", typ, name, e.Type, e.Object)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("watch: no %s event for %s within 10s", typ, name)
+	}
+}
 
 var namespaceSeq atomic.Int64
 
@@ -153,4 +172,166 @@ func kindByName(t *testing.T, name string) *release.Kind {
 		t.Fatalf("no kind %s", name)
 	}
 	return k
+}
+
+func bindRole(t *testing.T, ns, role, user string) {
+	t.Helper()
+	rb := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: user + "-" + role, Namespace: ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role},
+		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: user}},
+	}
+	if _, err := cp.Kube.RbacV1().RoleBindings(ns).Create(context.Background(), rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func splitPath(path string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(path); i++ {
+		if i == len(path) || path[i] == '.' {
+			out = append(out, path[start:i])
+			start = i + 1
+		}
+	}
+	return out
+}
+
+// target is an API the semantics suite runs against: the apps.cozy.io Bucket and its CRD twin
+// served by kube-apiserver. Every comparison test runs the same steps and assertions on both.
+type target struct {
+	name     string
+	resource schema.GroupVersionResource
+	virtual  bool
+}
+
+func targets() []target {
+	return []target{
+		{name: "virtual", resource: gvr("buckets"), virtual: true},
+		{name: "crd", resource: schema.GroupVersionResource{Group: twinGroup, Version: "v1alpha1", Resource: "buckets"}},
+	}
+}
+
+// object is a valid Bucket of the target's group.
+func (tg target) object(name string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": tg.resource.GroupVersion().String(), "kind": "Bucket",
+		"metadata": map[string]any{"name": name},
+		"spec":     map[string]any{"storagePool": "default", "locking": false},
+	}}
+}
+
+// compare runs fn against every target, each in a fresh tenant namespace.
+func compare(t *testing.T, fn func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string)) {
+	for _, tg := range targets() {
+		t.Run(tg.name, func(t *testing.T) {
+			ns := newTenant(t)
+			fn(t, tg, cp.Dynamic.Resource(tg.resource).Namespace(ns), ns)
+		})
+	}
+}
+
+func mustCreate(t *testing.T, c dynamic.ResourceInterface, obj *unstructured.Unstructured) *unstructured.Unstructured {
+	t.Helper()
+	created, err := c.Create(context.Background(), obj, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create %s: %v", obj.GetName(), err)
+	}
+	return created
+}
+
+func mustGet(t *testing.T, c dynamic.ResourceInterface, name string) *unstructured.Unstructured {
+	t.Helper()
+	got, err := c.Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get %s: %v", name, err)
+	}
+	return got
+}
+
+func kubernetesObject(name string, spec map[string]any) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps.cozy.io/v1alpha1", "kind": "Kubernetes",
+		"metadata": map[string]any{"name": name}, "spec": spec,
+	}}
+}
+
+func statusCauses(err error) []string {
+	var out []string
+	if s, ok := err.(apierrors.APIStatus); ok && s.Status().Details != nil {
+		for _, c := range s.Status().Details.Causes {
+			out = append(out, c.Field+": "+c.Message)
+		}
+	}
+	return out
+}
+
+// seedRelease writes a HelmRelease as cozystack-api writes one (its labels, its prefix, the
+// chart as an ExternalArtifact, values as given with no defaults, none of this server's
+// annotations), e.g. with values today's schema refuses.
+func seedRelease(t *testing.T, kind, ns, name string, values map[string]any) {
+	t.Helper()
+	k := kindByName(t, kind)
+	hr := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+		"metadata": map[string]any{
+			"name": k.ReleasePrefix + name, "namespace": ns,
+			"labels": map[string]any{
+				"apps.cozystack.io/application.kind": k.ApplicationKind, "apps.cozystack.io/application.group": "apps.cozystack.io",
+				"apps.cozystack.io/application.name": name, "sharding.fluxcd.io/key": "tenants",
+			},
+		},
+		"spec": map[string]any{
+			"interval":   "5m",
+			"maxHistory": int64(5),
+			"chartRef":   map[string]any{"kind": "ExternalArtifact", "name": k.Chart.ChartRef.Name, "namespace": "cozy-system"},
+			"install":    map[string]any{"strategy": map[string]any{"name": "RetryOnFailure", "retryInterval": "30s"}},
+			"upgrade":    map[string]any{"strategy": map[string]any{"name": "RetryOnFailure", "retryInterval": "30s"}},
+			"valuesFrom": []any{map[string]any{"kind": "Secret", "name": "cozystack-values"}},
+			"values":     values,
+		},
+	}}
+	if _, err := cp.Dynamic.Resource(release.HelmReleaseGVR).Namespace(ns).Create(context.Background(), hr, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func releases(ns string) dynamicReleases { return dynamicReleases{ns} }
+
+type dynamicReleases struct{ ns string }
+
+func (d dynamicReleases) get(t *testing.T, name string) *unstructured.Unstructured {
+	t.Helper()
+	hr, err := helmRelease(context.Background(), d.ns, name)
+	if err != nil {
+		t.Fatalf("HelmRelease %s: %v", name, err)
+	}
+	return hr
+}
+
+func (d dynamicReleases) update(t *testing.T, hr *unstructured.Unstructured) *unstructured.Unstructured {
+	t.Helper()
+	out, err := cp.Dynamic.Resource(release.HelmReleaseGVR).Namespace(d.ns).Update(context.Background(), hr, metav1.UpdateOptions{FieldManager: "helm-controller"})
+	if err != nil {
+		t.Fatalf("updating HelmRelease %s: %v", hr.GetName(), err)
+	}
+	return out
+}
+
+// markReady plays Flux: it reports the release Ready for its current generation.
+func markReady(t *testing.T, ns, name string) {
+	t.Helper()
+	hr := releases(ns).get(t, name)
+	status := map[string]any{
+		"observedGeneration": hr.GetGeneration(),
+		"conditions": []any{map[string]any{
+			"type": "Ready", "status": "True", "reason": "UpgradeSucceeded", "message": "ok",
+			"observedGeneration": hr.GetGeneration(), "lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
+		}},
+	}
+	_ = unstructured.SetNestedField(hr.Object, status, "status")
+	if _, err := cp.Dynamic.Resource(release.HelmReleaseGVR).Namespace(ns).UpdateStatus(context.Background(), hr, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("marking %s Ready: %v", name, err)
+	}
 }

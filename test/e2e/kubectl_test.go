@@ -1,11 +1,19 @@
 package e2e
 
 import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // TestKubectl walks through what a user does with a real kubectl: discover, explain, apply the
@@ -83,6 +91,94 @@ func TestKubectl(t *testing.T) {
 	_, stderr = kubectl(t, false, "get", "cozy", "-n", ns)
 	if !strings.Contains(stderr, "No resources found") {
 		t.Errorf("objects remain after delete: %s", stderr)
+	}
+}
+
+// TestKubectlWatchAndWait runs `kubectl get -w` while objects change, and `kubectl wait` against
+// a Ready condition that belongs to an older generation.
+func TestKubectlWatchAndWait(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	buckets := cp.Dynamic.Resource(gvr("buckets")).Namespace(ns)
+
+	watchCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(watchCtx, os.Getenv("KUBECTL"), "get", "buckets", "-n", ns, "-w", "--output-watch-events")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cp.KubeconfigPath)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = cmd.Wait() }()
+	lines := make(chan string, 100)
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			lines <- scanner.Text()
+		}
+		close(lines)
+	}()
+	expectLine := func(want ...string) {
+		t.Helper()
+		for {
+			select {
+			case line, ok := <-lines:
+				if !ok {
+					t.Fatalf("kubectl get -w ended before %v", want)
+				}
+				matched := true
+				for _, w := range want {
+					matched = matched && strings.Contains(line, w)
+				}
+				if matched {
+					return
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatalf("kubectl get -w printed no line with %v", want)
+			}
+		}
+	}
+	// Wait until kubectl's watch is established, then change things.
+	eventually(t, 15*time.Second, "kubectl watch open", func(ctx context.Context) (bool, error) {
+		mustCreate(t, buckets, targets()[0].object(fmt.Sprint("probe-", time.Now().UnixNano())))
+		select {
+		case line := <-lines:
+			return strings.Contains(line, "ADDED"), nil
+		case <-time.After(time.Second):
+			return false, nil
+		}
+	})
+	mustCreate(t, buckets, targets()[0].object("watched"))
+	expectLine("ADDED", "watched")
+	if _, err := buckets.Patch(ctx, "watched", types.MergePatchType, []byte(`{"spec":{"locking":true}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expectLine("MODIFIED", "watched", "true")
+	if err := buckets.Delete(ctx, "watched", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expectLine("DELETED", "watched")
+
+	// Ready for generation 1, then the spec changes: kubectl wait must not accept the stale Ready.
+	mustCreate(t, buckets, targets()[0].object("gen"))
+	markReady(t, ns, "bucket-gen")
+	kubectl(t, false, "wait", "-n", ns, "bucket/gen", "--for=condition=Ready", "--timeout=10s")
+	if _, err := buckets.Patch(ctx, "gen", types.MergePatchType, []byte(`{"spec":{"locking":true}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, buckets, "gen"); got.GetGeneration() != 2 {
+		t.Fatalf("generation after a spec change = %d", got.GetGeneration())
+	}
+	if _, stderr := kubectl(t, true, "wait", "-n", ns, "bucket/gen", "--for=condition=Ready", "--timeout=2s"); !strings.Contains(stderr, "timed out waiting for the condition") {
+		t.Errorf("kubectl wait on a Ready of an older generation: want a timeout, got %s", stderr)
+	}
+	markReady(t, ns, "bucket-gen")
+	kubectl(t, false, "wait", "-n", ns, "bucket/gen", "--for=condition=Ready", "--timeout=10s")
+	if got := mustGet(t, buckets, "gen"); got.GetGeneration() != 2 {
+		t.Errorf("a status change moved generation to %d", got.GetGeneration())
 	}
 }
 

@@ -8,14 +8,12 @@ import (
 	"testing"
 	"time"
 
-	rbacv1 "k8s.io/api/rbac/v1"
+	"github.com/cozystack/apps-apiserver/pkg/release"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-
-	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
 // as returns a dynamic client that acts as user (impersonation by the admin).
@@ -28,18 +26,6 @@ func as(t *testing.T, user string) dynamic.Interface {
 		t.Fatal(err)
 	}
 	return client
-}
-
-func bindRole(t *testing.T, ns, role, user string) {
-	t.Helper()
-	rb := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: user + "-" + role, Namespace: ns},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role},
-		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: user}},
-	}
-	if _, err := cp.Kube.RbacV1().RoleBindings(ns).Create(context.Background(), rb, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestTenantRBAC: tenants get their rights from the built-in roles (admin, view) through the

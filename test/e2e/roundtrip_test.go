@@ -5,12 +5,11 @@ import (
 	"testing"
 	"time"
 
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/release"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
-
-	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
-	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
 // TestKubernetesRoundTrip follows one cluster from creation to Ready: the HelmRelease appears with
@@ -92,16 +91,4 @@ func TestKubernetesRoundTrip(t *testing.T) {
 		}
 		return false, nil
 	})
-}
-
-func splitPath(path string) []string {
-	var out []string
-	start := 0
-	for i := 0; i <= len(path); i++ {
-		if i == len(path) || path[i] == '.' {
-			out = append(out, path[start:i])
-			start = i + 1
-		}
-	}
-	return out
 }

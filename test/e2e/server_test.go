@@ -7,11 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cozystack/apps-apiserver/pkg/release"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
-	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
 func get(t *testing.T, client *http.Client, path string) (int, string) {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,8 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
-
-	"github.com/cozystack/apps-apiserver/pkg/kinds"
 )
 
 // hugeNumber stands for a JSON number no Go value can hold; it is spliced into the patch text.

@@ -13,26 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-
-	"github.com/cozystack/apps-apiserver/pkg/release"
 )
-
-func kubernetesObject(name string, spec map[string]any) *unstructured.Unstructured {
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apps.cozy.io/v1alpha1", "kind": "Kubernetes",
-		"metadata": map[string]any{"name": name}, "spec": spec,
-	}}
-}
-
-func statusCauses(err error) []string {
-	var out []string
-	if s, ok := err.(apierrors.APIStatus); ok && s.Status().Details != nil {
-		for _, c := range s.Status().Details.Causes {
-			out = append(out, c.Field+": "+c.Message)
-		}
-	}
-	return out
-}
 
 func hasCause(err error, field, message string) bool {
 	for _, c := range statusCauses(err) {
@@ -150,36 +131,6 @@ func TestDefaultsAppliedOnRead(t *testing.T) {
 	}
 	if !equalJSON(before.Object["spec"].(map[string]any)["values"], after.Object["spec"].(map[string]any)["values"]) || after.GetGeneration() != before.GetGeneration() {
 		t.Errorf("a label change rewrote the values: %v -> %v", before.Object["spec"].(map[string]any)["values"], after.Object["spec"].(map[string]any)["values"])
-	}
-}
-
-// seedRelease writes a HelmRelease as cozystack-api writes one (its labels, its prefix, the
-// chart as an ExternalArtifact, values as given with no defaults, none of this server's
-// annotations), e.g. with values today's schema refuses.
-func seedRelease(t *testing.T, kind, ns, name string, values map[string]any) {
-	t.Helper()
-	k := kindByName(t, kind)
-	hr := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
-		"metadata": map[string]any{
-			"name": k.ReleasePrefix + name, "namespace": ns,
-			"labels": map[string]any{
-				"apps.cozystack.io/application.kind": k.ApplicationKind, "apps.cozystack.io/application.group": "apps.cozystack.io",
-				"apps.cozystack.io/application.name": name, "sharding.fluxcd.io/key": "tenants",
-			},
-		},
-		"spec": map[string]any{
-			"interval":   "5m",
-			"maxHistory": int64(5),
-			"chartRef":   map[string]any{"kind": "ExternalArtifact", "name": k.Chart.ChartRef.Name, "namespace": "cozy-system"},
-			"install":    map[string]any{"strategy": map[string]any{"name": "RetryOnFailure", "retryInterval": "30s"}},
-			"upgrade":    map[string]any{"strategy": map[string]any{"name": "RetryOnFailure", "retryInterval": "30s"}},
-			"valuesFrom": []any{map[string]any{"kind": "Secret", "name": "cozystack-values"}},
-			"values":     values,
-		},
-	}}
-	if _, err := cp.Dynamic.Resource(release.HelmReleaseGVR).Namespace(ns).Create(context.Background(), hr, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
 	}
 }
 

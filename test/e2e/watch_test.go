@@ -2,18 +2,181 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/cache"
-
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
 	"github.com/cozystack/apps-apiserver/generated/informers/externalversions"
-
-	"k8s.io/utils/ptr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/cache"
 )
+
+// Watch behaviour: resume from a resourceVersion, expiry, label and field selector transitions,
+// WatchList and bookmarks, informers, and the single upstream watch behind every client watch.
+// TestSemantics* run the same steps on the apps.cozy.io kind and its CRD twin (see compare).
+
+func TestSemanticsWatchFromResourceVersion(t *testing.T) {
+	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
+		ctx := context.Background()
+		list, err := c.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, c, tg.object("w"))
+		if _, err := c.Patch(ctx, "w", types.MergePatchType, []byte(`{"spec":{"locking":true}}`), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Delete(ctx, "w", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// Everything happened before the watch was opened: all of it must be replayed.
+		w, err := c.Watch(ctx, metav1.ListOptions{ResourceVersion: list.GetResourceVersion()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		for _, want := range []watch.EventType{watch.Added, watch.Modified, watch.Deleted} {
+			expectEvent(t, w, want, "w")
+		}
+
+	})
+}
+
+func TestSemanticsWatchTooOld(t *testing.T) {
+	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
+		w, err := c.Watch(context.Background(), metav1.ListOptions{ResourceVersion: "1"})
+		if err != nil {
+			if !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
+				t.Fatalf("watch from resourceVersion 1: want 410, got %v", err)
+			}
+			return
+		}
+		defer w.Stop()
+		select {
+		case e := <-w.ResultChan():
+			status, ok := e.Object.(*metav1.Status)
+			if e.Type != watch.Error || !ok || status.Code != 410 {
+				t.Fatalf("watch from resourceVersion 1: want a 410 error event, got %s %v", e.Type, e.Object)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("watch from resourceVersion 1 neither failed nor reported expiry")
+		}
+	})
+}
+
+func TestSemanticsWatchSelectorTransitions(t *testing.T) {
+	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
+		ctx := context.Background()
+		list, err := c.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := c.Watch(ctx, metav1.ListOptions{ResourceVersion: list.GetResourceVersion(), LabelSelector: "color=blue"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		obj := tg.object("chameleon")
+		obj.SetLabels(map[string]string{"color": "red"})
+		mustCreate(t, c, obj)
+		for _, color := range []string{"blue", "red"} {
+			if _, err := c.Patch(ctx, "chameleon", types.MergePatchType, []byte(`{"metadata":{"labels":{"color":"`+color+`"}}}`), metav1.PatchOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		expectEvent(t, w, watch.Added, "chameleon")
+		expectEvent(t, w, watch.Deleted, "chameleon")
+	})
+}
+
+func TestSemanticsWatchFieldSelector(t *testing.T) {
+	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
+		ctx := context.Background()
+		list, err := c.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := c.Watch(ctx, metav1.ListOptions{ResourceVersion: list.GetResourceVersion(), FieldSelector: "metadata.name=wanted"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		mustCreate(t, c, tg.object("unwanted"))
+		mustCreate(t, c, tg.object("wanted"))
+		expectEvent(t, w, watch.Added, "wanted")
+	})
+}
+
+func TestSemanticsWatchList(t *testing.T) {
+	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
+		ctx := context.Background()
+		for _, name := range []string{"one", "two"} {
+			mustCreate(t, c, tg.object(name))
+		}
+		sendInitialEvents := true
+		w, err := c.Watch(ctx, metav1.ListOptions{SendInitialEvents: &sendInitialEvents, AllowWatchBookmarks: true,
+			ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		added := map[string]bool{}
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case e := <-w.ResultChan():
+				obj, _ := e.Object.(*unstructured.Unstructured)
+				switch {
+				case obj == nil:
+					t.Fatalf("unexpected %s %v", e.Type, e.Object)
+				case e.Type == watch.Added:
+					added[obj.GetName()] = true
+				case e.Type == watch.Bookmark && obj.GetAnnotations()[metav1.InitialEventsAnnotationKey] == "true":
+					if !added["one"] || !added["two"] || len(added) != 2 || obj.GetResourceVersion() == "" {
+						t.Errorf("initial events %v, end bookmark at resourceVersion %q", added, obj.GetResourceVersion())
+					}
+					return
+				case e.Type == watch.Bookmark:
+					// A progress bookmark before the end of the initial events is allowed.
+				default:
+					t.Fatalf("unexpected %s %s during the initial events", e.Type, obj.GetName())
+				}
+			case <-deadline:
+				t.Fatalf("no initial-events-end bookmark; added %v", added)
+			}
+		}
+	})
+}
+
+// TestBookmarks checks that a watch that allows bookmarks receives them while idle.
+func TestBookmarks(t *testing.T) {
+	ns := newTenant(t)
+	list, err := cp.Apps.AppsV1alpha1().Buckets(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := cp.Apps.AppsV1alpha1().Buckets(ns).Watch(context.Background(), metav1.ListOptions{ResourceVersion: list.ResourceVersion, AllowWatchBookmarks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	select {
+	case e := <-w.ResultChan():
+		b, ok := e.Object.(*appsv1alpha1.Bucket)
+		if e.Type != watch.Bookmark || !ok || b.ResourceVersion == "" {
+			t.Errorf("want a bookmark with a resourceVersion, got %s %v", e.Type, e.Object)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no bookmark within 10s (the test server sends them every second)")
+	}
+}
 
 // TestInformerSyncsAndFollows runs a client-go informer (which uses WatchList: sendInitialEvents
 // and the initial-events-end bookmark) and checks it syncs and sees adds, updates and deletes.
@@ -79,89 +242,35 @@ func TestInformerSyncsAndFollows(t *testing.T) {
 	})
 }
 
-// TestWatchResumesFromResourceVersion checks that a watch started from a list's resourceVersion
-// delivers the changes made after the list, including a deletion that happened before the watch
-// was opened.
-func TestWatchResumesFromResourceVersion(t *testing.T) {
+// TestOneUpstreamWatch opens many client watches over every kind and checks kube-apiserver still
+// serves the server exactly one HelmRelease watch.
+func TestOneUpstreamWatch(t *testing.T) {
 	ctx := context.Background()
 	ns := newTenant(t)
-	vms := cp.Apps.AppsV1alpha1().VirtualMachines(ns)
-	vm := &appsv1alpha1.VirtualMachine{
-		ObjectMeta: metav1.ObjectMeta{Name: "gone"},
-		Spec:       &appsv1alpha1.VirtualMachineSpec{InstanceType: ptr.To("u1.small")},
-	}
-	if _, err := vms.Create(ctx, vm, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	list, err := vms.List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := vms.Delete(ctx, "gone", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	w, err := vms.Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
-	select {
-	case e := <-w.ResultChan():
-		got, ok := e.Object.(*appsv1alpha1.VirtualMachine)
-		if e.Type != "DELETED" || !ok || got.Name != "gone" {
-			t.Fatalf("want DELETED gone, got %s %v", e.Type, e.Object)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the deletion between list and watch was not delivered")
-	}
-}
-
-// TestWatchListInitialEvents checks the WatchList protocol informers rely on: the current state as
-// ADDED events, then a bookmark annotated as the end of the initial events.
-func TestWatchListInitialEvents(t *testing.T) {
-	ctx := context.Background()
-	ns := newTenant(t)
-	buckets := cp.Apps.AppsV1alpha1().Buckets(ns)
-	for _, name := range []string{"one", "two"} {
-		b := &appsv1alpha1.Bucket{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		if _, err := buckets.Create(ctx, b, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
+	for i := 0; i < 10; i++ {
+		for _, w := range []func() (watch.Interface, error){
+			func() (watch.Interface, error) {
+				return cp.Apps.AppsV1alpha1().Buckets(ns).Watch(ctx, metav1.ListOptions{})
+			},
+			func() (watch.Interface, error) {
+				return cp.Apps.AppsV1alpha1().Kuberneteses("").Watch(ctx, metav1.ListOptions{})
+			},
+			func() (watch.Interface, error) {
+				return cp.Apps.AppsV1alpha1().VirtualMachines(ns).Watch(ctx, metav1.ListOptions{})
+			},
+		} {
+			watcher, err := w()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer watcher.Stop()
 		}
 	}
-	sendInitialEvents := true
-	w, err := buckets.Watch(ctx, metav1.ListOptions{
-		SendInitialEvents:    &sendInitialEvents,
-		AllowWatchBookmarks:  true,
-		ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan,
+	eventually(t, 20*time.Second, "exactly one HelmRelease watch at kube-apiserver", func(ctx context.Context) (bool, error) {
+		n, err := cp.UpstreamWatches(ctx, "helmreleases")
+		if err != nil {
+			return false, err
+		}
+		return n == 1, fmt.Errorf("%d HelmRelease watches", n)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
-	added := map[string]bool{}
-	for {
-		select {
-		case e := <-w.ResultChan():
-			b, ok := e.Object.(*appsv1alpha1.Bucket)
-			if !ok {
-				t.Fatalf("unexpected event %s %T", e.Type, e.Object)
-			}
-			switch e.Type {
-			case "ADDED":
-				added[b.Name] = true
-			case "BOOKMARK":
-				if b.Annotations[metav1.InitialEventsAnnotationKey] != "true" || b.ResourceVersion == "" {
-					t.Fatalf("bookmark without the initial-events-end annotation: %+v", b.ObjectMeta)
-				}
-				if !added["one"] || !added["two"] || len(added) != 2 {
-					t.Fatalf("initial events before the bookmark: %v", added)
-				}
-				return
-			default:
-				t.Fatalf("unexpected %s during initial events", e.Type)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no initial-events-end bookmark; saw %v", added)
-		}
-	}
 }

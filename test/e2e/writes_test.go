@@ -3,70 +3,24 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
-	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/cozystack/apps-apiserver/pkg/release"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 )
 
-// target is an API the semantics suite runs against: the apps.cozy.io Bucket and its CRD twin
-// served by kube-apiserver. Every comparison test runs the same steps and assertions on both.
-type target struct {
-	name     string
-	resource schema.GroupVersionResource
-	virtual  bool
-}
-
-func targets() []target {
-	return []target{
-		{name: "virtual", resource: gvr("buckets"), virtual: true},
-		{name: "crd", resource: schema.GroupVersionResource{Group: twinGroup, Version: "v1alpha1", Resource: "buckets"}},
-	}
-}
-
-// object is a valid Bucket of the target's group.
-func (tg target) object(name string) *unstructured.Unstructured {
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": tg.resource.GroupVersion().String(), "kind": "Bucket",
-		"metadata": map[string]any{"name": name},
-		"spec":     map[string]any{"storagePool": "default", "locking": false},
-	}}
-}
-
-// compare runs fn against every target, each in a fresh tenant namespace.
-func compare(t *testing.T, fn func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string)) {
-	for _, tg := range targets() {
-		t.Run(tg.name, func(t *testing.T) {
-			ns := newTenant(t)
-			fn(t, tg, cp.Dynamic.Resource(tg.resource).Namespace(ns), ns)
-		})
-	}
-}
-
-func mustCreate(t *testing.T, c dynamic.ResourceInterface, obj *unstructured.Unstructured) *unstructured.Unstructured {
-	t.Helper()
-	created, err := c.Create(context.Background(), obj, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("create %s: %v", obj.GetName(), err)
-	}
-	return created
-}
-
-func mustGet(t *testing.T, c dynamic.ResourceInterface, name string) *unstructured.Unstructured {
-	t.Helper()
-	got, err := c.Get(context.Background(), name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("get %s: %v", name, err)
-	}
-	return got
-}
+// Write behaviour: optimistic concurrency, dry-run, generateName, deletecollection, generation,
+// metadata and finalizers, delete answers, the read-only status, and what only a virtual kind has
+// to get right: the HelmRelease's foreign fields and Flux's status writes survive every write.
+// TestSemantics* run the same steps on the apps.cozy.io kind and its CRD twin (see compare).
 
 func TestSemanticsOptimisticConcurrency(t *testing.T) {
 	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
@@ -250,84 +204,6 @@ func TestSemanticsMetadataAndFinalizers(t *testing.T) {
 	})
 }
 
-func TestSemanticsServerSideApply(t *testing.T) {
-	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
-		ctx := context.Background()
-		mine := tg.object("s")
-		mine.SetLabels(map[string]string{"owner": "alice"})
-		created, err := c.Apply(ctx, "s", mine, metav1.ApplyOptions{FieldManager: "alice"})
-		if err != nil {
-			t.Fatalf("apply creating the object: %v", err)
-		}
-		if !hasManager(created, "alice") {
-			t.Errorf("managedFields after apply: %v", created.GetManagedFields())
-		}
-		if !hasManager(mustGet(t, c, "s"), "alice") {
-			t.Error("managedFields were not persisted")
-		}
-
-		theirs := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": tg.resource.GroupVersion().String(), "kind": "Bucket",
-			"metadata": map[string]any{"name": "s"},
-			"spec":     map[string]any{"locking": true},
-		}}
-		if _, err := c.Apply(ctx, "s", theirs, metav1.ApplyOptions{FieldManager: "bob"}); !apierrors.IsConflict(err) {
-			t.Errorf("bob applying alice's field: want 409, got %v", err)
-		}
-		forced, err := c.Apply(ctx, "s", theirs, metav1.ApplyOptions{FieldManager: "bob", Force: true})
-		if err != nil {
-			t.Fatalf("forced apply: %v", err)
-		}
-		if locking, _, _ := unstructured.NestedBool(forced.Object, "spec", "locking"); !locking {
-			t.Errorf("forced apply: locking %v", locking)
-		}
-		got := mustGet(t, c, "s")
-		if !hasManager(got, "alice") || !hasManager(got, "bob") || got.GetLabels()["owner"] != "alice" {
-			t.Errorf("after the forced apply: managers %v labels %v", got.GetManagedFields(), got.GetLabels())
-		}
-
-		// Alice re-applies without the label: she owned it alone, so it goes.
-		mine.SetLabels(nil)
-		unstructured.RemoveNestedField(mine.Object, "spec", "locking")
-		if _, err := c.Apply(ctx, "s", mine, metav1.ApplyOptions{FieldManager: "alice"}); err != nil {
-			t.Fatalf("re-apply: %v", err)
-		}
-		if got := mustGet(t, c, "s"); len(got.GetLabels()) != 0 {
-			t.Errorf("a label only alice owned survived her apply without it: %v", got.GetLabels())
-		}
-	})
-}
-
-func TestSemanticsPatchTypes(t *testing.T) {
-	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
-		ctx := context.Background()
-		mustCreate(t, c, tg.object("p"))
-		got, err := c.Patch(ctx, "p", types.JSONPatchType, []byte(`[{"op":"replace","path":"/spec/locking","value":true},{"op":"add","path":"/metadata/labels","value":{"k":"v"}}]`), metav1.PatchOptions{})
-		if err != nil {
-			t.Fatalf("JSON patch: %v", err)
-		}
-		if locking, _, _ := unstructured.NestedBool(got.Object, "spec", "locking"); !locking || got.GetLabels()["k"] != "v" {
-			t.Errorf("JSON patch result: %v", got.Object)
-		}
-		if _, err := c.Patch(ctx, "p", types.JSONPatchType, []byte(`[{"op":"test","path":"/spec/locking","value":false}]`), metav1.PatchOptions{}); err == nil || apierrors.IsInternalError(err) {
-			t.Errorf("a failing JSON patch test op: want a client error, got %v", err)
-		}
-		got, err = c.Patch(ctx, "p", types.MergePatchType, []byte(`{"spec":{"locking":false}}`), metav1.PatchOptions{})
-		if locking, found, _ := unstructured.NestedBool(got.Object, "spec", "locking"); err != nil || !found || locking {
-			t.Errorf("merge patch: %v locking=%v found=%v", err, locking, found)
-		}
-	})
-}
-
-func hasManager(obj *unstructured.Unstructured, manager string) bool {
-	for _, m := range obj.GetManagedFields() {
-		if m.Manager == manager {
-			return true
-		}
-	}
-	return false
-}
-
 // TestSemanticsImmediateDeleteAnswersStatus: an object that goes away at once is answered with a
 // Success status naming it, not with the object.
 func TestSemanticsImmediateDeleteAnswersStatus(t *testing.T) {
@@ -379,29 +255,129 @@ func TestSemanticsStatusSubresource(t *testing.T) {
 	})
 }
 
-// TestSemanticsManagedFieldsOfCreate: a create records the same field ownership as for a CRD,
-// including for a body without spec fields and for defaulted fields.
-func TestSemanticsManagedFieldsOfCreate(t *testing.T) {
-	fieldSets := map[string][]string{}
-	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
-		bare := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": tg.resource.GroupVersion().String(), "kind": "Bucket", "metadata": map[string]any{"name": "bare"},
-		}}
-		for _, obj := range []*unstructured.Unstructured{bare, tg.object("full")} {
-			created, err := c.Create(context.Background(), obj, metav1.CreateOptions{FieldManager: "creator"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var sets []string
-			for _, m := range created.GetManagedFields() {
-				sets = append(sets, m.Manager+" "+string(m.Operation)+" "+string(m.FieldsV1.Raw))
-			}
-			fieldSets[obj.GetName()+"/"+tg.name] = sets
-		}
+// TestUpdatesKeepForeignReleaseFields sets what Flux and other tools put on a HelmRelease, then
+// updates the object every way a client can, and checks nothing foreign was lost.
+func TestUpdatesKeepForeignReleaseFields(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	buckets := cp.Dynamic.Resource(gvr("buckets")).Namespace(ns)
+	mustCreate(t, buckets, targets()[0].object("keep"))
+
+	hrs := releases(ns)
+	hr := hrs.get(t, "bucket-keep")
+	hr.SetFinalizers(append(hr.GetFinalizers(), release.FluxFinalizer))
+	labels := hr.GetLabels()
+	labels["sharding.fluxcd.io/key"] = "shard-2"
+	hr.SetLabels(labels)
+	hr.SetAnnotations(map[string]string{"reconcile.fluxcd.io/requestedAt": "now"})
+	_ = unstructured.SetNestedField(hr.Object, true, "spec", "suspend")
+	_ = unstructured.SetNestedField(hr.Object, int64(7), "spec", "install", "remediation", "retries")
+	hrs.update(t, hr)
+
+	obj := mustGet(t, buckets, "keep")
+	if _, ok := obj.GetLabels()["sharding.fluxcd.io/key"]; ok || len(obj.GetAnnotations()) != 0 || len(obj.GetFinalizers()) != 0 {
+		t.Errorf("Flux's keys are visible to the user: labels %v annotations %v finalizers %v", obj.GetLabels(), obj.GetAnnotations(), obj.GetFinalizers())
+	}
+	obj.SetLabels(map[string]string{"team": "red"})
+	_ = unstructured.SetNestedField(obj.Object, true, "spec", "locking")
+	if _, err := buckets.Update(ctx, obj, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	if _, err := buckets.Patch(ctx, "keep", types.MergePatchType, []byte(`{"metadata":{"annotations":{"note":"x"}},"spec":{"users":{"extra":{}}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatalf("patch: %v", err)
+	}
+	if _, err := buckets.Apply(ctx, "keep", targets()[0].object("keep"), metav1.ApplyOptions{FieldManager: "ci", Force: true}); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+
+	hr = hrs.get(t, "bucket-keep")
+	if !slices.Contains(hr.GetFinalizers(), release.FluxFinalizer) {
+		t.Errorf("Flux's finalizer was dropped: %v", hr.GetFinalizers())
+	}
+	if hr.GetLabels()["sharding.fluxcd.io/key"] != "shard-2" || hr.GetLabels()[release.StoredKey("team")] != "red" || hr.GetLabels()[release.LabelApplicationKind] != "Bucket" {
+		t.Errorf("HelmRelease labels: %v", hr.GetLabels())
+	}
+	if hr.GetAnnotations()["reconcile.fluxcd.io/requestedAt"] != "now" || hr.GetAnnotations()[release.StoredKey("note")] != "x" {
+		t.Errorf("HelmRelease annotations: %v", hr.GetAnnotations())
+	}
+	if suspend, _, _ := unstructured.NestedBool(hr.Object, "spec", "suspend"); !suspend {
+		t.Error("spec.suspend was dropped")
+	}
+	if retries, _, _ := unstructured.NestedInt64(hr.Object, "spec", "install", "remediation", "retries"); retries != 7 {
+		t.Error("spec.install.remediation.retries was dropped")
+	}
+	if locking, found, _ := unstructured.NestedBool(hr.Object, "spec", "values", "locking"); !found || locking {
+		t.Errorf("values.locking = %v (found %v) after the final apply", locking, found)
+	}
+
+	forged := mustGet(t, buckets, "keep")
+	forged.SetLabels(map[string]string{"sharding.fluxcd.io/key": "shard-1"})
+	if _, err := buckets.Update(ctx, forged, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) {
+		t.Errorf("setting Flux's sharding label: want 422, got %v", err)
+	}
+	forged = mustGet(t, buckets, "keep")
+	forged.SetFinalizers([]string{release.FluxFinalizer})
+	if _, err := buckets.Update(ctx, forged, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) {
+		t.Errorf("setting Flux's finalizer: want 422, got %v", err)
+	}
+
+	// Deleting waits for Flux: the object stays, marked for deletion, until Flux lets go.
+	if err := buckets.Delete(ctx, "keep", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, buckets, "keep"); got.GetDeletionTimestamp() == nil {
+		t.Error("object being uninstalled has no deletionTimestamp")
+	}
+	hr = hrs.get(t, "bucket-keep")
+	hr.SetFinalizers(nil)
+	hrs.update(t, hr)
+	eventually(t, 10*time.Second, "object gone once Flux removed its finalizer", func(ctx context.Context) (bool, error) {
+		_, err := buckets.Get(ctx, "keep", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), err
 	})
-	for _, name := range []string{"bare", "full"} {
-		if got, want := fieldSets[name+"/virtual"], fieldSets[name+"/crd"]; strings.Join(got, "|") != strings.Join(want, "|") {
-			t.Errorf("managedFields of %s:\n  here %v\n  CRD  %v", name, got, want)
+}
+
+// TestFluxStatusWritesDoNotFailPatches writes HelmRelease status continuously, as Flux does while
+// reconciling, and checks that client patches and a delete (which carry no resourceVersion) all
+// succeed.
+func TestFluxStatusWritesDoNotFailPatches(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ns := newTenant(t)
+	buckets := cp.Dynamic.Resource(gvr("buckets")).Namespace(ns)
+	mustCreate(t, buckets, targets()[0].object("busy"))
+
+	var wg sync.WaitGroup
+	var statusWrites int
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		client := cp.Dynamic.Resource(release.HelmReleaseGVR).Namespace(ns)
+		for i := 0; ctx.Err() == nil; i++ {
+			hr, err := client.Get(ctx, "bucket-busy", metav1.GetOptions{})
+			if err != nil {
+				continue
+			}
+			_ = unstructured.SetNestedField(hr.Object, fmt.Sprint("attempt-", i), "status", "lastAttemptedRevision")
+			if _, err := client.UpdateStatus(ctx, hr, metav1.UpdateOptions{}); err == nil {
+				statusWrites++
+			}
 		}
+	}()
+	for i := 0; i < 50; i++ {
+		if _, err := buckets.Patch(ctx, "busy", types.MergePatchType, []byte(fmt.Sprintf(`{"metadata":{"labels":{"i":"%d"}}}`, i)), metav1.PatchOptions{}); err != nil {
+			t.Fatalf("patch %d during Flux status writes: %v", i, err)
+		}
+	}
+	if got := mustGet(t, buckets, "busy"); got.GetLabels()["i"] != "49" {
+		t.Errorf("last patch lost: %v", got.GetLabels())
+	}
+	if err := buckets.Delete(ctx, "busy", metav1.DeleteOptions{}); err != nil {
+		t.Errorf("delete during Flux status writes: %v", err)
+	}
+	cancel()
+	wg.Wait()
+	if statusWrites < 10 {
+		t.Fatalf("only %d status writes happened: the test did not race", statusWrites)
 	}
 }
