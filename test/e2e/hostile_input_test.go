@@ -2,134 +2,18 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/cozystack/apps-apiserver/pkg/release"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/dynamic"
 )
-
-// bystander is another tenant using the API while a hostile one sends bad input: it creates,
-// reads and patches Buckets and watches them, and records how long each step took.
-type bystander struct {
-	ns       string
-	mu       sync.Mutex
-	slowest  time.Duration
-	failures []string
-	stop     chan struct{}
-	done     chan struct{}
-}
-
-// maxBystanderDelay is how long any request or watch event of another tenant may take while the
-// hostile input is sent.
-const maxBystanderDelay = 2 * time.Second
-
-func startBystander(t *testing.T) *bystander {
-	t.Helper()
-	b := &bystander{ns: newTenant(t), stop: make(chan struct{}), done: make(chan struct{})}
-	c := cp.Dynamic.Resource(gvr("buckets")).Namespace(b.ns)
-	w, err := c.Watch(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		t.Fatalf("bystander watch: %v", err)
-	}
-	go func() {
-		defer close(b.done)
-		defer w.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-b.stop:
-				return
-			default:
-			}
-			name := fmt.Sprintf("b%d", i)
-			b.step("create", func(ctx context.Context) error {
-				_, err := c.Create(ctx, bucketObject(name), metav1.CreateOptions{})
-				return err
-			})
-			b.step("watch event", func(ctx context.Context) error {
-				for {
-					select {
-					case e, ok := <-w.ResultChan():
-						if !ok {
-							return fmt.Errorf("watch closed")
-						}
-						if m, err := metaName(e.Object); err == nil && m == name && e.Type == watch.Added {
-							return nil
-						}
-					case <-ctx.Done():
-						return fmt.Errorf("no ADDED event for %s", name)
-					}
-				}
-			})
-			b.step("get", func(ctx context.Context) error {
-				_, err := c.Get(ctx, name, metav1.GetOptions{})
-				return err
-			})
-			b.step("patch", func(ctx context.Context) error {
-				_, err := c.Patch(ctx, name, types.MergePatchType, []byte(`{"metadata":{"labels":{"step":"patched"}}}`), metav1.PatchOptions{})
-				return err
-			})
-			b.step("list", func(ctx context.Context) error {
-				_, err := c.List(ctx, metav1.ListOptions{})
-				return err
-			})
-		}
-	}()
-	return b
-}
-
-func (b *bystander) step(what string, fn func(ctx context.Context) error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*maxBystanderDelay)
-	defer cancel()
-	start := time.Now()
-	err := fn(ctx)
-	took := time.Since(start)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.slowest = max(b.slowest, took)
-	if err != nil || took > maxBystanderDelay {
-		b.failures = append(b.failures, fmt.Sprintf("%s: %v after %v", what, err, took))
-	}
-}
-
-// finish stops the bystander and fails the test if any of its steps failed or was slow.
-func (b *bystander) finish(t *testing.T) {
-	t.Helper()
-	close(b.stop)
-	<-b.done
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	t.Logf("bystander tenant: slowest step %v", b.slowest)
-	if len(b.failures) > 0 {
-		t.Errorf("another tenant was affected by the hostile input: %s", strings.Join(b.failures, "; "))
-	}
-}
-
-func bucketObject(name string) *unstructured.Unstructured {
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apps.cozy.io/v1alpha1", "kind": "Bucket",
-		"metadata": map[string]any{"name": name}, "spec": map[string]any{"storagePool": "default"},
-	}}
-}
-
-func metaName(obj any) (string, error) {
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
-		return "", fmt.Errorf("%T", obj)
-	}
-	return u.GetName(), nil
-}
 
 // rawWrite sends body as-is and returns the status code and the error kube-apiserver answered.
 func rawWrite(ctx context.Context, verb, ns, resource, name, contentType, body string) (int, error) {
@@ -141,10 +25,6 @@ func rawWrite(ctx context.Context, verb, ns, resource, name, contentType, body s
 	var code int
 	err := req.Do(ctx).StatusCode(&code).Error()
 	return code, err
-}
-
-func deepJSON(levels int) string {
-	return strings.Repeat(`{"a":`, levels) + `1` + strings.Repeat(`}`, levels)
 }
 
 func kubernetesBody(name, addonValues string) string {
@@ -270,52 +150,6 @@ func TestHostileInput(t *testing.T) {
 	})
 }
 
-// TestUnreadableReleaseStaysVisible seeds a release whose values do not fit the kind (as another
-// tool might write one) and checks that it is listed, readable and deletable, with a condition
-// saying why, that updates are refused rather than replacing values nobody can see, and that other
-// objects are served as before.
-func TestUnreadableReleaseStaysVisible(t *testing.T) {
-	ctx := context.Background()
-	ns := newTenant(t)
-	c := cp.Dynamic.Resource(gvr("buckets")).Namespace(ns)
-	mustCreate(t, c, bucketObject("healthy"))
-	seedRelease(t, "Bucket", ns, "broken", map[string]any{"users": "everyone", "storagePool": "x"})
-	eventually(t, 5*time.Second, "the unreadable object is listed", func(ctx context.Context) (bool, error) {
-		list, err := c.List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
-		}
-		return len(list.Items) == 2, nil
-	})
-	got, err := c.Get(ctx, "broken", metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("GET of the unreadable object: %v", err)
-	}
-	conditions, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
-	var reason, message string
-	for _, cond := range conditions {
-		if m := cond.(map[string]any); m["type"] == "Ready" {
-			reason, _ = m["reason"].(string)
-			message, _ = m["message"].(string)
-		}
-	}
-	if reason != release.ReasonUnreadableValues || !strings.Contains(message, "users") {
-		t.Errorf("Ready condition: reason %q message %q", reason, message)
-	}
-	if _, err := c.Patch(ctx, "broken", types.MergePatchType, []byte(`{"metadata":{"labels":{"a":"b"}}}`), metav1.PatchOptions{}); !apierrors.IsConflict(err) {
-		t.Errorf("update of an unreadable object: want 409, got %v", err)
-	}
-	if _, err := c.Get(ctx, "healthy", metav1.GetOptions{}); err != nil {
-		t.Errorf("other objects must be served: %v", err)
-	}
-	if err := c.Delete(ctx, "broken", metav1.DeleteOptions{}); err != nil {
-		t.Fatalf("delete of the unreadable object: %v", err)
-	}
-	if _, err := helmRelease(ctx, ns, "bucket-broken"); !apierrors.IsNotFound(err) {
-		t.Errorf("the release must be gone after the delete: %v", err)
-	}
-}
-
 func hasCausePrefix(err error, path string) bool {
 	for _, c := range statusCauses(err) {
 		if strings.HasPrefix(c, path) {
@@ -349,88 +183,4 @@ func manyStrings(n, size int) string {
 	}
 	sb.WriteString("}")
 	return sb.String()
-}
-
-// TestUndecodableReleaseFromAnotherWriter: a HelmRelease nested almost as deep as kube-apiserver
-// accepts, written by someone else (an admin, the incumbent API), makes any plain list that
-// contains it undecodable. The server keeps serving and watching every object, that one included
-// (it loads releases as a watch-list, one event per release), a server started afterwards becomes
-// ready, and the tenant can delete the object.
-func TestUndecodableReleaseFromAnotherWriter(t *testing.T) {
-	ctx := context.Background()
-	ns := newTenant(t)
-	b := startBystander(t)
-	defer b.finish(t)
-	buckets := cp.Dynamic.Resource(gvr("buckets")).Namespace(ns)
-	mustCreate(t, buckets, bucketObject("healthy"))
-
-	k := kindByName(t, "Bucket")
-	hr := k.NewRelease(ns, "deep")
-	hr.SetLabels(map[string]string{release.LabelApplicationKind: k.ApplicationKind, release.LabelApplicationName: "deep"})
-	body, err := json.Marshal(hr.Object)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// spec.values.users.deep nests 9,980 levels: accepted alone, undecodable inside a list.
-	deep := `{"spec":{"interval":"5m","chart":{"spec":{"chart":"bucket","sourceRef":{"kind":"HelmRepository","name":"x"}}},"values":{"users":{"deep":` + deepJSON(9980) + `}}}}`
-	merged := strings.TrimSuffix(string(body), "}") + "," + strings.TrimPrefix(deep, "{")
-	code := 0
-	err = cp.Kube.Discovery().RESTClient().Post().AbsPath("/apis/helm.toolkit.fluxcd.io/v2/namespaces/"+ns+"/helmreleases").
-		SetHeader("Content-Type", "application/json").Body([]byte(merged)).Do(ctx).StatusCode(&code).Error()
-	if err != nil {
-		t.Fatalf("seeding the deep release as an admin: %d %v", code, err)
-	}
-
-	eventually(t, 10*time.Second, "the deep object is listed as unreadable next to the healthy one", func(ctx context.Context) (bool, error) {
-		list, err := buckets.List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
-		}
-		return len(list.Items) == 2, nil
-	})
-	if _, err := buckets.Get(ctx, "deep", metav1.GetOptions{}); err != nil {
-		t.Fatalf("GET of the deep object: %v", err)
-	}
-	// A server starting now loads a list with the release in it and must become ready.
-	replica, err := cp.StartReplica(ctx, "after-deep")
-	if err != nil {
-		t.Fatalf("a server started after the deep release: %v", err)
-	}
-	defer replica.Stop()
-	cfg, err := cp.ReplicaConfig(replica, "admin", "system:masters")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 10*time.Second, "the new server lists both objects", func(ctx context.Context) (bool, error) {
-		list, err := fresh.Resource(gvr("buckets")).Namespace(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
-		}
-		return len(list.Items) == 2, nil
-	})
-	w, err := buckets.Watch(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
-	mustCreate(t, buckets, bucketObject("after"))
-	eventually(t, 5*time.Second, "watches keep delivering", func(ctx context.Context) (bool, error) {
-		for {
-			select {
-			case e := <-w.ResultChan():
-				if name, _ := metaName(e.Object); name == "after" {
-					return true, nil
-				}
-			default:
-				return false, nil
-			}
-		}
-	})
-	if err := buckets.Delete(ctx, "deep", metav1.DeleteOptions{}); err != nil {
-		t.Fatalf("delete of the deep object: %v", err)
-	}
 }
