@@ -10,13 +10,14 @@ SHELL := /usr/bin/env bash
 STATE_DIR ?= $(CURDIR)/.state
 BIN := $(CURDIR)/bin
 KUBECTL := $(BIN)/kubectl
+HELM_CONTROLLER := $(BIN)/helm-controller
 # Stamp kubectl like a release build, or `kubectl version` fails.
 KUBECTL_LDFLAGS := -X k8s.io/component-base/version.gitVersion=v1.37.1 \
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
 GO_TEST_FLAGS ?= -count=1
 FUZZTIME ?= 60s
 
-.PHONY: all build kubectl run test test-unit test-e2e bench fuzz codegen verify vet fmt-check clean
+.PHONY: all build kubectl helm-controller run test test-unit test-e2e bench fuzz codegen verify vet fmt-check clean
 
 all: build
 
@@ -26,17 +27,21 @@ build:
 kubectl:
 	cd test && go build -ldflags "$(KUBECTL_LDFLAGS)" -o $(KUBECTL) ./cmd/kubectl
 
-run: kubectl
+# Flux's real helm-controller, built from its module source in its own directory (once; ~5 min).
+helm-controller:
+	hack/build-helm-controller.sh $(HELM_CONTROLLER)
+
+run: kubectl helm-controller
 	cd test && go build -o $(BIN)/cozy-local ./cmd/cozy-local
-	$(BIN)/cozy-local --state-dir $(STATE_DIR) --kubectl $(KUBECTL)
+	$(BIN)/cozy-local --state-dir $(STATE_DIR) --kubectl $(KUBECTL) --helm-controller $(HELM_CONTROLLER) --charts artifacts/charts
 
 test: test-unit test-e2e
 
 test-unit:
 	go test $(GO_TEST_FLAGS) ./...
 
-test-e2e: kubectl
-	cd test && KUBECTL=$(KUBECTL) go test $(GO_TEST_FLAGS) -timeout 30m ./...
+test-e2e: kubectl helm-controller
+	cd test && KUBECTL=$(KUBECTL) HELM_CONTROLLER=$(HELM_CONTROLLER) go test $(GO_TEST_FLAGS) -timeout 30m ./...
 
 # Compare apps.cozy.io with HelmReleases served directly; BENCH_FLAGS e.g. "--objects 1000".
 BENCH_FLAGS ?=

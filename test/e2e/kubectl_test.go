@@ -20,7 +20,7 @@ import (
 // examples, list them with the category, read one as YAML, and delete them.
 func TestKubectl(t *testing.T) {
 	ns := newTenant(t)
-	examples := filepath.Join(repoRoot(t), "artifacts", "examples")
+	examples := filepath.Join(repoRoot(), "artifacts", "examples")
 
 	out, _ := kubectl(t, false, "api-resources", "--api-group=apps.cozy.io")
 	for _, want := range []string{"kuberneteses", "k8s", "virtualmachines", "cvm", "buckets", "bkt", "apps.cozy.io/v1alpha1"} {
@@ -186,7 +186,7 @@ func TestKubectlWatchAndWait(t *testing.T) {
 // so a typo in artifacts/deploy fails here rather than in a cluster. The cert-manager resources
 // are left out: the test control plane has no cert-manager CRDs.
 func TestDeployManifestsValidate(t *testing.T) {
-	deploy := filepath.Join(repoRoot(t), "artifacts", "deploy")
+	deploy := filepath.Join(repoRoot(), "artifacts", "deploy")
 	for _, file := range []string{"00-namespace.yaml", "10-rbac.yaml", "20-config.yaml", "40-deployment.yaml", "50-apiservice.yaml"} {
 		kubectl(t, false, "apply", "--dry-run=server", "--validate=strict", "-f", filepath.Join(deploy, file))
 	}

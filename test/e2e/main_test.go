@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 
+	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/test/framework"
 )
 
@@ -25,6 +27,17 @@ func TestMain(m *testing.M) {
 // panics counts panics recovered anywhere in this process: kube-apiserver, the aggregator and the
 // apps.cozy.io servers all run here, and none may panic on any request the tests send.
 var panics atomic.Int64
+
+// fluxLabel on an apps.cozy.io object has the e2e suite's helm-controller install its release.
+const fluxLabel = "e2e-flux"
+
+// helmControllerBinary is $HELM_CONTROLLER (make test-e2e sets it) or the one make builds.
+func helmControllerBinary() string {
+	if path := os.Getenv("HELM_CONTROLLER"); path != "" {
+		return path
+	}
+	return filepath.Join(repoRoot(), "bin", "helm-controller")
+}
 
 func run(m *testing.M) int {
 	utilruntime.PanicHandlers = append(utilruntime.PanicHandlers, func(_ context.Context, reason any) {
@@ -49,6 +62,16 @@ func run(m *testing.M) int {
 	defer cp.Stop()
 	if err := installTwinCRDs(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// The real helm-controller reconciles only the releases of objects labelled for it, so the
+	// other tests keep releases nobody installs (no Flux finalizer, no status writes).
+	if _, err := cp.StartFlux(context.Background(), framework.FluxOptions{
+		HelmController:     helmControllerBinary(),
+		ChartsDir:          filepath.Join(repoRoot(), "artifacts", "charts"),
+		WatchLabelSelector: release.StoredKey(fluxLabel) + "=true",
+	}); err != nil {
+		fmt.Fprintln(os.Stderr, "starting Flux:", err)
 		return 1
 	}
 	code := m.Run()

@@ -57,6 +57,7 @@ type ControlPlane struct {
 	Server *CozyServer
 
 	replicas        []*CozyServer
+	flux            *Flux
 	serverBinary    string
 	stopAggregation context.CancelFunc
 	etcd            *embed.Etcd
@@ -184,6 +185,7 @@ func (cp *ControlPlane) StartReplica(ctx context.Context, name string, extraFlag
 // Stop shuts everything down: the aggregated servers first, or kube-apiserver waits a minute for
 // their connections to drain.
 func (cp *ControlPlane) Stop() {
+	cp.flux.Stop()
 	for _, r := range cp.replicas {
 		r.Stop()
 	}

@@ -1,6 +1,8 @@
-// Command cozy-local runs a complete local control plane for trying apps.cozy.io by hand: embedded
-// etcd, kube-apiserver with the aggregator, Flux's HelmRelease CRD and the apps.cozy.io server, all
-// in this process. State survives restarts in --state-dir; Ctrl-C stops everything cleanly.
+// Command cozy-local runs a complete local platform for trying apps.cozy.io by hand: embedded
+// etcd, kube-apiserver with the aggregator and the apps.cozy.io server in this process, the real
+// Flux helm-controller installing the local charts (artifacts/charts) as its own process, and a
+// workload simulator standing in for KubeVirt, CDI, COSI, Cluster API and Kamaji. State survives
+// restarts in --state-dir; Ctrl-C stops everything cleanly.
 package main
 
 import (
@@ -16,21 +18,27 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cozystack/apps-apiserver/test/framework"
+	"github.com/cozystack/apps-apiserver/test/workloadsim"
 )
 
 const demoNamespace, demoTenant = "tenant-demo", "demo"
 
+var flux framework.FluxOptions
+
 func main() {
 	stateDir := flag.String("state-dir", ".state", "Directory keeping etcd data, certificates, logs and the kubeconfig across restarts.")
 	kubectl := flag.String("kubectl", "kubectl", "kubectl binary named in the printed instructions.")
+	flag.StringVar(&flux.HelmController, "helm-controller", "bin/helm-controller", "Flux helm-controller binary (hack/build-helm-controller.sh builds it); empty to run without Flux.")
+	flag.StringVar(&flux.ChartsDir, "charts", filepath.Join("artifacts", "charts"), "Directory of the local charts Flux installs, one per kind.")
+	simulate := flag.Bool("simulate-workloads", true, "Run the workload simulator, which marks the workload objects the charts create as ready, as their controllers would.")
 	flag.Parse()
-	if err := run(*stateDir, *kubectl); err != nil {
+	if err := run(*stateDir, *kubectl, *simulate); err != nil {
 		fmt.Fprintln(os.Stderr, "cozy-local:", err)
 		os.Exit(1)
 	}
 }
 
-func run(stateDir, kubectl string) error {
+func run(stateDir, kubectl string, simulate bool) error {
 	stateDir, err := filepath.Abs(stateDir)
 	if err != nil {
 		return err
@@ -72,24 +80,42 @@ func run(stateDir, kubectl string) error {
 	if err := cp.CreateNamespace(ctx, demoNamespace, demoTenant); err != nil {
 		return err
 	}
+	platform := "Flux is off (--helm-controller is empty): releases are stored but not installed."
+	if flux.HelmController != "" {
+		f, err := cp.StartFlux(ctx, flux)
+		if err != nil {
+			return err
+		}
+		platform = fmt.Sprintf("Flux helm-controller installs the releases from %s (log: %s).", flux.ChartsDir, f.LogPath)
+		if simulate {
+			go func() {
+				if err := workloadsim.Run(ctx, cp.Dynamic); err != nil {
+					klog.ErrorS(err, "Workload simulator stopped")
+				}
+			}()
+			platform += "\nThe workload simulator marks the VMs, disks, buckets and clusters the charts create as ready\n(nothing runs them here; --simulate-workloads=false to watch them stay pending)."
+		}
+	}
 	examples, err := filepath.Abs(filepath.Join("artifacts", "examples"))
 	if err != nil {
 		return err
 	}
 	fmt.Printf(`
 Ready in %s. apps.cozy.io is served through the aggregator; %q is a tenant namespace.
+%s
 
   export KUBECONFIG=%s
   %s api-resources --api-group=apps.cozy.io
   %s explain kubernetes.spec.nodeGroups
   %s apply -n %s -f %s
   %s get cozy -n %s
+  %s wait --for=condition=Ready cozy --all -n %s --timeout=2m
   %s get kubernetes -n %s -o yaml
   %s get helmreleases -n %s
 
 Press Ctrl-C to stop; state is kept in %s.
-`, time.Since(started).Round(100*time.Millisecond), demoNamespace, cp.KubeconfigPath,
-		kubectl, kubectl, kubectl, demoNamespace, examples, kubectl, demoNamespace, kubectl, demoNamespace,
+`, time.Since(started).Round(100*time.Millisecond), demoNamespace, platform, cp.KubeconfigPath,
+		kubectl, kubectl, kubectl, demoNamespace, examples, kubectl, demoNamespace, kubectl, demoNamespace, kubectl, demoNamespace,
 		kubectl, demoNamespace, stateDir)
 	<-ctx.Done()
 	return nil
