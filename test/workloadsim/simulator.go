@@ -126,8 +126,15 @@ func sameConditions(a, b any) bool {
 	return reflect.DeepEqual(strip(a), strip(b))
 }
 
-// condition is a condition as the workload controllers write them.
+// condition is a condition as the workload controllers write them: reason and message only when
+// there is one (Cluster API's CRDs refuse empty ones).
 func condition(typ, status, reason, message string) map[string]any {
-	return map[string]any{"type": typ, "status": status, "reason": reason, "message": message,
-		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}
+	c := map[string]any{"type": typ, "status": status, "lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}
+	if reason != "" {
+		c["reason"] = reason
+	}
+	if message != "" {
+		c["message"] = message
+	}
+	return c
 }
