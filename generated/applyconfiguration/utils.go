@@ -78,6 +78,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &appsv1alpha1.NetworkRefApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeGroup"):
 		return &appsv1alpha1.NodeGroupApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("NodeGroupStatus"):
+		return &appsv1alpha1.NodeGroupStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeHealthCheck"):
 		return &appsv1alpha1.NodeHealthCheckApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("OIDC"):

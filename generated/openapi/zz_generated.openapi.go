@@ -59,6 +59,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.NamedSource{}.OpenAPIModelName():          schema_apps_apiserver_apis_apps_v1alpha1_NamedSource(ref),
 		v1alpha1.NetworkRef{}.OpenAPIModelName():           schema_apps_apiserver_apis_apps_v1alpha1_NetworkRef(ref),
 		v1alpha1.NodeGroup{}.OpenAPIModelName():            schema_apps_apiserver_apis_apps_v1alpha1_NodeGroup(ref),
+		v1alpha1.NodeGroupStatus{}.OpenAPIModelName():      schema_apps_apiserver_apis_apps_v1alpha1_NodeGroupStatus(ref),
 		v1alpha1.NodeHealthCheck{}.OpenAPIModelName():      schema_apps_apiserver_apis_apps_v1alpha1_NodeHealthCheck(ref),
 		v1alpha1.OIDC{}.OpenAPIModelName():                 schema_apps_apiserver_apis_apps_v1alpha1_OIDC(ref),
 		v1alpha1.OIDCCustomConfig{}.OpenAPIModelName():     schema_apps_apiserver_apis_apps_v1alpha1_OIDCCustomConfig(ref),
@@ -473,7 +474,7 @@ func schema_apps_apiserver_apis_apps_v1alpha1_BucketStatus(ref common.ReferenceC
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "BucketStatus is the bucket as the platform last observed it.",
+				Description: "BucketStatus is the bucket as the platform last observed it: Flux's release state and what COSI reports about the bucket and its users' access.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"conditions": {
@@ -509,6 +510,13 @@ func schema_apps_apiserver_apis_apps_v1alpha1_BucketStatus(ref common.ReferenceC
 					"version": {
 						SchemaProps: spec.SchemaProps{
 							Description: "version is the version of the platform chart that is installed for this application.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"bucketName": {
+						SchemaProps: spec.SchemaProps{
+							Description: "bucketName is the name of the bucket in the object store.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -1196,7 +1204,7 @@ func schema_apps_apiserver_apis_apps_v1alpha1_KubernetesStatus(ref common.Refere
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "KubernetesStatus is the cluster as the platform last observed it.",
+				Description: "KubernetesStatus is the cluster as the platform last observed it: Flux's release state and what Cluster API and Kamaji report about the cluster's objects.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"conditions": {
@@ -1236,11 +1244,39 @@ func schema_apps_apiserver_apis_apps_v1alpha1_KubernetesStatus(ref common.Refere
 							Format:      "",
 						},
 					},
+					"controlPlaneEndpoint": {
+						SchemaProps: spec.SchemaProps{
+							Description: "controlPlaneEndpoint is where the cluster's API server is reached, as its control plane (Kamaji) reports it.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"kubernetesVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "kubernetesVersion is the Kubernetes version the control plane runs.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"nodeGroups": {
+						SchemaProps: spec.SchemaProps{
+							Description: "nodeGroups reports each node group's machines, by the node group's name in spec.nodeGroups.",
+							Type:        []string{"object"},
+							AdditionalProperties: &spec.SchemaOrBool{
+								Allows: true,
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.NodeGroupStatus{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1.Condition{}.OpenAPIModelName()},
+			v1alpha1.NodeGroupStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName()},
 	}
 }
 
@@ -1439,6 +1475,36 @@ func schema_apps_apiserver_apis_apps_v1alpha1_NodeGroup(ref common.ReferenceCall
 		},
 		Dependencies: []string{
 			v1alpha1.GPU{}.OpenAPIModelName(), v1alpha1.Kubelet{}.OpenAPIModelName(), v1alpha1.Resources{}.OpenAPIModelName(), resource.Quantity{}.OpenAPIModelName()},
+	}
+}
+
+func schema_apps_apiserver_apis_apps_v1alpha1_NodeGroupStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "NodeGroupStatus counts a node group's machines (its Cluster API MachineDeployment).",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"replicas": {
+						SchemaProps: spec.SchemaProps{
+							Description: "replicas is the number of machines the node group wants now.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"readyReplicas": {
+						SchemaProps: spec.SchemaProps{
+							Description: "readyReplicas is the number of those machines that are ready.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+				Required: []string{"replicas", "readyReplicas"},
+			},
+		},
 	}
 }
 
@@ -1930,7 +1996,7 @@ func schema_apps_apiserver_apis_apps_v1alpha1_VMDiskStatus(ref common.ReferenceC
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "VMDiskStatus is the disk as the platform last observed it.",
+				Description: "VMDiskStatus is the disk as the platform last observed it: Flux's release state and what CDI reports about the disk's DataVolume.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"conditions": {
@@ -1966,6 +2032,20 @@ func schema_apps_apiserver_apis_apps_v1alpha1_VMDiskStatus(ref common.ReferenceC
 					"version": {
 						SchemaProps: spec.SchemaProps{
 							Description: "version is the version of the platform chart that is installed for this application.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"phase": {
+						SchemaProps: spec.SchemaProps{
+							Description: "phase is CDI's phase of the disk: Pending, ImportScheduled, ImportInProgress, WaitForFirstConsumer, Succeeded, Failed, ...",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"progress": {
+						SchemaProps: spec.SchemaProps{
+							Description: "progress is how much of the disk's content has been imported, e.g. \"45.5%\".",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -2367,7 +2447,7 @@ func schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineStatus(ref common.Re
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "VirtualMachineStatus is the virtual machine as the platform last observed it.",
+				Description: "VirtualMachineStatus is the virtual machine as the platform last observed it: Flux's release state and what KubeVirt reports about the machine and its running instance.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"conditions": {
@@ -2403,6 +2483,39 @@ func schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineStatus(ref common.Re
 					"version": {
 						SchemaProps: spec.SchemaProps{
 							Description: "version is the version of the platform chart that is installed for this application.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"printableStatus": {
+						SchemaProps: spec.SchemaProps{
+							Description: "printableStatus is KubeVirt's one-word state of the machine: Running, Stopped, Starting, Provisioning, ErrorUnschedulable, CrashLoopBackOff, ...",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"ipAddresses": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "ipAddresses are the addresses of the running instance's interfaces.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"nodeName": {
+						SchemaProps: spec.SchemaProps{
+							Description: "nodeName is the node the running instance is scheduled on.",
 							Type:        []string{"string"},
 							Format:      "",
 						},

@@ -31,6 +31,7 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/requestdecode"
 	"github.com/cozystack/apps-apiserver/pkg/tenancy"
 	"github.com/cozystack/apps-apiserver/pkg/validation"
+	"github.com/cozystack/apps-apiserver/pkg/workloadstatus"
 )
 
 // ExtraConfig is what this server needs beyond the generic server's configuration.
@@ -43,6 +44,8 @@ type ExtraConfig struct {
 	BookmarkInterval time.Duration
 	// TenantSelector is the label selector of tenant namespaces, the only ones accepting writes.
 	TenantSelector string
+	// WorkloadStatus runs the projector of workload objects' state into the kinds' status.
+	WorkloadStatus bool
 }
 
 // Config is the complete configuration of the server.
@@ -149,6 +152,13 @@ func (c CompletedConfig) New() (*Server, error) {
 		go releaseCache.Run(hook, lw)
 		return nil
 	})
+	if c.extra.WorkloadStatus {
+		projector := workloadstatus.New(c.extra.Kinds, dyn, kube.Discovery())
+		generic.AddPostStartHookOrDie("start-workload-status", func(hook genericapiserver.PostStartHookContext) error {
+			go projector.Run(hook, 2)
+			return nil
+		})
+	}
 	if err := generic.AddReadyzChecks(healthz.NamedCheck("helmrelease-cache", func(*http.Request) error {
 		if !releaseCache.HasSynced() {
 			return errors.New("HelmRelease cache not synced yet")

@@ -28,6 +28,8 @@ func Bucket() *release.Kind {
 				return ""
 			}},
 		},
+		Workloads:        []release.WorkloadSource{bucketClaims, bucketAccesses},
+		ProjectWorkloads: projectBucket,
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "Storage-Pool", Type: "string", JSONPath: ".spec.storagePool", Description: "Object-storage pool of the bucket"},
 			{Name: "Locking", Type: "boolean", JSONPath: ".spec.locking", Description: "Whether S3 object locking is on"},

@@ -28,6 +28,8 @@ func Kubernetes() *release.Kind {
 				return ""
 			}},
 		},
+		Workloads:        []release.WorkloadSource{clusters, kamajiControlPlanes, machineDeployments},
+		ProjectWorkloads: projectKubernetes,
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "K8s", Type: "string", JSONPath: ".spec.version", Description: "Kubernetes version of the cluster"},
 			{Name: "Control-Plane", Type: "integer", JSONPath: ".spec.controlPlane.replicas", Description: "Control-plane replicas"},

@@ -34,9 +34,13 @@ func VirtualMachine() *release.Kind {
 				return ""
 			}},
 		},
+		Workloads:        []release.WorkloadSource{virtualMachines, virtualMachineInstances},
+		ProjectWorkloads: projectVirtualMachine,
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "Run-Strategy", Type: "string", JSONPath: ".spec.runStrategy", Description: "When the machine is kept running"},
 			{Name: "Instance-Type", Type: "string", JSONPath: ".spec.instanceType", Description: "Instance type sizing the machine"},
+			{Name: "Status", Type: "string", JSONPath: ".status.printableStatus", Description: "KubeVirt's state of the machine"},
+			{Name: "IP", Type: "string", JSONPath: ".status.ipAddresses[0]", Description: "First address of the running instance"},
 		},
 	}
 }

@@ -28,9 +28,12 @@ func VMDisk() *release.Kind {
 				return ""
 			}},
 		},
+		Workloads:        []release.WorkloadSource{dataVolumes},
+		ProjectWorkloads: projectVMDisk,
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "Storage", Type: "string", JSONPath: ".spec.storage", Description: "Size of the disk"},
 			{Name: "Storage-Class", Type: "string", JSONPath: ".spec.storageClass", Description: "Storage class of the disk"},
+			{Name: "Phase", Type: "string", JSONPath: ".status.phase", Description: "CDI's phase of the disk"},
 		},
 	}
 }

@@ -43,6 +43,10 @@ type Kind struct {
 	// as kube-apiserver defaults a custom resource read from etcd: releases written without them
 	// (by an older server or another tool) read as if they had them.
 	DefaultSpec func(content map[string]any)
+	// Workloads are the types of workload objects the kind's chart creates whose state its status
+	// shows; ProjectWorkloads makes a WorkloadState of one release's objects of those types.
+	Workloads        []WorkloadSource
+	ProjectWorkloads func(objects Workloads) WorkloadState
 }
 
 // SelectableField is a field users can filter lists and watches by, e.g. spec.version.

@@ -146,7 +146,9 @@ func TestToObjectRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(out.Spec, in.Spec) {
 		t.Errorf("spec did not round-trip: %+v", out.Spec)
 	}
-	if out.Status.Version != "1.2.3" || out.Status.ObservedGeneration != 0 || len(out.Status.Conditions) != 1 || out.Status.Conditions[0].ObservedGeneration != 3 {
+	// Flux's Ready, then WorkloadsReady Unknown: nothing recorded the release's workloads yet.
+	if out.Status.Version != "1.2.3" || out.Status.ObservedGeneration != 0 || len(out.Status.Conditions) != 2 || out.Status.Conditions[0].ObservedGeneration != 3 ||
+		out.Status.Conditions[1].Type != release.ConditionWorkloadsReady || out.Status.Conditions[1].Status != metav1.ConditionUnknown {
 		t.Errorf("status = %+v", out.Status)
 	}
 	if out.APIVersion != "apps.cozy.io/v1alpha1" || out.Kind != "Bucket" {

@@ -131,7 +131,8 @@ func (k *Kind) decodeContent(hr *unstructured.Unstructured) (runtime.Object, *Un
 	return obj, unreadable
 }
 
-// projectStatus maps Flux's HelmRelease status onto the shared AppStatus fields.
+// projectStatus maps Flux's HelmRelease status onto the shared AppStatus fields and adds the
+// state of the release's workload objects (see projectWorkloads).
 func projectStatus(hr *unstructured.Unstructured) map[string]any {
 	status := map[string]any{}
 	if conditions, found, _ := unstructured.NestedSlice(hr.Object, "status", "conditions"); found {
@@ -143,6 +144,7 @@ func projectStatus(hr *unstructured.Unstructured) map[string]any {
 	if version := installedChartVersion(hr); version != "" {
 		status["version"] = version
 	}
+	projectWorkloads(hr, status)
 	return status
 }
 

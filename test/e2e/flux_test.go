@@ -45,6 +45,14 @@ var exampleWorkloads = map[string][]workloadObject{
 	},
 }
 
+// exampleStatusFields are the kind's own status fields its workloads fill once they are up.
+var exampleStatusFields = map[string][][]string{
+	"Kubernetes":     {{"status", "controlPlaneEndpoint"}, {"status", "kubernetesVersion"}, {"status", "nodeGroups", "md0", "readyReplicas"}},
+	"VirtualMachine": {{"status", "printableStatus"}, {"status", "ipAddresses"}, {"status", "nodeName"}},
+	"VMDisk":         {{"status", "phase"}},
+	"Bucket":         {{"status", "bucketName"}},
+}
+
 func TestFluxInstallsEveryKind(t *testing.T) {
 	for _, kc := range allKinds(t) {
 		t.Run(kc.kind, func(t *testing.T) {
@@ -63,7 +71,12 @@ func TestFluxInstallsEveryKind(t *testing.T) {
 			}
 			dumpFluxLogOnFailure(t)
 
+			// The test plays the workload controllers for its namespace (as make run's simulator does):
+			// the object is Ready once Flux installed it and its workloads are up.
 			eventually(t, 90*time.Second, kc.kind+" Ready after Flux installs its release", func(ctx context.Context) (bool, error) {
+				if err := workloadsim.Settle(ctx, cp.Dynamic, ns); err != nil {
+					return false, err
+				}
 				got, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
 				if err != nil {
 					return false, err
@@ -77,6 +90,15 @@ func TestFluxInstallsEveryKind(t *testing.T) {
 			for _, w := range want {
 				if _, err := cp.Dynamic.Resource(w.gvr).Namespace(ns).Get(ctx, w.name, metav1.GetOptions{}); err != nil {
 					t.Errorf("the chart's %s %s: %v", w.gvr.Resource, w.name, err)
+				}
+			}
+			got, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, path := range exampleStatusFields[kc.kind] {
+				if v, found, _ := unstructured.NestedFieldNoCopy(got.Object, path...); !found || v == "" {
+					t.Errorf("status field %v not projected from the workloads: %v", path, got.Object["status"])
 				}
 			}
 			out, _ := kubectl(t, false, "wait", "--for=condition=Ready", "--timeout=10s", "-n", ns, kc.resource.Resource+"/"+obj.GetName())

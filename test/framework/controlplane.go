@@ -1,6 +1,7 @@
 // Package framework starts a real control plane in-process: embedded etcd, kube-apiserver from
-// k8s.io/kubernetes with RBAC and the aggregator, Flux's real HelmRelease CRD, and the
-// apps.cozy.io server registered through an APIService. Tests and `make run` share it.
+// k8s.io/kubernetes with RBAC and the aggregator, Flux's real HelmRelease CRD and the platform's
+// workload CRDs, and the apps.cozy.io server registered through an APIService; StartFlux adds the
+// real helm-controller. Tests and `make run` share it.
 package framework
 
 import (
@@ -121,6 +122,12 @@ func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane,
 		return nil, err
 	}
 	if err := installHelmReleaseCRD(ctx, cp.APIExtensions); err != nil {
+		listener.Close()
+		return nil, err
+	}
+	// The workload types exist before the server starts, as on a platform, so it projects their
+	// state from the start.
+	if err := InstallPlatformCRDs(ctx, cp.APIExtensions); err != nil {
 		listener.Close()
 		return nil, err
 	}

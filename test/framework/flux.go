@@ -46,14 +46,11 @@ type Flux struct {
 	exited    chan struct{}
 }
 
-// StartFlux installs the platform CRDs, publishes every kind's local chart as its ExternalArtifact
+// StartFlux publishes every kind's local chart as its ExternalArtifact (Start installed the CRDs)
 // and starts helm-controller. Stop it with Flux.Stop (the control plane's Stop does too).
 func (cp *ControlPlane) StartFlux(ctx context.Context, opts FluxOptions) (*Flux, error) {
 	if _, err := os.Stat(opts.HelmController); err != nil {
 		return nil, fmt.Errorf("helm-controller binary (build it with hack/build-helm-controller.sh): %w", err)
-	}
-	if err := InstallPlatformCRDs(ctx, cp.APIExtensions); err != nil {
-		return nil, err
 	}
 	f := &Flux{LogPath: filepath.Join(cp.StateDir, "helm-controller.log"), exited: make(chan struct{})}
 	if err := f.serveArtifacts(ctx, cp, opts.ChartsDir); err != nil {

@@ -66,6 +66,23 @@ func Run(ctx context.Context, client dynamic.Interface) error {
 	return nil
 }
 
+// Settle makes one pass over the workload objects in namespace and writes the ready statuses Run
+// would, for tests that play the workload controllers for their own namespace only.
+func Settle(ctx context.Context, client dynamic.Interface, namespace string) error {
+	for _, w := range workloads() {
+		list, err := client.Resource(w.gvr).Namespace(namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("listing %s: %w", w.gvr.Resource, err)
+		}
+		for i := range list.Items {
+			if err := reconcile(ctx, client, w, &list.Items[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func reconcile(ctx context.Context, client dynamic.Interface, w workload, obj *unstructured.Unstructured) error {
 	status, ok := w.status(obj)
 	if !ok {

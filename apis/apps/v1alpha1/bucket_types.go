@@ -68,7 +68,12 @@ type BucketUser struct {
 	Readonly *bool `json:"readonly,omitempty"`
 }
 
-// BucketStatus is the bucket as the platform last observed it.
+// BucketStatus is the bucket as the platform last observed it: Flux's release state and what COSI
+// reports about the bucket and its users' access.
 type BucketStatus struct {
 	AppStatus `json:",inline"`
+
+	// bucketName is the name of the bucket in the object store.
+	// +optional
+	BucketName string `json:"bucketName,omitempty"`
 }

@@ -252,7 +252,29 @@ type Resources struct {
 	Memory *resource.Quantity `json:"memory,omitempty"`
 }
 
-// KubernetesStatus is the cluster as the platform last observed it.
+// KubernetesStatus is the cluster as the platform last observed it: Flux's release state and what
+// Cluster API and Kamaji report about the cluster's objects.
 type KubernetesStatus struct {
 	AppStatus `json:",inline"`
+
+	// controlPlaneEndpoint is where the cluster's API server is reached, as its control plane
+	// (Kamaji) reports it.
+	// +optional
+	ControlPlaneEndpoint string `json:"controlPlaneEndpoint,omitempty"`
+
+	// kubernetesVersion is the Kubernetes version the control plane runs.
+	// +optional
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+
+	// nodeGroups reports each node group's machines, by the node group's name in spec.nodeGroups.
+	// +optional
+	NodeGroups map[string]NodeGroupStatus `json:"nodeGroups,omitempty"`
+}
+
+// NodeGroupStatus counts a node group's machines (its Cluster API MachineDeployment).
+type NodeGroupStatus struct {
+	// replicas is the number of machines the node group wants now.
+	Replicas int32 `json:"replicas"`
+	// readyReplicas is the number of those machines that are ready.
+	ReadyReplicas int32 `json:"readyReplicas"`
 }

@@ -203,7 +203,22 @@ type VMResources struct {
 	Sockets *resource.Quantity `json:"sockets,omitempty"`
 }
 
-// VirtualMachineStatus is the virtual machine as the platform last observed it.
+// VirtualMachineStatus is the virtual machine as the platform last observed it: Flux's release
+// state and what KubeVirt reports about the machine and its running instance.
 type VirtualMachineStatus struct {
 	AppStatus `json:",inline"`
+
+	// printableStatus is KubeVirt's one-word state of the machine: Running, Stopped, Starting,
+	// Provisioning, ErrorUnschedulable, CrashLoopBackOff, ...
+	// +optional
+	PrintableStatus string `json:"printableStatus,omitempty"`
+
+	// ipAddresses are the addresses of the running instance's interfaces.
+	// +optional
+	// +listType=atomic
+	IPAddresses []string `json:"ipAddresses,omitempty"`
+
+	// nodeName is the node the running instance is scheduled on.
+	// +optional
+	NodeName string `json:"nodeName,omitempty"`
 }

@@ -99,7 +99,17 @@ type HTTPSource struct {
 // UploadSource marks a disk whose content the tenant uploads; it has no settings.
 type UploadSource struct{}
 
-// VMDiskStatus is the disk as the platform last observed it.
+// VMDiskStatus is the disk as the platform last observed it: Flux's release state and what CDI
+// reports about the disk's DataVolume.
 type VMDiskStatus struct {
 	AppStatus `json:",inline"`
+
+	// phase is CDI's phase of the disk: Pending, ImportScheduled, ImportInProgress,
+	// WaitForFirstConsumer, Succeeded, Failed, ...
+	// +optional
+	Phase string `json:"phase,omitempty"`
+
+	// progress is how much of the disk's content has been imported, e.g. "45.5%".
+	// +optional
+	Progress string `json:"progress,omitempty"`
 }

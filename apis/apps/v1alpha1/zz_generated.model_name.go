@@ -147,6 +147,11 @@ func (in NodeGroup) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in NodeGroupStatus) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.NodeGroupStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in NodeHealthCheck) OpenAPIModelName() string {
 	return "io.cozy.apps.v1alpha1.NodeHealthCheck"
 }

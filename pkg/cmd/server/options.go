@@ -46,6 +46,8 @@ type Options struct {
 	AuthorizationConfig string
 	// TenantSelector is the label selector of tenant namespaces.
 	TenantSelector string
+	// WorkloadStatus turns on the projection of workload objects' state into the kinds' status.
+	WorkloadStatus bool
 	// AlternateDNS are extra names for the self-signed serving certificate, e.g. the Service name
 	// the APIService points at.
 	AlternateDNS []string
@@ -62,6 +64,7 @@ func NewOptions() *Options {
 		KubeAPIQPS:         500,
 		KubeAPIBurst:       1000,
 		TenantSelector:     tenancy.DefaultSelector,
+		WorkloadStatus:     true,
 	}
 	o.RecommendedOptions.Etcd = nil
 	return o
@@ -79,6 +82,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"File with an apiserver.config.k8s.io AuthorizationConfiguration (v1 or v1beta1) of Webhook authorizers (KubeConfigFile, or InClusterConfig to delegate to kube-apiserver). Replaces the default delegating authorizer; reloaded on change.")
 	fs.StringVar(&o.TenantSelector, "tenant-namespace-selector", o.TenantSelector,
 		"Label selector of tenant namespaces, the only namespaces accepting writes (Cozystack: tenant.cozystack.io/tenant-root).")
+	fs.BoolVar(&o.WorkloadStatus, "workload-status", o.WorkloadStatus,
+		"Show the state of the workload objects each release's chart creates (KubeVirt, CDI, COSI, Cluster API, Kamaji) in the kinds' status and Ready condition; needs read access to those types (artifacts/deploy/10-rbac.yaml).")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
 }
 
@@ -133,7 +138,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	return &apiserver.Config{
 		GenericConfig: cfg,
 		ExtraConfig: apiserver.ExtraConfig{Kinds: kindList, EventLogSize: o.EventLogSize, BookmarkInterval: o.BookmarkInterval,
-			TenantSelector: o.TenantSelector},
+			TenantSelector: o.TenantSelector, WorkloadStatus: o.WorkloadStatus},
 	}, nil
 }
 

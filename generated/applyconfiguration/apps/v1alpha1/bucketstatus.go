@@ -25,9 +25,12 @@ import (
 // BucketStatusApplyConfiguration represents a declarative configuration of the BucketStatus type for use
 // with apply.
 //
-// BucketStatus is the bucket as the platform last observed it.
+// BucketStatus is the bucket as the platform last observed it: Flux's release state and what COSI
+// reports about the bucket and its users' access.
 type BucketStatusApplyConfiguration struct {
 	AppStatusApplyConfiguration `json:""`
+	// bucketName is the name of the bucket in the object store.
+	BucketName *string `json:"bucketName,omitempty"`
 }
 
 // BucketStatusApplyConfiguration constructs a declarative configuration of the BucketStatus type for use with
@@ -62,5 +65,13 @@ func (b *BucketStatusApplyConfiguration) WithObservedGeneration(value int64) *Bu
 // If called multiple times, the Version field is set to the value of the last call.
 func (b *BucketStatusApplyConfiguration) WithVersion(value string) *BucketStatusApplyConfiguration {
 	b.AppStatusApplyConfiguration.Version = &value
+	return b
+}
+
+// WithBucketName sets the BucketName field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the BucketName field is set to the value of the last call.
+func (b *BucketStatusApplyConfiguration) WithBucketName(value string) *BucketStatusApplyConfiguration {
+	b.BucketName = &value
 	return b
 }

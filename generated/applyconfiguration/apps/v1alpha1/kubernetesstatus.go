@@ -25,9 +25,17 @@ import (
 // KubernetesStatusApplyConfiguration represents a declarative configuration of the KubernetesStatus type for use
 // with apply.
 //
-// KubernetesStatus is the cluster as the platform last observed it.
+// KubernetesStatus is the cluster as the platform last observed it: Flux's release state and what
+// Cluster API and Kamaji report about the cluster's objects.
 type KubernetesStatusApplyConfiguration struct {
 	AppStatusApplyConfiguration `json:""`
+	// controlPlaneEndpoint is where the cluster's API server is reached, as its control plane
+	// (Kamaji) reports it.
+	ControlPlaneEndpoint *string `json:"controlPlaneEndpoint,omitempty"`
+	// kubernetesVersion is the Kubernetes version the control plane runs.
+	KubernetesVersion *string `json:"kubernetesVersion,omitempty"`
+	// nodeGroups reports each node group's machines, by the node group's name in spec.nodeGroups.
+	NodeGroups map[string]NodeGroupStatusApplyConfiguration `json:"nodeGroups,omitempty"`
 }
 
 // KubernetesStatusApplyConfiguration constructs a declarative configuration of the KubernetesStatus type for use with
@@ -62,5 +70,35 @@ func (b *KubernetesStatusApplyConfiguration) WithObservedGeneration(value int64)
 // If called multiple times, the Version field is set to the value of the last call.
 func (b *KubernetesStatusApplyConfiguration) WithVersion(value string) *KubernetesStatusApplyConfiguration {
 	b.AppStatusApplyConfiguration.Version = &value
+	return b
+}
+
+// WithControlPlaneEndpoint sets the ControlPlaneEndpoint field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ControlPlaneEndpoint field is set to the value of the last call.
+func (b *KubernetesStatusApplyConfiguration) WithControlPlaneEndpoint(value string) *KubernetesStatusApplyConfiguration {
+	b.ControlPlaneEndpoint = &value
+	return b
+}
+
+// WithKubernetesVersion sets the KubernetesVersion field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the KubernetesVersion field is set to the value of the last call.
+func (b *KubernetesStatusApplyConfiguration) WithKubernetesVersion(value string) *KubernetesStatusApplyConfiguration {
+	b.KubernetesVersion = &value
+	return b
+}
+
+// WithNodeGroups puts the entries into the NodeGroups field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, the entries provided by each call will be put on the NodeGroups field,
+// overwriting an existing map entries in NodeGroups field with the same key.
+func (b *KubernetesStatusApplyConfiguration) WithNodeGroups(entries map[string]NodeGroupStatusApplyConfiguration) *KubernetesStatusApplyConfiguration {
+	if b.NodeGroups == nil && len(entries) > 0 {
+		b.NodeGroups = make(map[string]NodeGroupStatusApplyConfiguration, len(entries))
+	}
+	for k, v := range entries {
+		b.NodeGroups[k] = v
+	}
 	return b
 }

@@ -25,9 +25,17 @@ import (
 // VirtualMachineStatusApplyConfiguration represents a declarative configuration of the VirtualMachineStatus type for use
 // with apply.
 //
-// VirtualMachineStatus is the virtual machine as the platform last observed it.
+// VirtualMachineStatus is the virtual machine as the platform last observed it: Flux's release
+// state and what KubeVirt reports about the machine and its running instance.
 type VirtualMachineStatusApplyConfiguration struct {
 	AppStatusApplyConfiguration `json:""`
+	// printableStatus is KubeVirt's one-word state of the machine: Running, Stopped, Starting,
+	// Provisioning, ErrorUnschedulable, CrashLoopBackOff, ...
+	PrintableStatus *string `json:"printableStatus,omitempty"`
+	// ipAddresses are the addresses of the running instance's interfaces.
+	IPAddresses []string `json:"ipAddresses,omitempty"`
+	// nodeName is the node the running instance is scheduled on.
+	NodeName *string `json:"nodeName,omitempty"`
 }
 
 // VirtualMachineStatusApplyConfiguration constructs a declarative configuration of the VirtualMachineStatus type for use with
@@ -62,5 +70,31 @@ func (b *VirtualMachineStatusApplyConfiguration) WithObservedGeneration(value in
 // If called multiple times, the Version field is set to the value of the last call.
 func (b *VirtualMachineStatusApplyConfiguration) WithVersion(value string) *VirtualMachineStatusApplyConfiguration {
 	b.AppStatusApplyConfiguration.Version = &value
+	return b
+}
+
+// WithPrintableStatus sets the PrintableStatus field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the PrintableStatus field is set to the value of the last call.
+func (b *VirtualMachineStatusApplyConfiguration) WithPrintableStatus(value string) *VirtualMachineStatusApplyConfiguration {
+	b.PrintableStatus = &value
+	return b
+}
+
+// WithIPAddresses adds the given value to the IPAddresses field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the IPAddresses field.
+func (b *VirtualMachineStatusApplyConfiguration) WithIPAddresses(values ...string) *VirtualMachineStatusApplyConfiguration {
+	for i := range values {
+		b.IPAddresses = append(b.IPAddresses, values[i])
+	}
+	return b
+}
+
+// WithNodeName sets the NodeName field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the NodeName field is set to the value of the last call.
+func (b *VirtualMachineStatusApplyConfiguration) WithNodeName(value string) *VirtualMachineStatusApplyConfiguration {
+	b.NodeName = &value
 	return b
 }

@@ -25,9 +25,15 @@ import (
 // VMDiskStatusApplyConfiguration represents a declarative configuration of the VMDiskStatus type for use
 // with apply.
 //
-// VMDiskStatus is the disk as the platform last observed it.
+// VMDiskStatus is the disk as the platform last observed it: Flux's release state and what CDI
+// reports about the disk's DataVolume.
 type VMDiskStatusApplyConfiguration struct {
 	AppStatusApplyConfiguration `json:""`
+	// phase is CDI's phase of the disk: Pending, ImportScheduled, ImportInProgress,
+	// WaitForFirstConsumer, Succeeded, Failed, ...
+	Phase *string `json:"phase,omitempty"`
+	// progress is how much of the disk's content has been imported, e.g. "45.5%".
+	Progress *string `json:"progress,omitempty"`
 }
 
 // VMDiskStatusApplyConfiguration constructs a declarative configuration of the VMDiskStatus type for use with
@@ -62,5 +68,21 @@ func (b *VMDiskStatusApplyConfiguration) WithObservedGeneration(value int64) *VM
 // If called multiple times, the Version field is set to the value of the last call.
 func (b *VMDiskStatusApplyConfiguration) WithVersion(value string) *VMDiskStatusApplyConfiguration {
 	b.AppStatusApplyConfiguration.Version = &value
+	return b
+}
+
+// WithPhase sets the Phase field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Phase field is set to the value of the last call.
+func (b *VMDiskStatusApplyConfiguration) WithPhase(value string) *VMDiskStatusApplyConfiguration {
+	b.Phase = &value
+	return b
+}
+
+// WithProgress sets the Progress field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Progress field is set to the value of the last call.
+func (b *VMDiskStatusApplyConfiguration) WithProgress(value string) *VMDiskStatusApplyConfiguration {
+	b.Progress = &value
 	return b
 }
