@@ -76,10 +76,14 @@ func EncodeWorkloadState(state *WorkloadState) (string, error) {
 // projectWorkloads merges the recorded workload state into status (as projectStatus built it from
 // Flux's status): the kind's fields, a WorkloadsReady condition, and Ready true only when Flux's
 // Ready and WorkloadsReady both are. Without a recorded state (no workload object seen yet, or the
-// projector off) WorkloadsReady is Unknown and Ready is Flux's.
+// projector off) WorkloadsReady is Unknown and Ready is Flux's. A release nobody reported on yet
+// (no Flux condition, no workload state) has no conditions at all, as a new custom resource.
 func projectWorkloads(hr *unstructured.Unstructured, status map[string]any) {
 	state, err := ReadWorkloadState(hr)
 	conditions, _ := status["conditions"].([]any)
+	if len(conditions) == 0 && state == nil && err == nil {
+		return
+	}
 	workloads := map[string]any{"type": ConditionWorkloadsReady, "status": "Unknown", "reason": ReasonNoWorkloadState,
 		"message":            "no workload object of this release has been seen yet",
 		"lastTransitionTime": hr.GetCreationTimestamp().UTC().Format("2006-01-02T15:04:05Z")}

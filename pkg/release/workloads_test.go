@@ -90,3 +90,10 @@ func TestWorkloadStateFieldsAndTransitionTime(t *testing.T) {
 		t.Errorf("garbled state: %v", c)
 	}
 }
+
+func TestUntouchedReleaseHasNoConditions(t *testing.T) {
+	hr := (&Kind{ReleasePrefix: "vm-disk-"}).NewRelease("ns", "a")
+	if conditions, ok := projectStatus(hr)["conditions"]; ok {
+		t.Errorf("a release neither Flux nor the projector reported on has conditions, unlike a new custom resource: %v", conditions)
+	}
+}

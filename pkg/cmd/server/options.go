@@ -83,7 +83,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.TenantSelector, "tenant-namespace-selector", o.TenantSelector,
 		"Label selector of tenant namespaces, the only namespaces accepting writes (Cozystack: tenant.cozystack.io/tenant-root).")
 	fs.BoolVar(&o.WorkloadStatus, "workload-status", o.WorkloadStatus,
-		"Show the state of the workload objects each release's chart creates (KubeVirt, CDI, COSI, Cluster API, Kamaji) in the kinds' status and Ready condition; needs read access to those types (artifacts/deploy/10-rbac.yaml).")
+		"Show the state of the workload objects each release's chart creates (KubeVirt, CDI, COSI, Cluster API, Kamaji) in the kinds' status and Ready condition, and copy Flux's and the workloads' warning events onto the objects; needs read access to those types and to events (artifacts/deploy/10-rbac.yaml).")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
 }
 
