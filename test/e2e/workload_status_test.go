@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
@@ -112,10 +113,31 @@ func TestWorkloadStatusFromBelowTheRelease(t *testing.T) {
 	if c := condition(failed.Status.Conditions, "Ready"); c.Status != metav1.ConditionFalse || c.Message != "DataVolume vm-disk-data: phase Failed: Unable to connect to http data source: 404 Not Found" {
 		t.Errorf("Ready after a failed import: %+v", c)
 	}
-	out, _ := kubectl(t, false, "describe", "vmdisk", "data", "-n", ns)
-	if !strings.Contains(out, "DataVolumeFailed") || !strings.Contains(out, "404 Not Found") {
-		t.Errorf("kubectl describe does not show why the disk failed:\n%s", out)
+	// CDI's warning event on the DataVolume, and Flux's events on the release, are events of the
+	// VMDisk: a tenant sees them in kubectl describe without rights on either.
+	dv, err := cp.Dynamic.Resource(workloadsim.DataVolumes).Namespace(ns).Get(ctx, "vm-disk-data", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	now := metav1.Now()
+	if _, err := cp.Kube.CoreV1().Events(ns).Create(ctx, &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: "vm-disk-data.import", Namespace: ns},
+		InvolvedObject: corev1.ObjectReference{APIVersion: "cdi.kubevirt.io/v1beta1", Kind: "DataVolume", Name: "vm-disk-data", Namespace: ns, UID: dv.GetUID()},
+		Reason:         "ErrImportFailed", Message: "Unable to connect to http data source: 404 Not Found", Type: corev1.EventTypeWarning,
+		Count: 1, FirstTimestamp: now, LastTimestamp: now, Source: corev1.EventSource{Component: "cdi-controller"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bindRole(t, ns, "view", "viewer-"+ns)
+	eventually(t, 30*time.Second, "kubectl describe shows why the disk failed", func(context.Context) (bool, error) {
+		out, _ := kubectl(t, false, "describe", "vmdisk", "data", "-n", ns, "--as=viewer-"+ns)
+		for _, want := range []string{"DataVolumeFailed", "ErrImportFailed", "DataVolume vm-disk-data: Unable to connect", "InstallSucceeded"} {
+			if !strings.Contains(out, want) {
+				return false, fmt.Errorf("no %q in:\n%s", want, out)
+			}
+		}
+		return true, nil
+	})
 
 	// CDI succeeded: Ready.
 	setDataVolumeStatus(t, ns, "vm-disk-data", map[string]any{"phase": "Succeeded", "progress": "100.0%"})
