@@ -8,6 +8,7 @@ import (
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
 	"github.com/cozystack/apps-apiserver/generated/informers/externalversions"
+	"github.com/cozystack/apps-apiserver/pkg/release"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -248,7 +249,7 @@ func TestOneUpstreamWatch(t *testing.T) {
 	ns := newTenant(t)
 	// helm-controller watches HelmReleases too: what the clients' watches must not change is the
 	// count before them, which holds the server's one watch.
-	before, err := cp.UpstreamWatches(ctx, "helmreleases")
+	before, err := cp.UpstreamWatches(ctx, release.HelmReleaseGVR.GroupResource())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +276,7 @@ func TestOneUpstreamWatch(t *testing.T) {
 		}
 	}
 	// Every Watch call above returned once the server had accepted the watch.
-	after, err := cp.UpstreamWatches(ctx, "helmreleases")
+	after, err := cp.UpstreamWatches(ctx, release.HelmReleaseGVR.GroupResource())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// UpstreamWatches reads kube-apiserver's gauge of open watches on a resource (plural name), such
-// as the HelmRelease watches the apps.cozy.io servers hold.
-func (cp *ControlPlane) UpstreamWatches(ctx context.Context, resource string) (int, error) {
+// UpstreamWatches reads kube-apiserver's gauge of open watches on a resource, such as the
+// HelmRelease watches the apps.cozy.io servers hold.
+func (cp *ControlPlane) UpstreamWatches(ctx context.Context, resource schema.GroupResource) (int, error) {
 	raw, err := cp.Kube.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
 		return 0, err
@@ -19,7 +21,8 @@ func (cp *ControlPlane) UpstreamWatches(ctx context.Context, resource string) (i
 	scanner.Buffer(make([]byte, 1<<20), 1<<20)
 	for scanner.Scan() {
 		line := scanner.Text()
-		if strings.HasPrefix(line, "apiserver_longrunning_requests{") && strings.Contains(line, `resource="`+resource+`"`) && strings.Contains(line, `verb="WATCH"`) {
+		if strings.HasPrefix(line, "apiserver_longrunning_requests{") && strings.Contains(line, `group="`+resource.Group+`"`) &&
+			strings.Contains(line, `resource="`+resource.Resource+`"`) && strings.Contains(line, `verb="WATCH"`) {
 			fields := strings.Fields(line)
 			var n int
 			if _, err := fmt.Sscan(fields[len(fields)-1], &n); err == nil {

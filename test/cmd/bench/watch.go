@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
+	"github.com/cozystack/apps-apiserver/pkg/release"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -94,15 +96,23 @@ func (b *bench) watches(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		var upstream int
+		var upstream, workloadMax int
 		cozy, err := watchLatency(ctx, n, writes, fmt.Sprint(round*2), func() (watch.Interface, error) {
 			return cozyClient.Watch(ctx, metav1.ListOptions{ResourceVersion: current.GetResourceVersion()})
 		}, func(seq int) error {
 			if seq == 0 {
 				// Count kube-apiserver's HelmRelease watches while every client watch is open.
 				var err error
-				if upstream, err = b.cp.UpstreamWatches(ctx, "helmreleases"); err != nil {
+				if upstream, err = b.cp.UpstreamWatches(ctx, release.HelmReleaseGVR.GroupResource()); err != nil {
 					return err
+				}
+				// And on each workload type the server projects status from.
+				for _, w := range kinds.WorkloadResources() {
+					n, err := b.cp.UpstreamWatches(ctx, w.GroupResource())
+					if err != nil {
+						return err
+					}
+					workloadMax = max(workloadMax, n)
 				}
 			}
 			return seqPatch(cozyClient, "watched", round*2)(seq)
@@ -118,6 +128,7 @@ func (b *bench) watches(ctx context.Context) error {
 		}
 		b.rep.latencies(fmt.Sprintf("watch delivery, %d watcher(s)", n), cozy, direct)
 		b.rep.add(fmt.Sprintf("upstream HelmRelease watches, %d watcher(s)", n), "watches", float64(upstream), 0, "kube-apiserver's count while the clients watch apps.cozy.io")
+		b.rep.add(fmt.Sprintf("upstream watches per workload type (max), %d watcher(s)", n), "watches", float64(workloadMax), 0, "the most kube-apiserver counts on any one workload type")
 	}
 	return nil
 }
