@@ -29,6 +29,7 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/pkg/releasecache"
 	"github.com/cozystack/apps-apiserver/pkg/requestdecode"
+	"github.com/cozystack/apps-apiserver/pkg/subresources"
 	"github.com/cozystack/apps-apiserver/pkg/tenancy"
 	"github.com/cozystack/apps-apiserver/pkg/validation"
 	"github.com/cozystack/apps-apiserver/pkg/workloadstatus"
@@ -46,6 +47,9 @@ type ExtraConfig struct {
 	TenantSelector string
 	// WorkloadStatus runs the projector of workload objects' state into the kinds' status.
 	WorkloadStatus bool
+	// CredentialsSubresources lets kuberneteses/kubeconfig and buckets/credentials read the
+	// platform's Secrets; off, they answer 501.
+	CredentialsSubresources bool
 }
 
 // Config is the complete configuration of the server.
@@ -82,6 +86,7 @@ func (cfg *Config) Complete() CompletedConfig {
 // New builds the server: it installs apps.cozy.io/v1alpha1 with one storage per kind and starts
 // the HelmRelease cache once the server runs. The server is ready only after the cache synced.
 func (c CompletedConfig) New() (*Server, error) {
+	c.generic.BuildHandlerChainFunc = buildHandlerChain
 	generic, err := c.generic.New("cozy-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, err
@@ -109,6 +114,10 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 
+	subresourceBackend := subresources.Backend{Dynamic: dyn}
+	if c.extra.CredentialsSubresources {
+		subresourceBackend.Secrets = kube.CoreV1()
+	}
 	backend := registry.Backend{Cache: releaseCache, Releases: releases, ReleaseMeta: meta.Resource(release.HelmReleaseGVR), Gate: gate}
 	group := genericapiserver.NewDefaultAPIGroupInfo(appsv1alpha1.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	storage := map[string]rest.Storage{}
@@ -129,6 +138,9 @@ func (c CompletedConfig) New() (*Server, error) {
 		}
 		storage[kind.Resource] = s
 		storage[kind.Resource+"/status"] = registry.NewStatusREST(s)
+		for path, sub := range subresources.For(kind, s, subresourceBackend) {
+			storage[kind.Resource+"/"+path] = sub
+		}
 		coercers[kind.New()] = specSchema
 	}
 	// Request bodies are checked against the schema as JSON before they become Go structs.

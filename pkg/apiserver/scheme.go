@@ -25,6 +25,7 @@ func init() {
 	// storage. apps.cozy.io has one version and no separate internal types, so the same Go types
 	// are registered as the hub: conversion between the two is the identity.
 	internal := schema.GroupVersion{Group: appsv1alpha1.GroupName, Version: runtime.APIVersionInternal}
+	Scheme.AddKnownTypes(internal, &appsv1alpha1.BucketCredentials{})
 	for _, k := range kinds.All() {
 		Scheme.AddKnownTypes(internal, k.New(), k.NewList())
 		// Once, here: the Scheme is process-global, and registering while another server in the

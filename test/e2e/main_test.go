@@ -54,6 +54,7 @@ func run(m *testing.M) int {
 	cp, err = framework.Start(context.Background(), tb, framework.Options{
 		// Short enough to observe bookmarks within a test.
 		ServerFlags: []string{"--watch-bookmark-interval=1s"},
+		Credentials: true,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting control plane:", err)

@@ -37,6 +37,9 @@ type Options struct {
 	// ServerBinary, if set, runs the apps.cozy.io server as this executable in its own process
 	// instead of in this one, so its memory can be measured alone.
 	ServerBinary string
+	// Credentials applies the optional artifacts/deploy/15-credentials-rbac.yaml and starts the
+	// server with --credentials-subresources.
+	Credentials bool
 }
 
 // ControlPlane is a running control plane with clients for it.
@@ -135,6 +138,13 @@ func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane,
 	if err := cp.applyManifests(ctx, "00-namespace.yaml", "10-rbac.yaml", "60-tenant-roles.yaml"); err != nil {
 		listener.Close()
 		return nil, err
+	}
+	if opts.Credentials {
+		if err := cp.applyManifests(ctx, "15-credentials-rbac.yaml"); err != nil {
+			listener.Close()
+			return nil, err
+		}
+		opts.ServerFlags = append(opts.ServerFlags, "--credentials-subresources")
 	}
 	if err := cp.startRoleAggregation(ctx); err != nil {
 		listener.Close()

@@ -42,6 +42,11 @@ func (in Bucket) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BucketCredentials) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.BucketCredentials"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in BucketList) OpenAPIModelName() string {
 	return "io.cozy.apps.v1alpha1.BucketList"
 }
@@ -59,6 +64,11 @@ func (in BucketStatus) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in BucketUser) OpenAPIModelName() string {
 	return "io.cozy.apps.v1alpha1.BucketUser"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BucketUserCredentials) OpenAPIModelName() string {
+	return "io.cozy.apps.v1alpha1.BucketUserCredentials"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

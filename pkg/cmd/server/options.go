@@ -48,6 +48,8 @@ type Options struct {
 	TenantSelector string
 	// WorkloadStatus turns on the projection of workload objects' state into the kinds' status.
 	WorkloadStatus bool
+	// CredentialsSubresources lets the kubeconfig and credentials subresources read Secrets.
+	CredentialsSubresources bool
 	// AlternateDNS are extra names for the self-signed serving certificate, e.g. the Service name
 	// the APIService points at.
 	AlternateDNS []string
@@ -84,6 +86,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Label selector of tenant namespaces, the only namespaces accepting writes (Cozystack: tenant.cozystack.io/tenant-root).")
 	fs.BoolVar(&o.WorkloadStatus, "workload-status", o.WorkloadStatus,
 		"Show the state of the workload objects each release's chart creates (KubeVirt, CDI, COSI, Cluster API, Kamaji) in the kinds' status and Ready condition, and copy Flux's and the workloads' warning events onto the objects; needs read access to those types and to events (artifacts/deploy/10-rbac.yaml).")
+	fs.BoolVar(&o.CredentialsSubresources, "credentials-subresources", o.CredentialsSubresources,
+		"Serve kuberneteses/kubeconfig and buckets/credentials from the Secrets the platform writes; needs artifacts/deploy/15-credentials-rbac.yaml (read on Secrets). Off, they answer 501.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
 }
 
@@ -138,7 +142,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	return &apiserver.Config{
 		GenericConfig: cfg,
 		ExtraConfig: apiserver.ExtraConfig{Kinds: kindList, EventLogSize: o.EventLogSize, BookmarkInterval: o.BookmarkInterval,
-			TenantSelector: o.TenantSelector, WorkloadStatus: o.WorkloadStatus},
+			TenantSelector: o.TenantSelector, WorkloadStatus: o.WorkloadStatus, CredentialsSubresources: o.CredentialsSubresources},
 	}, nil
 }
 

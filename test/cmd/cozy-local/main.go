@@ -69,7 +69,7 @@ func run(stateDir, kubectl string, simulate bool) error {
 	fmt.Printf("Starting etcd, kube-apiserver and cozy-apiserver (state in %s, logs in %s)...\n", stateDir, logPath)
 	tb := framework.NewProcessTB("cozy-local")
 	defer tb.Close()
-	cp, err := framework.Start(ctx, tb, framework.Options{StateDir: stateDir})
+	cp, err := framework.Start(ctx, tb, framework.Options{StateDir: stateDir, Credentials: true})
 	if err != nil {
 		return err
 	}

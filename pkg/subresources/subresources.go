@@ -1,0 +1,74 @@
+// Package subresources serves what tenants create things for, as subresources with their own RBAC
+// nouns: a cluster's kubeconfig (kuberneteses/kubeconfig), a bucket's credentials
+// (buckets/credentials) and a virtual machine's power (virtualmachines/start, stop, restart). The
+// credentials come from Secrets the platform writes; the server reads them only when the operator
+// enabled it (Backend.Secrets) and never writes Secrets.
+package subresources
+
+import (
+	"fmt"
+	"net/http"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/client-go/dynamic"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+
+	"github.com/cozystack/apps-apiserver/pkg/registry"
+	"github.com/cozystack/apps-apiserver/pkg/release"
+)
+
+// Backend is what the subresources read and write besides the kind's own storage.
+type Backend struct {
+	// Secrets reads the platform's credential Secrets; nil when credentials subresources are off.
+	Secrets corev1client.SecretsGetter
+	// Dynamic reads workload objects and deletes a virtual machine's running instance on restart.
+	Dynamic dynamic.Interface
+}
+
+// For returns the subresources of kind, keyed by their path under the kind's resource.
+func For(kind *release.Kind, parent *registry.REST, backend Backend) map[string]rest.Storage {
+	gr := schema.GroupResource{Group: "apps.cozy.io", Resource: kind.Resource}
+	switch kind.Kind {
+	case "Kubernetes":
+		return map[string]rest.Storage{"kubeconfig": &kubeconfigREST{parent: parent, kind: kind, resource: gr, secrets: backend.Secrets}}
+	case "Bucket":
+		return map[string]rest.Storage{"credentials": &credentialsREST{parent: parent, kind: kind, resource: gr, secrets: backend.Secrets, dynamic: backend.Dynamic}}
+	case "VirtualMachine":
+		out := map[string]rest.Storage{}
+		for _, action := range []string{actionStart, actionStop, actionRestart} {
+			out[action] = &powerREST{parent: parent, kind: kind, resource: gr, action: action, dynamic: backend.Dynamic}
+		}
+		return out
+	}
+	return nil
+}
+
+// Credentials lists the paths whose responses carry credentials: never cached (Cache-Control:
+// no-store), and not readable with the view role.
+var Credentials = []string{"kubeconfig", "credentials"}
+
+// errDisabled answers a credentials request on a server that may not read Secrets.
+func errDisabled(resource schema.GroupResource, name string) error {
+	return apierrors.NewGenericServerResponse(http.StatusNotImplemented, "get", resource, name,
+		"credentials subresources are disabled on this server: the operator enables them with artifacts/deploy/15-credentials-rbac.yaml and --credentials-subresources", 0, false)
+}
+
+// notReady answers while the platform has not produced what the subresource returns yet.
+func notReady(resource schema.GroupResource, name, format string, args ...any) error {
+	return apierrors.NewConflict(resource, name, fmt.Errorf(format, args...))
+}
+
+// secretError turns a failure to read a platform Secret into the tenant's error: a missing
+// Secret means not ready yet, a refusal means the server's RBAC lacks the optional manifest.
+func secretError(resource schema.GroupResource, name, secret string, err error) error {
+	switch {
+	case apierrors.IsNotFound(err):
+		return notReady(resource, name, "Secret %s is not there yet: the platform writes it once the %s is ready", secret, resource.Resource)
+	case apierrors.IsForbidden(err):
+		return apierrors.NewForbidden(resource, name, fmt.Errorf("the server may not read Secret %s: apply artifacts/deploy/15-credentials-rbac.yaml", secret))
+	default:
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("reading Secret %s: %v", secret, err))
+	}
+}
