@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -53,6 +54,9 @@ var exampleStatusFields = map[string][][]string{
 	"Bucket":         {{"status", "bucketName"}},
 }
 
+// exampleCredentials are the credentials subresources of the kinds that have one.
+var exampleCredentials = map[string]string{"Kubernetes": "kubeconfig", "Bucket": "credentials"}
+
 func TestFluxInstallsEveryKind(t *testing.T) {
 	for _, kc := range allKinds(t) {
 		t.Run(kc.kind, func(t *testing.T) {
@@ -95,6 +99,12 @@ func TestFluxInstallsEveryKind(t *testing.T) {
 			got, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
+			}
+			// What the tenant created it for: the credentials the platform issued once it was up.
+			if sub, ok := exampleCredentials[kc.kind]; ok {
+				if code, body, _ := rawAs(t, "", http.MethodGet, appsPath(ns, kc.resource.Resource, obj.GetName(), sub)); code != http.StatusOK {
+					t.Errorf("%s/%s once the workloads are up: %d %s", kc.resource.Resource, sub, code, body)
+				}
 			}
 			for _, path := range exampleStatusFields[kc.kind] {
 				if v, found, _ := unstructured.NestedFieldNoCopy(got.Object, path...); !found || v == "" {

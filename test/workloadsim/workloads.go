@@ -39,7 +39,7 @@ func workloads() []workload {
 		}},
 		{gvr: BucketAccesses, status: func(obj *unstructured.Unstructured) (map[string]any, bool) {
 			return map[string]any{"accessGranted": true, "accountID": "ba-" + string(obj.GetUID())}, true
-		}},
+		}, after: writeBucketInfo},
 		{gvr: KubevirtClusters, status: func(*unstructured.Unstructured) (map[string]any, bool) {
 			return map[string]any{"ready": true}, true
 		}},
@@ -49,7 +49,7 @@ func workloads() []workload {
 			return map[string]any{"ready": true, "initialized": true, "version": version, "replicas": replicas, "readyReplicas": replicas,
 				"controlPlaneEndpoint": obj.GetName() + "." + obj.GetNamespace() + ".svc:6443",
 				"conditions":           []any{condition("Ready", "True", "", "")}}, true
-		}},
+		}, after: writeAdminKubeconfig},
 		{gvr: Clusters, status: func(*unstructured.Unstructured) (map[string]any, bool) {
 			return map[string]any{"phase": "Provisioned", "infrastructureReady": true, "controlPlaneReady": true, "conditions": []any{
 				condition("Ready", "True", "", ""), condition("ControlPlaneReady", "True", "", ""), condition("InfrastructureReady", "True", "", ""),
