@@ -55,6 +55,27 @@ func Run(ctx context.Context, client dynamic.Interface) error {
 			return err
 		}
 	}
+	// KubeVirt starts a new instance when one of a machine that should run ends (a restart).
+	if _, err := factory.ForResource(VirtualMachineInstances).Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			vmi, ok := obj.(*unstructured.Unstructured)
+			if !ok {
+				return
+			}
+			vm, err := client.Resource(VirtualMachines).Namespace(vmi.GetNamespace()).Get(ctx, vmi.GetName(), metav1.GetOptions{})
+			if err == nil {
+				err = syncInstance(ctx, client, vm)
+			}
+			if err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
+				klog.FromContext(ctx).Error(err, "Workload simulator: restarting an instance", "namespace", vmi.GetNamespace(), "name", vmi.GetName())
+			}
+		},
+	}); err != nil {
+		return err
+	}
 	factory.Start(ctx.Done())
 	for gvr, ok := range factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
