@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
@@ -177,10 +178,29 @@ func TestSubresources(t *testing.T) {
 		expect("a Secret of that name nobody wrote for the cluster", "was not written for this cluster")
 		created.Annotations = helmOwned("kubernetes-young", tenantA)
 		created.Data = map[string][]byte{"super-admin.conf": []byte("{not: [a kubeconfig")}
-		if _, err := secrets.Update(ctx, created, metav1.UpdateOptions{}); err != nil {
+		if created, err = secrets.Update(ctx, created, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		expect("a malformed kubeconfig", "does not hold a usable kubeconfig")
+		// A cluster being deleted hands out no kubeconfig, even a good one.
+		created.Data = map[string][]byte{"super-admin.conf": []byte(tenantKubeconfig)}
+		if _, err := secrets.Update(ctx, created, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		clusters := cp.Apps.AppsV1alpha1().Kuberneteses(tenantA)
+		if _, err := clusters.Patch(ctx, "young", types.MergePatchType, []byte(`{"metadata":{"finalizers":["example.com/hold"]}}`), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, _ := rawAs(t, alice, http.MethodGet, path); code != http.StatusOK {
+			t.Errorf("the fixed kubeconfig: %d", code)
+		}
+		if err := clusters.Delete(ctx, "young", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		expect("a cluster being deleted", "being deleted")
+		if _, err := clusters.Patch(ctx, "young", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	})
 
 	t.Run("bucket credentials", func(t *testing.T) {
@@ -337,10 +357,21 @@ func TestSubresources(t *testing.T) {
 		for _, r := range list.APIResources {
 			served[r.Name] = true
 		}
+		code, openapi, _ := rawAs(t, "", http.MethodGet, "/openapi/v3/apis/apps.cozy.io/v1alpha1")
+		if code != http.StatusOK {
+			t.Fatalf("OpenAPI v3: %d", code)
+		}
 		for _, want := range []string{"kuberneteses/kubeconfig", "buckets/credentials", "virtualmachines/start", "virtualmachines/stop", "virtualmachines/restart"} {
 			if !served[want] {
 				t.Errorf("discovery does not list %s", want)
 			}
+			resource, sub, _ := strings.Cut(want, "/")
+			if !strings.Contains(openapi, `"/apis/apps.cozy.io/v1alpha1/namespaces/{namespace}/`+resource+`/{name}/`+sub+`"`) {
+				t.Errorf("the OpenAPI has no path for %s", want)
+			}
+		}
+		if !strings.Contains(openapi, "BucketCredentials") {
+			t.Error("the OpenAPI does not describe BucketCredentials")
 		}
 	})
 }
