@@ -28,16 +28,26 @@ func (l *eventLog) add(e Event) {
 	l.size++
 }
 
-// since returns the events newer than rv, oldest first, or false when some may have been dropped.
+// since returns the events newer than rv, oldest first, or false when some may have been dropped
+// or when rv does not say where to resume: several events share it (the deletions a relist found
+// all carry the list's resourceVersion), and a client cut off between them would miss the rest.
 func (l *eventLog) since(rv uint64) ([]Event, bool) {
 	if rv < l.horizon {
 		return nil, false
 	}
 	var out []Event
+	at := 0
 	for i := 0; i < l.size; i++ {
-		if e := l.events[(l.start+i)%len(l.events)]; e.RV > rv {
+		e := l.events[(l.start+i)%len(l.events)]
+		switch {
+		case e.RV > rv:
 			out = append(out, e)
+		case e.RV == rv:
+			at++
 		}
+	}
+	if at > 1 {
+		return nil, false
 	}
 	return out, true
 }

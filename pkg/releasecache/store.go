@@ -2,6 +2,7 @@ package releasecache
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -95,18 +96,29 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for key := range c.releases {
-		if _, ok := converted[key]; !ok {
-			c.removeLocked(key, rv)
-		}
-	}
+	// A relist reports what changed while no watch was open. Each change is published at the
+	// revision of its object, oldest first, so clients see resourceVersions only grow and can
+	// resume after any of them; deletions, whose revisions are unknown, come last at the list's.
+	var changed []string
 	for key, it := range converted {
 		if ref, ok := c.releases[key]; ok {
 			if old := c.objects[ref.kind][ref.namespace][ref.name]; old != nil && resourceVersionOf(old) == resourceVersionOf(it.obj) {
 				continue
 			}
 		}
-		c.putLocked(key, it.kind, it.obj, rv)
+		changed = append(changed, key)
+	}
+	sort.Slice(changed, func(i, j int) bool {
+		return resourceVersionOf(converted[changed[i]].obj) < resourceVersionOf(converted[changed[j]].obj)
+	})
+	for _, key := range changed {
+		it := converted[key]
+		c.putLocked(key, it.kind, it.obj, min(rv, resourceVersionOf(it.obj)))
+	}
+	for key := range c.releases {
+		if _, ok := converted[key]; !ok {
+			c.removeLocked(key, rv)
+		}
 	}
 	if !c.synced {
 		// Nothing before the initial list can be replayed.

@@ -1,6 +1,7 @@
 package releasecache
 
 import (
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -13,7 +14,9 @@ import (
 )
 
 // maxPending bounds the events queued for one slow client. A watcher that falls further behind is
-// closed; its client resumes from the last resourceVersion it saw, which the event log still holds.
+// closed with an ERROR event (429, so clients back off and resume rather than relist) while the
+// event log still holds what comes after the last event it received: the bound is at most half
+// the log (see pendingLimit).
 const maxPending = 100_000
 
 // WatchOptions selects what a watch delivers.
@@ -44,6 +47,7 @@ func (c *Cache) Watch(opts WatchOptions) (watch.Interface, error) {
 	w := &watcher{
 		cache:        c,
 		opts:         opts,
+		pendingLimit: max(1, min(maxPending, len(c.log.events)/2)),
 		lastBookmark: time.Now(),
 		wake:         make(chan struct{}, 1),
 		result:       make(chan watch.Event),
@@ -73,9 +77,12 @@ func (c *Cache) Watch(opts WatchOptions) (watch.Interface, error) {
 		if !ok {
 			// As kube-apiserver's watch cache: the watch is established and its only event says
 			// the resourceVersion is gone, so clients handle it as any expired watch.
-			expired := apierrors.NewResourceExpired("too old resource version: " +
-				strconv.FormatUint(opts.ResourceVersion, 10) + " (" + strconv.FormatUint(c.log.horizon, 10) + ")")
-			return errorWatch(expired.Status()), nil
+			message := "too old resource version: " + strconv.FormatUint(opts.ResourceVersion, 10) + " (" + strconv.FormatUint(c.log.horizon, 10) + ")"
+			if opts.ResourceVersion >= c.log.horizon {
+				message = "resource version " + strconv.FormatUint(opts.ResourceVersion, 10) +
+					" is shared by several changes a relist found and does not say where to resume: list again"
+			}
+			return errorWatch(apierrors.NewResourceExpired(message).Status()), nil
 		}
 		for _, e := range events {
 			if out, ok := w.translate(e, nil); ok {
@@ -122,6 +129,7 @@ type watcher struct {
 	cache        *Cache
 	opts         WatchOptions
 	lastBookmark time.Time
+	pendingLimit int
 
 	mu       sync.Mutex
 	queue    []watch.Event
@@ -187,7 +195,7 @@ func (w *watcher) bookmark(rv uint64) runtime.Object {
 // push queues an event; a watcher too far behind is cut off after what it already has.
 func (w *watcher) push(e watch.Event) {
 	w.mu.Lock()
-	if len(w.queue) >= maxPending {
+	if len(w.queue) >= w.pendingLimit {
 		w.overflow = true
 		delete(w.cache.watchers, w)
 	} else {
@@ -224,6 +232,12 @@ func (w *watcher) run() {
 			}
 		}
 		if overflow {
+			// Say why the stream ends: the client resumes from the last event it received.
+			status := apierrors.NewTooManyRequests(fmt.Sprintf("the watch fell %d events behind and was closed; watch again from the last resourceVersion received", w.pendingLimit), 1).Status()
+			select {
+			case w.result <- watch.Event{Type: watch.Error, Object: &status}:
+			case <-w.done:
+			}
 			return
 		}
 	}
