@@ -107,6 +107,12 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating Kubernetes client: %w", err)
 	}
+	if !c.extra.WorkloadStatus {
+		// Without the projector no workload state is ever recorded: Ready is Flux's alone.
+		for _, kind := range c.extra.Kinds {
+			kind.Workloads, kind.ProjectWorkloads = nil, nil
+		}
+	}
 	releases := dyn.Resource(release.HelmReleaseGVR)
 	releaseCache := releasecache.New(converter(c.extra.Kinds), c.extra.EventLogSize, c.extra.BookmarkInterval)
 	gate, err := tenancy.NewChecker(c.extra.TenantSelector, c.generic.SharedInformerFactory.Core().V1().Namespaces().Lister(), kube)

@@ -85,7 +85,7 @@ const ReasonUnreadableValues = "UnreadableValues"
 // decodeContent decodes the release values and status into a new object. Values that do not
 // decode leave the spec empty and are reported in the object's Ready condition and the error.
 func (k *Kind) decodeContent(hr *unstructured.Unstructured) (runtime.Object, *UnreadableError) {
-	status := projectStatus(hr)
+	status := k.projectStatus(hr)
 	content := map[string]any{"status": status}
 	values, found, err := unstructured.NestedFieldNoCopy(hr.Object, "spec", "values")
 	if found && values != nil {
@@ -133,7 +133,7 @@ func (k *Kind) decodeContent(hr *unstructured.Unstructured) (runtime.Object, *Un
 
 // projectStatus maps Flux's HelmRelease status onto the shared AppStatus fields and adds the
 // state of the release's workload objects (see projectWorkloads).
-func projectStatus(hr *unstructured.Unstructured) map[string]any {
+func (k *Kind) projectStatus(hr *unstructured.Unstructured) map[string]any {
 	status := map[string]any{}
 	if conditions, found, _ := unstructured.NestedSlice(hr.Object, "status", "conditions"); found {
 		status["conditions"] = conditions
@@ -144,7 +144,7 @@ func projectStatus(hr *unstructured.Unstructured) map[string]any {
 	if version := installedChartVersion(hr); version != "" {
 		status["version"] = version
 	}
-	projectWorkloads(hr, status)
+	k.projectWorkloads(hr, status)
 	return status
 }
 

@@ -23,7 +23,7 @@ const (
 	// ReasonNoWorkloadState is WorkloadsReady's reason while no workload object was seen yet.
 	ReasonNoWorkloadState = "NoWorkloadState"
 	// ReasonWorkloadsNotReady is Ready's reason when Flux installed the release but a workload
-	// object is not ready; the message is WorkloadsReady's.
+	// object is not ready, or its state is not known yet; the message is WorkloadsReady's.
 	ReasonWorkloadsNotReady = "WorkloadsNotReady"
 )
 
@@ -75,10 +75,15 @@ func EncodeWorkloadState(state *WorkloadState) (string, error) {
 
 // projectWorkloads merges the recorded workload state into status (as projectStatus built it from
 // Flux's status): the kind's fields, a WorkloadsReady condition, and Ready true only when Flux's
-// Ready and WorkloadsReady both are. Without a recorded state (no workload object seen yet, or the
-// projector off) WorkloadsReady is Unknown and Ready is Flux's. A release nobody reported on yet
-// (no Flux condition, no workload state) has no conditions at all, as a new custom resource.
-func projectWorkloads(hr *unstructured.Unstructured, status map[string]any) {
+// Ready and WorkloadsReady both are: once Flux installed the release, Helm created the workload
+// objects, so a state not recorded yet means not known yet (Ready Unknown), never ready. A release
+// nobody reported on yet (no Flux condition, no workload state) has no conditions at all, as a new
+// custom resource; a kind without projection (ProjectWorkloads nil: the server runs without
+// --workload-status) has no WorkloadsReady and Ready is Flux's.
+func (k *Kind) projectWorkloads(hr *unstructured.Unstructured, status map[string]any) {
+	if k.ProjectWorkloads == nil {
+		return
+	}
 	state, err := ReadWorkloadState(hr)
 	conditions, _ := status["conditions"].([]any)
 	if len(conditions) == 0 && state == nil && err == nil {
@@ -109,15 +114,15 @@ func projectWorkloads(hr *unstructured.Unstructured, status map[string]any) {
 	}
 	for i, c := range conditions {
 		ready, ok := c.(map[string]any)
-		if !ok || ready["type"] != "Ready" || ready["status"] != "True" || workloads["status"] == "True" || state == nil {
+		if !ok || ready["type"] != "Ready" || ready["status"] != "True" || workloads["status"] == "True" {
 			continue
 		}
-		// Flux installed the release, but what it installed is not up.
+		// Flux installed the release, but what it installed is not up, or not known to be yet.
 		notReady := map[string]any{}
-		for k, v := range ready {
-			notReady[k] = v
+		for key, v := range ready {
+			notReady[key] = v
 		}
-		notReady["status"], notReady["reason"], notReady["message"] = "False", ReasonWorkloadsNotReady, workloads["message"]
+		notReady["status"], notReady["reason"], notReady["message"] = workloads["status"], ReasonWorkloadsNotReady, workloads["message"]
 		conditions[i] = notReady
 	}
 	status["conditions"] = append(conditions, workloads)

@@ -7,6 +7,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
+// testKind is a kind with a workload projection, as every served kind has.
+func testKind() *Kind {
+	return &Kind{ReleasePrefix: "vm-disk-", ProjectWorkloads: func(Workloads) WorkloadState { return WorkloadState{} }}
+}
+
 func fluxReady(hr *unstructured.Unstructured, status string) {
 	_ = unstructured.SetNestedSlice(hr.Object, []any{map[string]any{
 		"type": "Ready", "status": status, "reason": "InstallSucceeded", "message": "Helm install succeeded",
@@ -48,8 +53,8 @@ func TestWorkloadStateShapesReady(t *testing.T) {
 			wantReady: "False", wantWorkload: "False", wantReadyReason: ReasonWorkloadsNotReady},
 		{name: "install failed, workloads up", flux: "False", state: &WorkloadState{Ready: true, Reason: ReasonWorkloadsReady, Message: "all ready"},
 			wantReady: "False", wantWorkload: "True", wantReadyReason: "InstallSucceeded"},
-		{name: "nothing recorded yet", flux: "True", state: nil,
-			wantReady: "True", wantWorkload: "Unknown", wantReadyReason: "InstallSucceeded"},
+		{name: "installed, nothing recorded yet", flux: "True", state: nil,
+			wantReady: "Unknown", wantWorkload: "Unknown", wantReadyReason: ReasonWorkloadsNotReady},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,13 +63,13 @@ func TestWorkloadStateShapesReady(t *testing.T) {
 			if tc.state != nil {
 				withState(t, hr, tc.state)
 			}
-			conditions := conditionsOf(t, projectStatus(hr))
+			conditions := conditionsOf(t, testKind().projectStatus(hr))
 			ready, workloads := conditions["Ready"], conditions[ConditionWorkloadsReady]
 			if ready["status"] != tc.wantReady || ready["reason"] != tc.wantReadyReason || workloads["status"] != tc.wantWorkload {
 				t.Errorf("Ready=%v (%v), WorkloadsReady=%v; want Ready=%s (%s), WorkloadsReady=%s",
 					ready["status"], ready["reason"], workloads["status"], tc.wantReady, tc.wantReadyReason, tc.wantWorkload)
 			}
-			if tc.wantReadyReason == ReasonWorkloadsNotReady && ready["message"] != tc.state.Message {
+			if tc.state != nil && tc.wantReadyReason == ReasonWorkloadsNotReady && ready["message"] != tc.state.Message {
 				t.Errorf("Ready's message does not say which workload: %v", ready["message"])
 			}
 		})
@@ -77,7 +82,7 @@ func TestWorkloadStateFieldsAndTransitionTime(t *testing.T) {
 	withState(t, hr, &WorkloadState{Ready: true, Reason: ReasonWorkloadsReady, Message: "ok", Since: "2026-02-03T04:05:06Z",
 		Status: map[string]any{"phase": "Succeeded", "version": "forged"}})
 	_ = unstructured.SetNestedField(hr.Object, "1.0.0", "status", "lastAttemptedRevision")
-	status := projectStatus(hr)
+	status := testKind().projectStatus(hr)
 	if status["phase"] != "Succeeded" || status["version"] != "1.0.0" {
 		t.Errorf("status fields: %v", status)
 	}
@@ -86,14 +91,23 @@ func TestWorkloadStateFieldsAndTransitionTime(t *testing.T) {
 	}
 	// A garbled annotation is reported, not a failure to serve the object.
 	hr.SetAnnotations(map[string]string{AnnotationWorkloads: "{"})
-	if c := conditionsOf(t, projectStatus(hr))[ConditionWorkloadsReady]; c["status"] != string(metav1.ConditionUnknown) {
+	if c := conditionsOf(t, testKind().projectStatus(hr))[ConditionWorkloadsReady]; c["status"] != string(metav1.ConditionUnknown) {
 		t.Errorf("garbled state: %v", c)
 	}
 }
 
 func TestUntouchedReleaseHasNoConditions(t *testing.T) {
 	hr := (&Kind{ReleasePrefix: "vm-disk-"}).NewRelease("ns", "a")
-	if conditions, ok := projectStatus(hr)["conditions"]; ok {
+	if conditions, ok := testKind().projectStatus(hr)["conditions"]; ok {
 		t.Errorf("a release neither Flux nor the projector reported on has conditions, unlike a new custom resource: %v", conditions)
+	}
+}
+
+func TestWithoutProjectionReadyIsFlux(t *testing.T) {
+	hr := (&Kind{ReleasePrefix: "vm-disk-"}).NewRelease("ns", "a")
+	fluxReady(hr, "True")
+	conditions := conditionsOf(t, (&Kind{ReleasePrefix: "vm-disk-"}).projectStatus(hr))
+	if _, ok := conditions[ConditionWorkloadsReady]; ok || conditions["Ready"]["status"] != "True" {
+		t.Errorf("a kind without projection: %v", conditions)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	"github.com/cozystack/apps-apiserver/pkg/release"
+	"github.com/cozystack/apps-apiserver/test/workloadsim"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -331,4 +332,50 @@ func markReady(t *testing.T, ns, name string) {
 	if _, err := cp.Dynamic.Resource(release.HelmReleaseGVR).Namespace(ns).UpdateStatus(context.Background(), hr, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("marking %s Ready: %v", name, err)
 	}
+}
+
+// chartObject is a workload object a kind's chart creates, in its minimal valid form.
+type chartObject struct {
+	gvr  schema.GroupVersionResource
+	kind string
+	spec map[string]any
+}
+
+// The charts' objects the tests that play Flux by hand need.
+var (
+	bucketClaimObject        = chartObject{workloadsim.BucketClaims, "BucketClaim", map[string]any{"protocols": []any{"S3"}}}
+	clusterObject            = chartObject{workloadsim.Clusters, "Cluster", map[string]any{}}
+	kamajiControlPlaneObject = chartObject{workloadsim.KamajiControlPlanes, "KamajiControlPlane", map[string]any{"replicas": int64(1), "version": "v1.34.3"}}
+)
+
+// workloadsUp creates the release's workload objects as Helm would (named after the release, with
+// Helm's annotations) and writes the statuses their controllers write once they are up, so the
+// object's Ready can follow Flux's.
+func workloadsUp(t *testing.T, ns, releaseName string, objects ...chartObject) {
+	t.Helper()
+	ctx := context.Background()
+	for _, o := range objects {
+		obj := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": o.gvr.GroupVersion().String(), "kind": o.kind,
+			"metadata": map[string]any{"name": releaseName, "namespace": ns, "annotations": map[string]any{
+				"meta.helm.sh/release-name": releaseName, "meta.helm.sh/release-namespace": ns}},
+			"spec": o.spec,
+		}}
+		if _, err := cp.Dynamic.Resource(o.gvr).Namespace(ns).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("creating %s %s as its chart would: %v", o.kind, releaseName, err)
+		}
+	}
+	if err := workloadsim.Settle(ctx, cp.Dynamic, ns); err != nil {
+		t.Fatal(err)
+	}
+	// The server records the workloads' state on the release; writes to the release that follow
+	// (a test playing Flux) then start from that revision.
+	eventually(t, 30*time.Second, "workload state of "+releaseName+" recorded", func(ctx context.Context) (bool, error) {
+		hr, err := helmRelease(ctx, ns, releaseName)
+		if err != nil {
+			return false, err
+		}
+		state, err := release.ReadWorkloadState(hr)
+		return err == nil && state != nil && state.Ready, err
+	})
 }

@@ -164,6 +164,7 @@ func TestKubectlWatchAndWait(t *testing.T) {
 
 	// Ready for generation 1, then the spec changes: kubectl wait must not accept the stale Ready.
 	mustCreate(t, buckets, targets()[0].object("gen"))
+	workloadsUp(t, ns, "bucket-gen", bucketClaimObject)
 	markReady(t, ns, "bucket-gen")
 	kubectl(t, false, "wait", "-n", ns, "bucket/gen", "--for=condition=Ready", "--timeout=10s")
 	if _, err := buckets.Patch(ctx, "gen", types.MergePatchType, []byte(`{"spec":{"locking":true}}`), metav1.PatchOptions{}); err != nil {

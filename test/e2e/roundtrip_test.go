@@ -38,6 +38,7 @@ func TestKubernetesRoundTrip(t *testing.T) {
 		t.Fatalf("created object lost content: %+v", created)
 	}
 
+	workloadsUp(t, ns, "kubernetes-prod", clusterObject, kamajiControlPlaneObject)
 	hr, err := helmRelease(ctx, ns, "kubernetes-prod")
 	if err != nil {
 		t.Fatal(err)
