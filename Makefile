@@ -1,6 +1,7 @@
 # apps.cozy.io aggregated API server.
 #   make run      start a local control plane with the server (state in .state/)
 #   make test     unit tests, then e2e tests against a real control plane
+#   make test-race  the same under the race detector (CI runs it too; slower)
 #   make verify   generated code, formatting and vet
 #   make fuzz     fuzz the validate-and-map path for FUZZTIME
 #   make bench    benchmark against HelmReleases served directly by kube-apiserver
@@ -17,7 +18,7 @@ KUBECTL_LDFLAGS := -X k8s.io/component-base/version.gitVersion=v1.37.1 \
 GO_TEST_FLAGS ?= -count=1
 FUZZTIME ?= 60s
 
-.PHONY: all build kubectl helm-controller run test test-unit test-e2e bench fuzz codegen verify vet fmt-check clean
+.PHONY: all build kubectl helm-controller run test test-unit test-e2e test-race bench fuzz codegen verify vet fmt-check clean
 
 all: build
 
@@ -42,6 +43,12 @@ test-unit:
 
 test-e2e: kubectl helm-controller
 	cd test && KUBECTL=$(KUBECTL) HELM_CONTROLLER=$(HELM_CONTROLLER) go test $(GO_TEST_FLAGS) -timeout 30m ./...
+
+# Unit and e2e suites under the race detector: several servers share one process in e2e, so races
+# between them show up here.
+test-race: kubectl helm-controller
+	go test -race $(GO_TEST_FLAGS) ./...
+	cd test && KUBECTL=$(KUBECTL) HELM_CONTROLLER=$(HELM_CONTROLLER) go test -race $(GO_TEST_FLAGS) -timeout 40m ./e2e/
 
 # Compare apps.cozy.io with HelmReleases served directly; BENCH_FLAGS e.g. "--objects 1000".
 BENCH_FLAGS ?=
