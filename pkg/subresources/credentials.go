@@ -3,8 +3,10 @@ package subresources
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -98,8 +100,11 @@ func (r *credentialsREST) Get(ctx context.Context, name string, _ *metav1.GetOpt
 func (r *credentialsREST) userInfo(ctx context.Context, namespace, name, releaseName, user string) (*cosiBucketInfo, error) {
 	accessName := releaseName + "-" + user
 	access, err := r.dynamic.Resource(bucketAccesses).Namespace(namespace).Get(ctx, accessName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, notReady(r.resource, name, "BucketAccess %s of user %s does not exist yet", accessName, user)
+	}
 	if err != nil {
-		return nil, secretError(r.resource, name, "of BucketAccess "+accessName, err)
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("reading BucketAccess %s: %v", accessName, err))
 	}
 	claim, _, _ := unstructured.NestedString(access.Object, "spec", "bucketClaimName")
 	secretName, _, _ := unstructured.NestedString(access.Object, "spec", "credentialsSecretName")
