@@ -76,6 +76,16 @@ func newBucketRESTOn(t *testing.T, dyn *dynamicfake.FakeDynamicClient) (*REST, c
 		obj, err := kind.ToObject(appsv1alpha1.SchemeGroupVersion, hr)
 		return kind.Kind, obj, err == nil || obj != nil
 	}, 100, time.Minute)
+	model, err := ModelName(kind.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	specSchema, err := validation.New(openapi.Definitions, model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kind.DefaultSpec = specSchema.Default
+	// The cache starts once the kind is complete, as the server starts it after assembling kinds.
 	client := dyn.Resource(release.HelmReleaseGVR)
 	// The fake does not implement watch-list; the wrapper tells the reflector to list instead.
 	go c.Run(ctx, cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
@@ -86,15 +96,6 @@ func newBucketRESTOn(t *testing.T, dyn *dynamicfake.FakeDynamicClient) (*REST, c
 			return client.Watch(ctx, opts)
 		},
 	}, dyn))
-	model, err := ModelName(kind.New())
-	if err != nil {
-		t.Fatal(err)
-	}
-	specSchema, err := validation.New(openapi.Definitions, model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kind.DefaultSpec = specSchema.Default
 	scheme := runtime.NewScheme()
 	_ = appsv1alpha1.AddToScheme(scheme)
 	r, err := NewREST(kind, appsv1alpha1.SchemeGroupVersion, scheme, specSchema, Backend{
