@@ -52,7 +52,7 @@ var Credentials = []string{"kubeconfig", "credentials"}
 // errDisabled answers a credentials request on a server that may not read Secrets.
 func errDisabled(resource schema.GroupResource, name string) error {
 	return apierrors.NewGenericServerResponse(http.StatusNotImplemented, "get", resource, name,
-		"credentials subresources are disabled on this server: the operator enables them with artifacts/deploy/15-credentials-rbac.yaml and --credentials-subresources", 0, false)
+		"credentials subresources are disabled on this server: the operator enables them with artifacts/deploy/optional/credentials-rbac.yaml and --credentials-subresources", 0, false)
 }
 
 // notReady answers while the platform has not produced what the subresource returns yet.
@@ -67,7 +67,7 @@ func secretError(resource schema.GroupResource, name, secret string, err error) 
 	case apierrors.IsNotFound(err):
 		return notReady(resource, name, "Secret %s is not there yet: the platform writes it once the %s is ready", secret, resource.Resource)
 	case apierrors.IsForbidden(err):
-		return apierrors.NewForbidden(resource, name, fmt.Errorf("the server may not read Secret %s: apply artifacts/deploy/15-credentials-rbac.yaml", secret))
+		return apierrors.NewForbidden(resource, name, fmt.Errorf("the server may not read Secret %s: apply artifacts/deploy/optional/credentials-rbac.yaml", secret))
 	default:
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("reading Secret %s: %v", secret, err))
 	}

@@ -37,7 +37,7 @@ type Options struct {
 	// ServerBinary, if set, runs the apps.cozy.io server as this executable in its own process
 	// instead of in this one, so its memory can be measured alone.
 	ServerBinary string
-	// Credentials applies the optional artifacts/deploy/15-credentials-rbac.yaml and starts the
+	// Credentials applies the optional artifacts/deploy/optional/credentials-rbac.yaml and starts the
 	// server with --credentials-subresources.
 	Credentials bool
 }
@@ -140,7 +140,7 @@ func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane,
 		return nil, err
 	}
 	if opts.Credentials {
-		if err := cp.applyManifests(ctx, "15-credentials-rbac.yaml"); err != nil {
+		if err := cp.applyManifests(ctx, "optional/credentials-rbac.yaml"); err != nil {
 			listener.Close()
 			return nil, err
 		}

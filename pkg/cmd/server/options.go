@@ -87,7 +87,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.WorkloadStatus, "workload-status", o.WorkloadStatus,
 		"Show the state of the workload objects each release's chart creates (KubeVirt, CDI, COSI, Cluster API, Kamaji) in the kinds' status and Ready condition, and copy Flux's and the workloads' warning events onto the objects; needs read access to those types and to events (artifacts/deploy/10-rbac.yaml).")
 	fs.BoolVar(&o.CredentialsSubresources, "credentials-subresources", o.CredentialsSubresources,
-		"Serve kuberneteses/kubeconfig and buckets/credentials from the Secrets the platform writes; needs artifacts/deploy/15-credentials-rbac.yaml (read on Secrets). Off, they answer 501.")
+		"Serve kuberneteses/kubeconfig and buckets/credentials from the Secrets the platform writes; needs artifacts/deploy/optional/credentials-rbac.yaml (read on Secrets). Off, they answer 501.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
 }
 
