@@ -25,7 +25,8 @@ func withNoStore(next http.Handler) http.Handler {
 	})
 }
 
-// buildHandlerChain is the generic server's chain with withNoStore in front.
+// buildHandlerChain is the generic server's chain with withNoStore and withoutProtobufObjects in
+// front.
 func buildHandlerChain(apiHandler http.Handler, c *genericapiserver.Config) http.Handler {
-	return withNoStore(genericapiserver.DefaultBuildHandlerChain(apiHandler, c))
+	return withNoStore(withoutProtobufObjects(genericapiserver.DefaultBuildHandlerChain(apiHandler, c)))
 }

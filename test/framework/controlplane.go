@@ -63,7 +63,7 @@ type ControlPlane struct {
 	replicas        []*CozyServer
 	flux            *Flux
 	serverBinary    string
-	stopAggregation context.CancelFunc
+	stopControllers context.CancelFunc
 	etcd            *embed.Etcd
 	kubeAPIServer   kubeapiservertesting.TestServer
 	resetResolver   func()
@@ -146,7 +146,14 @@ func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane,
 		}
 		opts.ServerFlags = append(opts.ServerFlags, "--credentials-subresources")
 	}
-	if err := cp.startRoleAggregation(ctx); err != nil {
+	// kube-controller-manager's controllers the platform relies on, in this process.
+	controllersCtx, stopControllers := context.WithCancel(context.WithoutCancel(ctx))
+	cp.stopControllers = stopControllers
+	if err := cp.startNamespaceController(controllersCtx); err != nil {
+		listener.Close()
+		return nil, err
+	}
+	if err := cp.startRoleAggregation(controllersCtx); err != nil {
 		listener.Close()
 		return nil, err
 	}
@@ -209,8 +216,8 @@ func (cp *ControlPlane) Stop() {
 	if cp.Server != nil {
 		cp.Server.Stop()
 	}
-	if cp.stopAggregation != nil {
-		cp.stopAggregation()
+	if cp.stopControllers != nil {
+		cp.stopControllers()
 	}
 	if cp.kubeAPIServer.TearDownFn != nil {
 		cp.kubeAPIServer.TearDownFn()

@@ -101,8 +101,6 @@ func (cp *ControlPlane) serverKubeconfig(ctx context.Context) (string, error) {
 // startRoleAggregation runs kube-controller-manager's ClusterRole aggregation controller, which
 // folds the shipped tenant roles into admin, edit and view, and waits until it has.
 func (cp *ControlPlane) startRoleAggregation(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	cp.stopAggregation = cancel
 	factory := informers.NewSharedInformerFactory(cp.Kube, 0)
 	controller := clusterroleaggregation.NewClusterRoleAggregation(factory.Rbac().V1().ClusterRoles(), cp.Kube.RbacV1())
 	factory.Start(ctx.Done())
