@@ -153,6 +153,10 @@ func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane,
 		listener.Close()
 		return nil, err
 	}
+	if err := cp.startGarbageCollector(controllersCtx); err != nil {
+		listener.Close()
+		return nil, err
+	}
 	if err := cp.startRoleAggregation(controllersCtx); err != nil {
 		listener.Close()
 		return nil, err
@@ -209,15 +213,17 @@ func (cp *ControlPlane) StartReplica(ctx context.Context, name string, extraFlag
 // Stop shuts everything down: the aggregated servers first, or kube-apiserver waits a minute for
 // their connections to drain.
 func (cp *ControlPlane) Stop() {
+	// The controllers first: their watches through the aggregator would hold kube-apiserver's
+	// shutdown once the aggregated servers are gone.
+	if cp.stopControllers != nil {
+		cp.stopControllers()
+	}
 	cp.flux.Stop()
 	for _, r := range cp.replicas {
 		r.Stop()
 	}
 	if cp.Server != nil {
 		cp.Server.Stop()
-	}
-	if cp.stopControllers != nil {
-		cp.stopControllers()
 	}
 	if cp.kubeAPIServer.TearDownFn != nil {
 		cp.kubeAPIServer.TearDownFn()
