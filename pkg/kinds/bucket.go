@@ -28,7 +28,7 @@ func Bucket() *release.Kind {
 				return ""
 			}},
 		},
-		Workloads:        []release.WorkloadSource{bucketClaims, bucketAccesses},
+		Workloads:        []release.WorkloadSource{COSIBucketClaims, COSIBucketAccesses},
 		ProjectWorkloads: projectBucket,
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "Storage-Pool", Type: "string", JSONPath: ".spec.storagePool", Description: "Object-storage pool of the bucket"},

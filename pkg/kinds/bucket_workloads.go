@@ -10,9 +10,9 @@ import (
 // (accessGranted).
 func projectBucket(objects release.Workloads) release.WorkloadState {
 	v := newVerdict()
-	claims := objects[bucketClaims.Resource]
+	claims := objects[COSIBucketClaims.Resource]
 	if len(claims) == 0 {
-		v.missing(bucketClaims)
+		v.missing(COSIBucketClaims)
 		return v.state()
 	}
 	for _, obj := range sortedByName(claims) {
@@ -20,11 +20,11 @@ func projectBucket(objects release.Workloads) release.WorkloadState {
 		if name, _, _ := unstructured.NestedString(obj.Object, "status", "bucketName"); name != "" {
 			v.status["bucketName"] = name
 		}
-		v.ready(bucketClaims, obj, ready, "BucketNotReady", "the bucket is not provisioned yet")
+		v.ready(COSIBucketClaims, obj, ready, "BucketNotReady", "the bucket is not provisioned yet")
 	}
-	for _, obj := range sortedByName(objects[bucketAccesses.Resource]) {
+	for _, obj := range sortedByName(objects[COSIBucketAccesses.Resource]) {
 		granted, _, _ := unstructured.NestedBool(obj.Object, "status", "accessGranted")
-		v.ready(bucketAccesses, obj, granted, "BucketAccessNotGranted", "access is not granted yet")
+		v.ready(COSIBucketAccesses, obj, granted, "BucketAccessNotGranted", "access is not granted yet")
 	}
 	return v.state()
 }

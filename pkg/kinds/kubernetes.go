@@ -28,7 +28,7 @@ func Kubernetes() *release.Kind {
 				return ""
 			}},
 		},
-		Workloads:        []release.WorkloadSource{clusters, kamajiControlPlanes, machineDeployments},
+		Workloads:        []release.WorkloadSource{CAPIClusters, KamajiControlPlanes, CAPIMachineDeployments},
 		ProjectWorkloads: projectKubernetes,
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "K8s", Type: "string", JSONPath: ".spec.version", Description: "Kubernetes version of the cluster"},

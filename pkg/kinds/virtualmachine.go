@@ -34,7 +34,7 @@ func VirtualMachine() *release.Kind {
 				return ""
 			}},
 		},
-		Workloads:        []release.WorkloadSource{virtualMachines, virtualMachineInstances},
+		Workloads:        []release.WorkloadSource{KubeVirtMachines, KubeVirtMachineInstances},
 		ProjectWorkloads: projectVirtualMachine,
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "Run-Strategy", Type: "string", JSONPath: ".spec.runStrategy", Description: "When the machine is kept running"},

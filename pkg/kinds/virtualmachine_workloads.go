@@ -13,33 +13,33 @@ import (
 // runStrategy asks.
 func projectVirtualMachine(objects release.Workloads) release.WorkloadState {
 	v := newVerdict()
-	vms := objects[virtualMachines.Resource]
+	vms := objects[KubeVirtMachines.Resource]
 	if len(vms) == 0 {
-		v.missing(virtualMachines)
+		v.missing(KubeVirtMachines)
 		return v.state()
 	}
 	for _, obj := range sortedByName(vms) {
 		var vm kubevirtv1.VirtualMachine
 		if err := decode(obj, &vm); err != nil {
-			v.ready(virtualMachines, obj, false, "VirtualMachineUnreadable", err.Error())
+			v.ready(KubeVirtMachines, obj, false, "VirtualMachineUnreadable", err.Error())
 			continue
 		}
 		v.status["printableStatus"] = string(vm.Status.PrintableStatus)
 		halted := vm.Spec.RunStrategy != nil && *vm.Spec.RunStrategy == kubevirtv1.RunStrategyHalted
 		switch {
 		case halted && vm.Status.PrintableStatus == kubevirtv1.VirtualMachineStatusStopped:
-			v.ready(virtualMachines, obj, true, "", "")
+			v.ready(KubeVirtMachines, obj, true, "", "")
 		case vm.Status.Ready:
-			v.ready(virtualMachines, obj, true, "", "")
+			v.ready(KubeVirtMachines, obj, true, "", "")
 		default:
 			_, _, message := conditionOf(obj, string(kubevirtv1.VirtualMachineReady))
 			if message == "" {
 				message = fmt.Sprintf("status %q", vm.Status.PrintableStatus)
 			}
-			v.ready(virtualMachines, obj, false, "VirtualMachine"+string(vm.Status.PrintableStatus), message)
+			v.ready(KubeVirtMachines, obj, false, "VirtualMachine"+string(vm.Status.PrintableStatus), message)
 		}
 	}
-	for _, obj := range sortedByName(objects[virtualMachineInstances.Resource]) {
+	for _, obj := range sortedByName(objects[KubeVirtMachineInstances.Resource]) {
 		var vmi kubevirtv1.VirtualMachineInstance
 		if err := decode(obj, &vmi); err != nil {
 			continue // the machine's own state above is what counts

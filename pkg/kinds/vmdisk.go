@@ -28,7 +28,7 @@ func VMDisk() *release.Kind {
 				return ""
 			}},
 		},
-		Workloads:        []release.WorkloadSource{dataVolumes},
+		Workloads:        []release.WorkloadSource{CDIDataVolumes},
 		ProjectWorkloads: projectVMDisk,
 		PrinterColumns: []release.PrinterColumn{
 			{Name: "Storage", Type: "string", JSONPath: ".spec.storage", Description: "Size of the disk"},

@@ -10,15 +10,15 @@ import (
 // (Succeeded), or waits for the machine that will use it (WaitForFirstConsumer).
 func projectVMDisk(objects release.Workloads) release.WorkloadState {
 	v := newVerdict()
-	dvs := objects[dataVolumes.Resource]
+	dvs := objects[CDIDataVolumes.Resource]
 	if len(dvs) == 0 {
-		v.missing(dataVolumes)
+		v.missing(CDIDataVolumes)
 		return v.state()
 	}
 	for _, obj := range sortedByName(dvs) {
 		var dv cdiv1beta1.DataVolume
 		if err := decode(obj, &dv); err != nil {
-			v.ready(dataVolumes, obj, false, "DataVolumeUnreadable", err.Error())
+			v.ready(CDIDataVolumes, obj, false, "DataVolumeUnreadable", err.Error())
 			continue
 		}
 		v.status["phase"] = string(dv.Status.Phase)
@@ -27,16 +27,16 @@ func projectVMDisk(objects release.Workloads) release.WorkloadState {
 		}
 		switch dv.Status.Phase {
 		case cdiv1beta1.Succeeded, cdiv1beta1.WaitForFirstConsumer:
-			v.ready(dataVolumes, obj, true, "", "")
+			v.ready(CDIDataVolumes, obj, true, "", "")
 		case cdiv1beta1.Failed:
 			_, _, message := conditionOf(obj, string(cdiv1beta1.DataVolumeRunning))
-			v.ready(dataVolumes, obj, false, "DataVolumeFailed", "phase Failed: "+message)
+			v.ready(CDIDataVolumes, obj, false, "DataVolumeFailed", "phase Failed: "+message)
 		default:
 			phase := string(dv.Status.Phase)
 			if phase == "" {
 				phase = "not reported yet"
 			}
-			v.ready(dataVolumes, obj, false, "DataVolumeNotReady", "phase "+phase)
+			v.ready(CDIDataVolumes, obj, false, "DataVolumeNotReady", "phase "+phase)
 		}
 	}
 	return v.state()

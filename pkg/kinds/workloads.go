@@ -14,15 +14,16 @@ import (
 // The workload types Cozystack's charts create, whose state the kinds' statuses show. KubeVirt's
 // and CDI's objects are decoded with their projects' Go API types; Cluster API's, Kamaji's and
 // COSI's few fields are read by path (their Go modules would bring controller-runtime along).
+// Exported for what else acts on them: the subresources and the local workload simulator.
 var (
-	virtualMachines         = release.WorkloadSource{Resource: schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachines"}, Kind: "VirtualMachine"}
-	virtualMachineInstances = release.WorkloadSource{Resource: schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachineinstances"}, Kind: "VirtualMachineInstance"}
-	dataVolumes             = release.WorkloadSource{Resource: schema.GroupVersionResource{Group: "cdi.kubevirt.io", Version: "v1beta1", Resource: "datavolumes"}, Kind: "DataVolume"}
-	bucketClaims            = release.WorkloadSource{Resource: schema.GroupVersionResource{Group: "objectstorage.k8s.io", Version: "v1alpha1", Resource: "bucketclaims"}, Kind: "BucketClaim"}
-	bucketAccesses          = release.WorkloadSource{Resource: schema.GroupVersionResource{Group: "objectstorage.k8s.io", Version: "v1alpha1", Resource: "bucketaccesses"}, Kind: "BucketAccess"}
-	clusters                = release.WorkloadSource{Resource: schema.GroupVersionResource{Group: "cluster.x-k8s.io", Version: "v1beta1", Resource: "clusters"}, Kind: "Cluster"}
-	machineDeployments      = release.WorkloadSource{Resource: schema.GroupVersionResource{Group: "cluster.x-k8s.io", Version: "v1beta1", Resource: "machinedeployments"}, Kind: "MachineDeployment"}
-	kamajiControlPlanes     = release.WorkloadSource{Resource: schema.GroupVersionResource{Group: "controlplane.cluster.x-k8s.io", Version: "v1alpha1", Resource: "kamajicontrolplanes"}, Kind: "KamajiControlPlane"}
+	KubeVirtMachines         = release.WorkloadSource{Resource: schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachines"}, Kind: "VirtualMachine"}
+	KubeVirtMachineInstances = release.WorkloadSource{Resource: schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachineinstances"}, Kind: "VirtualMachineInstance"}
+	CDIDataVolumes           = release.WorkloadSource{Resource: schema.GroupVersionResource{Group: "cdi.kubevirt.io", Version: "v1beta1", Resource: "datavolumes"}, Kind: "DataVolume"}
+	COSIBucketClaims         = release.WorkloadSource{Resource: schema.GroupVersionResource{Group: "objectstorage.k8s.io", Version: "v1alpha1", Resource: "bucketclaims"}, Kind: "BucketClaim"}
+	COSIBucketAccesses       = release.WorkloadSource{Resource: schema.GroupVersionResource{Group: "objectstorage.k8s.io", Version: "v1alpha1", Resource: "bucketaccesses"}, Kind: "BucketAccess"}
+	CAPIClusters             = release.WorkloadSource{Resource: schema.GroupVersionResource{Group: "cluster.x-k8s.io", Version: "v1beta1", Resource: "clusters"}, Kind: "Cluster"}
+	CAPIMachineDeployments   = release.WorkloadSource{Resource: schema.GroupVersionResource{Group: "cluster.x-k8s.io", Version: "v1beta1", Resource: "machinedeployments"}, Kind: "MachineDeployment"}
+	KamajiControlPlanes      = release.WorkloadSource{Resource: schema.GroupVersionResource{Group: "controlplane.cluster.x-k8s.io", Version: "v1alpha1", Resource: "kamajicontrolplanes"}, Kind: "KamajiControlPlane"}
 )
 
 // WorkloadResources lists every workload type any kind projects, for RBAC and the projector.

@@ -27,6 +27,12 @@ const (
 	ReasonWorkloadsNotReady = "WorkloadsNotReady"
 )
 
+// Helm's annotations on every object it creates name the release that owns it.
+const (
+	HelmAnnotationReleaseName      = "meta.helm.sh/release-name"
+	HelmAnnotationReleaseNamespace = "meta.helm.sh/release-namespace"
+)
+
 // WorkloadSource is a type of workload object a kind's chart creates (or its controller creates in
 // turn) whose state the kind's status projects. An object belongs to the release named in Helm's
 // meta.helm.sh/release-name annotation or, lacking it (a VirtualMachineInstance KubeVirt creates),

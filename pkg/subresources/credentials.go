@@ -16,11 +16,10 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	"github.com/cozystack/apps-apiserver/pkg/registry"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 )
-
-var bucketAccesses = schema.GroupVersionResource{Group: "objectstorage.k8s.io", Version: "v1alpha1", Resource: "bucketaccesses"}
 
 // cosiBucketInfo is the part of the BucketInfo document COSI writes into an access's Secret (key
 // BucketInfo) that the credentials need.
@@ -99,7 +98,7 @@ func (r *credentialsREST) Get(ctx context.Context, name string, _ *metav1.GetOpt
 // read.
 func (r *credentialsREST) userInfo(ctx context.Context, namespace, name, releaseName, user string) (*cosiBucketInfo, error) {
 	accessName := releaseName + "-" + user
-	access, err := r.dynamic.Resource(bucketAccesses).Namespace(namespace).Get(ctx, accessName, metav1.GetOptions{})
+	access, err := r.dynamic.Resource(kinds.COSIBucketAccesses.Resource).Namespace(namespace).Get(ctx, accessName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, notReady(r.resource, name, "BucketAccess %s of user %s does not exist yet", accessName, user)
 	}

@@ -73,7 +73,7 @@ func (r *kubeconfigREST) Get(ctx context.Context, name string, _ *metav1.GetOpti
 // belongsTo reports whether the object was written for the release: by Helm for it, or owned by an
 // object of the release's name (Kamaji's control plane, Cluster API's cluster).
 func belongsTo(obj metav1.Object, releaseName string) bool {
-	if obj.GetAnnotations()["meta.helm.sh/release-name"] == releaseName {
+	if obj.GetAnnotations()[release.HelmAnnotationReleaseName] == releaseName {
 		return true
 	}
 	for _, owner := range obj.GetOwnerReferences() {

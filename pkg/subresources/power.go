@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	"github.com/cozystack/apps-apiserver/pkg/registry"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 )
@@ -27,8 +28,6 @@ const (
 	actionStop    = "stop"
 	actionRestart = "restart"
 )
-
-var virtualMachineInstances = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachineinstances"}
 
 // powerREST serves virtualmachines/start, /stop and /restart (PUT, as KubeVirt's subresources).
 // Start and stop change spec.runStrategy through the kind's own update, so generation,
@@ -141,7 +140,7 @@ func (r *powerREST) restart(ctx context.Context, name string, dryRun bool) (runt
 	if len(instance) > 63 {
 		instance = instance[:63]
 	}
-	vmis := r.dynamic.Resource(virtualMachineInstances).Namespace(vm.Namespace)
+	vmis := r.dynamic.Resource(kinds.KubeVirtMachineInstances.Resource).Namespace(vm.Namespace)
 	if _, err := vmis.Get(ctx, instance, metav1.GetOptions{}); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, apierrors.NewConflict(r.resource, name, errors.New("the machine has no running instance to restart"))

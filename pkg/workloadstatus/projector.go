@@ -29,12 +29,6 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
-// Helm's annotations on every object it creates name the release that owns it.
-const (
-	helmReleaseName      = "meta.helm.sh/release-name"
-	helmReleaseNamespace = "meta.helm.sh/release-namespace"
-)
-
 // releaseIndex indexes workload objects by "namespace/release".
 const releaseIndex = "release"
 
@@ -146,8 +140,8 @@ func releaseKeys(obj any) ([]string, error) {
 		return nil, nil
 	}
 	annotations := u.GetAnnotations()
-	if name := annotations[helmReleaseName]; name != "" {
-		if ns := annotations[helmReleaseNamespace]; ns != "" && ns != u.GetNamespace() {
+	if name := annotations[release.HelmAnnotationReleaseName]; name != "" {
+		if ns := annotations[release.HelmAnnotationReleaseNamespace]; ns != "" && ns != u.GetNamespace() {
 			return nil, nil // a release installs into its own namespace only
 		}
 		return []string{u.GetNamespace() + "/" + name}, nil

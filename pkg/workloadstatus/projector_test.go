@@ -18,13 +18,13 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
-var dataVolumes = schema.GroupVersionResource{Group: "cdi.kubevirt.io", Version: "v1beta1", Resource: "datavolumes"}
+var dataVolumes = kinds.CDIDataVolumes.Resource
 
-func dataVolume(name, release, phase string) *unstructured.Unstructured {
+func dataVolume(name, releaseName, phase string) *unstructured.Unstructured {
 	dv := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume",
 		"metadata": map[string]any{"name": name, "namespace": "t", "resourceVersion": "1",
-			"annotations": map[string]any{helmReleaseName: release, helmReleaseNamespace: "t"}},
+			"annotations": map[string]any{release.HelmAnnotationReleaseName: releaseName, release.HelmAnnotationReleaseNamespace: "t"}},
 	}}
 	if phase != "" {
 		dv.Object["status"] = map[string]any{"phase": phase}
@@ -109,7 +109,7 @@ func TestReleaseKeys(t *testing.T) {
 		t.Errorf("an object without Helm's annotations belongs to the release of its name: %v", keys)
 	}
 	foreign := dataVolume("x", "vm-disk-a", "")
-	foreign.SetAnnotations(map[string]string{helmReleaseName: "vm-disk-a", helmReleaseNamespace: "elsewhere"})
+	foreign.SetAnnotations(map[string]string{release.HelmAnnotationReleaseName: "vm-disk-a", release.HelmAnnotationReleaseNamespace: "elsewhere"})
 	if keys, _ := releaseKeys(foreign); len(keys) != 0 {
 		t.Errorf("an object claiming a release in another namespace: %v", keys)
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/cozystack/apps-apiserver/test/workloadsim"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -159,8 +158,6 @@ func equalJSON(a, b any) bool {
 	jb, errB := json.Marshal(b)
 	return errA == nil && errB == nil && string(ja) == string(jb)
 }
-
-func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
 
 // kindByName returns the built-in description of a kind.
 func kindByName(t *testing.T, name string) *release.Kind {
@@ -334,6 +331,12 @@ func markReady(t *testing.T, ns, name string) {
 	}
 }
 
+// helmOwned marks an object as written by Helm for the release, as the charts' objects are. The
+// keys are written out here, not taken from the server's code: the tests play Helm.
+func helmOwned(releaseName, ns string) map[string]string {
+	return map[string]string{"meta.helm.sh/release-name": releaseName, "meta.helm.sh/release-namespace": ns}
+}
+
 // chartObject is a workload object a kind's chart creates, in its minimal valid form.
 type chartObject struct {
 	gvr  schema.GroupVersionResource
@@ -357,10 +360,10 @@ func workloadsUp(t *testing.T, ns, releaseName string, objects ...chartObject) {
 	for _, o := range objects {
 		obj := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": o.gvr.GroupVersion().String(), "kind": o.kind,
-			"metadata": map[string]any{"name": releaseName, "namespace": ns, "annotations": map[string]any{
-				"meta.helm.sh/release-name": releaseName, "meta.helm.sh/release-namespace": ns}},
-			"spec": o.spec,
+			"metadata": map[string]any{"name": releaseName, "namespace": ns},
+			"spec":     o.spec,
 		}}
+		obj.SetAnnotations(helmOwned(releaseName, ns))
 		if _, err := cp.Dynamic.Resource(o.gvr).Namespace(ns).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("creating %s %s as its chart would: %v", o.kind, releaseName, err)
 		}

@@ -45,11 +45,6 @@ contexts:
 current-context: dev
 `
 
-// helmOwned marks an object as written by Helm for the release, as the charts' objects are.
-func helmOwned(releaseName, ns string) map[string]string {
-	return map[string]string{"meta.helm.sh/release-name": releaseName, "meta.helm.sh/release-namespace": ns}
-}
-
 // rawAs sends a request as user through the aggregator and returns the status code, body and
 // headers.
 func rawAs(t *testing.T, user, method, path string) (int, string, http.Header) {
@@ -216,10 +211,10 @@ func TestSubresources(t *testing.T) {
 		for user, key := range map[string]string{"writer": "AKWRITER", "reader": "AKREADER"} {
 			access := &unstructured.Unstructured{Object: map[string]any{
 				"apiVersion": "objectstorage.k8s.io/v1alpha1", "kind": "BucketAccess",
-				"metadata": map[string]any{"name": "bucket-photos-" + user, "namespace": tenantA, "annotations": map[string]any{
-					"meta.helm.sh/release-name": "bucket-photos", "meta.helm.sh/release-namespace": tenantA}},
-				"spec": map[string]any{"bucketClaimName": "bucket-photos", "bucketAccessClassName": "default", "credentialsSecretName": "bucket-photos-" + user, "protocol": "S3"},
+				"metadata": map[string]any{"name": "bucket-photos-" + user, "namespace": tenantA},
+				"spec":     map[string]any{"bucketClaimName": "bucket-photos", "bucketAccessClassName": "default", "credentialsSecretName": "bucket-photos-" + user, "protocol": "S3"},
 			}}
+			access.SetAnnotations(helmOwned("bucket-photos", tenantA))
 			accesses := cp.Dynamic.Resource(workloadsim.BucketAccesses).Namespace(tenantA)
 			created, err := accesses.Create(ctx, access, metav1.CreateOptions{})
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -12,17 +13,18 @@ import (
 	"k8s.io/client-go/dynamic"
 )
 
-// The workload types the local charts create.
+// The workload types the local charts create: the ones the server projects (their one home is
+// pkg/kinds) and two it does not read.
 var (
-	VirtualMachines         = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachines"}
-	VirtualMachineInstances = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachineinstances"}
-	DataVolumes             = schema.GroupVersionResource{Group: "cdi.kubevirt.io", Version: "v1beta1", Resource: "datavolumes"}
-	BucketClaims            = schema.GroupVersionResource{Group: "objectstorage.k8s.io", Version: "v1alpha1", Resource: "bucketclaims"}
-	BucketAccesses          = schema.GroupVersionResource{Group: "objectstorage.k8s.io", Version: "v1alpha1", Resource: "bucketaccesses"}
-	Clusters                = schema.GroupVersionResource{Group: "cluster.x-k8s.io", Version: "v1beta1", Resource: "clusters"}
-	MachineDeployments      = schema.GroupVersionResource{Group: "cluster.x-k8s.io", Version: "v1beta1", Resource: "machinedeployments"}
+	VirtualMachines         = kinds.KubeVirtMachines.Resource
+	VirtualMachineInstances = kinds.KubeVirtMachineInstances.Resource
+	DataVolumes             = kinds.CDIDataVolumes.Resource
+	BucketClaims            = kinds.COSIBucketClaims.Resource
+	BucketAccesses          = kinds.COSIBucketAccesses.Resource
+	Clusters                = kinds.CAPIClusters.Resource
+	MachineDeployments      = kinds.CAPIMachineDeployments.Resource
+	KamajiControlPlanes     = kinds.KamajiControlPlanes.Resource
 	MachineHealthChecks     = schema.GroupVersionResource{Group: "cluster.x-k8s.io", Version: "v1beta1", Resource: "machinehealthchecks"}
-	KamajiControlPlanes     = schema.GroupVersionResource{Group: "controlplane.cluster.x-k8s.io", Version: "v1alpha1", Resource: "kamajicontrolplanes"}
 	KubevirtClusters        = schema.GroupVersionResource{Group: "infrastructure.cluster.x-k8s.io", Version: "v1alpha1", Resource: "kubevirtclusters"}
 )
 
