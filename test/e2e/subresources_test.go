@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -333,13 +334,15 @@ func TestSubresources(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Everything else works, once the new replica trusts the front-proxy identity (it loads the
+		// request-header CA after it starts serving).
+		eventually(t, 30*time.Second, "reading the cluster on that server", func(ctx context.Context) (bool, error) {
+			err := client.Get().AbsPath(appsPath(tenantA, "kuberneteses", "dev", "")).Do(ctx).Error()
+			return err == nil, err
+		})
 		err = client.Get().AbsPath(kubeconfigPath).Do(ctx).Error()
 		if status, ok := err.(apierrors.APIStatus); !ok || status.Status().Code != http.StatusNotImplemented || !strings.Contains(err.Error(), "--credentials-subresources") {
 			t.Errorf("kubeconfig on a server without credentials: want 501 naming the flag, got %v", err)
-		}
-		// Everything else works.
-		if err := client.Get().AbsPath(appsPath(tenantA, "kuberneteses", "dev", "")).Do(ctx).Error(); err != nil {
-			t.Errorf("reading the cluster on that server: %v", err)
 		}
 	})
 
