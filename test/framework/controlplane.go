@@ -157,6 +157,10 @@ func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane,
 		listener.Close()
 		return nil, err
 	}
+	if err := cp.startResourceQuotaController(controllersCtx); err != nil {
+		listener.Close()
+		return nil, err
+	}
 	if err := cp.startRoleAggregation(controllersCtx); err != nil {
 		listener.Close()
 		return nil, err

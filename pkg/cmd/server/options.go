@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
@@ -21,6 +22,7 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/authorization"
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	"github.com/cozystack/apps-apiserver/pkg/openapi"
+	"github.com/cozystack/apps-apiserver/pkg/quota"
 	"github.com/cozystack/apps-apiserver/pkg/tenancy"
 
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
@@ -69,6 +71,11 @@ func NewOptions() *Options {
 		WorkloadStatus:     true,
 	}
 	o.RecommendedOptions.Etcd = nil
+	var resources []schema.GroupResource
+	for _, kind := range kinds.All() {
+		resources = append(resources, appsv1alpha1.Resource(kind.Resource))
+	}
+	quota.AddAdmission(o.RecommendedOptions, resources)
 	return o
 }
 
