@@ -38,6 +38,10 @@ type WatchOptions struct {
 	ResourceVersion uint64
 	// Bookmarks asks for periodic bookmarks.
 	Bookmarks bool
+	// Scope, for a watch across namespaces, limits it to the namespaces the scope decides are
+	// visible, asked again every ScopeRefresh (see NamespaceScope).
+	Scope        NamespaceScope
+	ScopeRefresh time.Duration
 }
 
 // Watch starts a watch over one kind. When opts.ResourceVersion is older than the events the cache
@@ -53,11 +57,18 @@ func (c *Cache) Watch(opts WatchOptions) (watch.Interface, error) {
 		result:       make(chan watch.Event),
 		done:         make(chan struct{}),
 	}
+	if opts.Scope != nil {
+		// Decide the namespaces known now before taking the lock for good: deciding may block.
+		c.mu.RLock()
+		namespaces := c.scopeNamespacesLocked(opts)
+		c.mu.RUnlock()
+		w.scope = newScopedWatch(opts.Scope, opts.ScopeRefresh, opts.Scope.Decide(namespaces))
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if opts.InitialEvents {
 		for ns, byName := range c.objects[opts.Kind] {
-			if opts.Namespace != "" && ns != opts.Namespace {
+			if (opts.Namespace != "" && ns != opts.Namespace) || (w.scope != nil && !w.scope.visibleLocked(ns)) {
 				continue
 			}
 			for _, obj := range byName {
@@ -92,6 +103,9 @@ func (c *Cache) Watch(opts WatchOptions) (watch.Interface, error) {
 	}
 	c.watchers[w] = struct{}{}
 	go w.run()
+	if w.scope != nil {
+		go w.runScope()
+	}
 	w.signal()
 	return w, nil
 }
@@ -130,6 +144,8 @@ type watcher struct {
 	opts         WatchOptions
 	lastBookmark time.Time
 	pendingLimit int
+	// scope, when set, limits the watch to the namespaces its user may read.
+	scope *scopedWatch
 
 	mu       sync.Mutex
 	queue    []watch.Event
@@ -163,7 +179,7 @@ func (w *watcher) translate(e Event, shared *sharedObject) (watch.Event, bool) {
 		if err != nil {
 			return false
 		}
-		return (w.opts.Namespace == "" || m.GetNamespace() == w.opts.Namespace) && w.opts.Matches(obj)
+		return (w.opts.Namespace == "" || m.GetNamespace() == w.opts.Namespace) && w.inScopeLocked(obj) && w.opts.Matches(obj)
 	}
 	switch e.Type {
 	case watch.Deleted:
