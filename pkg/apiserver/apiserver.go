@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/klog/v2"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/crossnamespace"
 	"github.com/cozystack/apps-apiserver/pkg/openapi"
 	"github.com/cozystack/apps-apiserver/pkg/registry"
 	"github.com/cozystack/apps-apiserver/pkg/release"
@@ -50,6 +52,12 @@ type ExtraConfig struct {
 	// CredentialsSubresources lets kuberneteses/kubeconfig and buckets/credentials read the
 	// platform's Secrets; off, they answer 501.
 	CredentialsSubresources bool
+	// CrossNamespaceGroup is the group granted list and watch on the kinds in every namespace so
+	// its members can list across namespaces; its rights do not count in what lists show.
+	CrossNamespaceGroup string
+	// CrossNamespaceRefresh is how often an open watch across namespaces asks the authorizer again
+	// which namespaces its user may read.
+	CrossNamespaceRefresh time.Duration
 }
 
 // Config is the complete configuration of the server.
@@ -77,6 +85,12 @@ func (cfg *Config) Complete() CompletedConfig {
 	if cfg.ExtraConfig.EventLogSize <= 0 {
 		cfg.ExtraConfig.EventLogSize = 10000
 	}
+	if cfg.ExtraConfig.CrossNamespaceGroup == "" {
+		cfg.ExtraConfig.CrossNamespaceGroup = user.AllAuthenticated
+	}
+	if cfg.ExtraConfig.CrossNamespaceRefresh <= 0 {
+		cfg.ExtraConfig.CrossNamespaceRefresh = 10 * time.Second
+	}
 	if cfg.ExtraConfig.TenantSelector == "" {
 		cfg.ExtraConfig.TenantSelector = tenancy.DefaultSelector
 	}
@@ -87,6 +101,11 @@ func (cfg *Config) Complete() CompletedConfig {
 // the HelmRelease cache once the server runs. The server is ready only after the cache synced.
 func (c CompletedConfig) New() (*Server, error) {
 	c.generic.BuildHandlerChainFunc = buildHandlerChain
+	// Lists and watches show the namespaces where the user may make them on their own rights.
+	var filter *crossnamespace.Filter
+	if authz := c.generic.Authorization.Authorizer; authz != nil {
+		filter = crossnamespace.NewFilter(authz, c.extra.CrossNamespaceGroup, c.extra.CrossNamespaceRefresh)
+	}
 	generic, err := c.generic.New("cozy-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, err
@@ -124,7 +143,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	if c.extra.CredentialsSubresources {
 		subresourceBackend.Secrets = kube.CoreV1()
 	}
-	backend := registry.Backend{Cache: releaseCache, Releases: releases, ReleaseMeta: meta.Resource(release.HelmReleaseGVR), Gate: gate}
+	backend := registry.Backend{Cache: releaseCache, Releases: releases, ReleaseMeta: meta.Resource(release.HelmReleaseGVR), Gate: gate, Filter: filter}
 	group := genericapiserver.NewDefaultAPIGroupInfo(appsv1alpha1.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	storage := map[string]rest.Storage{}
 	coercers := map[runtime.Object]requestdecode.Coercer{}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apiserver/pkg/storage"
 	"k8s.io/klog/v2"
 
+	"github.com/cozystack/apps-apiserver/pkg/crossnamespace"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/pkg/releasecache"
 )
@@ -59,10 +60,15 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 	if err := r.awaitSynced(ctx); err != nil {
 		return nil, err
 	}
+	scope, err := r.scopeFor(ctx)
+	if err != nil {
+		return nil, err
+	}
 	objects, rv, fromKey, err := r.listState(ctx, namespace, options)
 	if err != nil {
 		return nil, err
 	}
+	visible := visibleNamespaces(scope, objects)
 	type keyed struct {
 		key string
 		obj runtime.Object
@@ -74,7 +80,7 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 			return nil, err
 		}
 		key := "/" + m.GetNamespace() + "/" + m.GetName()
-		if fromKey != "" && key < fromKey {
+		if (fromKey != "" && key < fromKey) || (visible != nil && !visible[m.GetNamespace()]) {
 			continue
 		}
 		if ok, err := predicate.Matches(obj); err != nil || !ok {
@@ -134,6 +140,13 @@ func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptio
 	if err != nil {
 		return nil, apierrors.NewBadRequest(err.Error())
 	}
+	scope, err := r.scopeFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if scope != nil {
+		opts.Scope, opts.ScopeRefresh = scope, r.filter.RefreshInterval()
+	}
 	if err := r.awaitSynced(ctx); err != nil {
 		return nil, err
 	}
@@ -156,6 +169,36 @@ func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptio
 		opts.ResourceVersion = rv
 	}
 	return r.cache.Watch(opts)
+}
+
+// scopeFor decides a list or watch on the user's own rights (see package crossnamespace): nil
+// when it may show all it selects, a scope when it goes across namespaces and may show only some,
+// 403 when it names a namespace where the user may not make it.
+func (r *REST) scopeFor(ctx context.Context) (*crossnamespace.Scope, error) {
+	if r.filter == nil {
+		return nil, nil
+	}
+	scope, err := r.filter.ScopeFor(ctx)
+	if err != nil {
+		return nil, apierrors.NewForbidden(r.resource, "", err)
+	}
+	return scope, nil
+}
+
+// visibleNamespaces decides which of the objects' namespaces the scope shows; nil without a scope.
+func visibleNamespaces(scope *crossnamespace.Scope, objects []runtime.Object) map[string]bool {
+	if scope == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var namespaces []string
+	for _, obj := range objects {
+		if m, err := meta.Accessor(obj); err == nil && !seen[m.GetNamespace()] {
+			seen[m.GetNamespace()] = true
+			namespaces = append(namespaces, m.GetNamespace())
+		}
+	}
+	return scope.Decide(namespaces)
 }
 
 // getConsistent reads the HelmRelease from kube-apiserver and reuses the cached conversion when it

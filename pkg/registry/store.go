@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
 
+	"github.com/cozystack/apps-apiserver/pkg/crossnamespace"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/pkg/releasecache"
 )
@@ -41,6 +42,9 @@ type Backend struct {
 	ReleaseMeta metadata.Getter
 	// Gate refuses writes outside tenant namespaces.
 	Gate WriteGate
+	// Filter limits lists and watches across namespaces to the namespaces where the user may make
+	// them; nil shows every namespace to whoever is authorized.
+	Filter *crossnamespace.Filter
 }
 
 // REST serves one kind. All kinds share one Backend.
@@ -53,6 +57,7 @@ type REST struct {
 	releases    dynamic.NamespaceableResourceInterface
 	releaseMeta metadata.Getter
 	gate        WriteGate
+	filter      *crossnamespace.Filter
 	tableConv   rest.TableConvertor
 }
 
@@ -89,6 +94,7 @@ func NewREST(kind *release.Kind, gv schema.GroupVersion, typer runtime.ObjectTyp
 		releases:    backend.Releases,
 		releaseMeta: backend.ReleaseMeta,
 		gate:        backend.Gate,
+		filter:      backend.Filter,
 		tableConv:   tc,
 	}, nil
 }

@@ -52,8 +52,10 @@ func run(m *testing.M) int {
 	defer tb.Close()
 	var err error
 	cp, err = framework.Start(context.Background(), tb, framework.Options{
-		// Short enough to observe bookmarks within a test.
-		ServerFlags: []string{"--watch-bookmark-interval=1s"},
+		// Short enough to observe bookmarks within a test, and RoleBinding changes in a watch
+		// across namespaces (the refresh plus the authorizer's cache).
+		ServerFlags: []string{"--watch-bookmark-interval=1s", "--cross-namespace-refresh=1s",
+			"--authorization-webhook-cache-authorized-ttl=2s", "--authorization-webhook-cache-unauthorized-ttl=2s"},
 		Credentials: true,
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apiserver/pkg/authentication/user"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
@@ -52,6 +53,12 @@ type Options struct {
 	WorkloadStatus bool
 	// CredentialsSubresources lets the kubeconfig and credentials subresources read Secrets.
 	CredentialsSubresources bool
+	// CrossNamespaceGroup is the group artifacts/deploy grants list and watch on the kinds
+	// everywhere, so that its members can list across namespaces.
+	CrossNamespaceGroup string
+	// CrossNamespaceRefresh is how often an open watch across namespaces asks again which
+	// namespaces its user may read.
+	CrossNamespaceRefresh time.Duration
 	// AlternateDNS are extra names for the self-signed serving certificate, e.g. the Service name
 	// the APIService points at.
 	AlternateDNS []string
@@ -62,13 +69,15 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	o := &Options{
-		RecommendedOptions: genericoptions.NewRecommendedOptions("", apiserver.Codecs.LegacyCodec(appsv1alpha1.SchemeGroupVersion)),
-		EventLogSize:       10000,
-		BookmarkInterval:   time.Minute,
-		KubeAPIQPS:         500,
-		KubeAPIBurst:       1000,
-		TenantSelector:     tenancy.DefaultSelector,
-		WorkloadStatus:     true,
+		RecommendedOptions:    genericoptions.NewRecommendedOptions("", apiserver.Codecs.LegacyCodec(appsv1alpha1.SchemeGroupVersion)),
+		EventLogSize:          10000,
+		BookmarkInterval:      time.Minute,
+		KubeAPIQPS:            500,
+		KubeAPIBurst:          1000,
+		TenantSelector:        tenancy.DefaultSelector,
+		WorkloadStatus:        true,
+		CrossNamespaceGroup:   user.AllAuthenticated,
+		CrossNamespaceRefresh: 10 * time.Second,
 	}
 	o.RecommendedOptions.Etcd = nil
 	var resources []schema.GroupResource
@@ -95,6 +104,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Show the state of the workload objects each release's chart creates (KubeVirt, CDI, COSI, Cluster API, Kamaji) in the kinds' status and Ready condition, and copy Flux's and the workloads' warning events onto the objects; needs read access to those types and to events (artifacts/deploy/10-rbac.yaml).")
 	fs.BoolVar(&o.CredentialsSubresources, "credentials-subresources", o.CredentialsSubresources,
 		"Serve kuberneteses/kubeconfig and buckets/credentials from the Secrets the platform writes; needs artifacts/deploy/optional/credentials-rbac.yaml (read on Secrets). Off, they answer 501.")
+	fs.StringVar(&o.CrossNamespaceGroup, "cross-namespace-group", o.CrossNamespaceGroup,
+		"The group granted list and watch on the kinds in every namespace (artifacts/deploy/60-tenant-roles.yaml) so its members can list across namespaces. Its rights do not count when the server decides what a list or watch shows: the namespaces where the user may make it on their own rights.")
+	fs.DurationVar(&o.CrossNamespaceRefresh, "cross-namespace-refresh", o.CrossNamespaceRefresh,
+		"How often an open list-watch across namespaces (kubectl get -A -w) asks the authorizer again which namespaces its user may read; a RoleBinding change shows within this plus the authorizer's cache TTL.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
 }
 
@@ -104,6 +117,9 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.RecommendedOptions.Validate()...)
 	if o.EventLogSize < 1 {
 		errs = append(errs, fmt.Errorf("--watch-event-log-size must be positive"))
+	}
+	if o.CrossNamespaceRefresh <= 0 {
+		errs = append(errs, fmt.Errorf("--cross-namespace-refresh must be positive"))
 	}
 	if o.BookmarkInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--watch-bookmark-interval must be positive"))
@@ -149,7 +165,8 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	return &apiserver.Config{
 		GenericConfig: cfg,
 		ExtraConfig: apiserver.ExtraConfig{Kinds: kindList, EventLogSize: o.EventLogSize, BookmarkInterval: o.BookmarkInterval,
-			TenantSelector: o.TenantSelector, WorkloadStatus: o.WorkloadStatus, CredentialsSubresources: o.CredentialsSubresources},
+			TenantSelector: o.TenantSelector, WorkloadStatus: o.WorkloadStatus, CredentialsSubresources: o.CredentialsSubresources,
+			CrossNamespaceGroup: o.CrossNamespaceGroup, CrossNamespaceRefresh: o.CrossNamespaceRefresh},
 	}, nil
 }
 
