@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -37,6 +39,9 @@ type Options struct {
 	// ServerBinary, if set, runs the apps.cozy.io server as this executable in its own process
 	// instead of in this one, so its memory can be measured alone.
 	ServerBinary string
+	// UpstreamProxy puts a FaultProxy (ControlPlane.Upstream) between the apps.cozy.io servers and
+	// kube-apiserver, so a test can cut the servers off kube-apiserver as its restart would.
+	UpstreamProxy bool
 	// Credentials applies the optional artifacts/deploy/optional/credentials-rbac.yaml and starts the
 	// server with --credentials-subresources.
 	Credentials bool
@@ -59,12 +64,16 @@ type ControlPlane struct {
 
 	// Server is the apps.cozy.io server, which tests may stop and restart.
 	Server *CozyServer
+	// Upstream, with Options.UpstreamProxy, carries the servers' connections to kube-apiserver.
+	Upstream *FaultProxy
 
 	replicas        []*CozyServer
 	flux            *Flux
 	serverBinary    string
 	stopControllers context.CancelFunc
 	etcd            *embed.Etcd
+	etcdURL         string
+	service         *serviceResolver
 	kubeAPIServer   kubeapiservertesting.TestServer
 	resetResolver   func()
 	ownsStateDir    bool
@@ -89,8 +98,7 @@ func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane,
 		return nil, err
 	}
 
-	var etcdURL string
-	if cp.etcd, etcdURL, err = startEtcd(filepath.Join(cp.StateDir, "etcd")); err != nil {
+	if cp.etcd, cp.etcdURL, err = startEtcd(filepath.Join(cp.StateDir, "etcd")); err != nil {
 		return nil, err
 	}
 
@@ -100,10 +108,11 @@ func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane,
 	if err != nil {
 		return nil, err
 	}
-	cp.resetResolver = kubeapiserverapp.SetServiceResolverForTests(loopbackResolver{port: listener.Addr().(*net.TCPAddr).Port})
+	cp.service = &serviceResolver{ports: []int{listener.Addr().(*net.TCPAddr).Port}}
+	cp.resetResolver = kubeapiserverapp.SetServiceResolverForTests(cp.service)
 
 	storage := storagebackend.NewDefaultConfig("/registry", nil)
-	storage.Transport.ServerList = []string{etcdURL}
+	storage.Transport.ServerList = []string{cp.etcdURL}
 	cp.kubeAPIServer, err = kubeapiservertesting.StartTestServer(tb,
 		&kubeapiservertesting.TestServerInstanceOptions{EnableCertAuth: true},
 		[]string{"--authorization-mode=RBAC"}, storage)
@@ -123,6 +132,12 @@ func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane,
 	if err := cp.buildClients(); err != nil {
 		listener.Close()
 		return nil, err
+	}
+	if opts.UpstreamProxy {
+		if cp.Upstream, err = NewFaultProxy(strings.TrimPrefix(cp.Config.Host, "https://")); err != nil {
+			listener.Close()
+			return nil, err
+		}
 	}
 	if err := installHelmReleaseCRD(ctx, cp.APIExtensions); err != nil {
 		listener.Close()
@@ -223,6 +238,9 @@ func (cp *ControlPlane) Stop() {
 		cp.stopControllers()
 	}
 	cp.flux.Stop()
+	if cp.Upstream != nil {
+		cp.Upstream.Close()
+	}
 	for _, r := range cp.replicas {
 		r.Stop()
 	}
@@ -243,14 +261,38 @@ func (cp *ControlPlane) Stop() {
 	}
 }
 
-// loopbackResolver sends every Service the aggregator or webhooks resolve to a local port.
-type loopbackResolver struct{ port int }
+// serviceResolver sends the server's Service, which the aggregator resolves for every request,
+// to the local ports of the servers behind it, in turn, as a Service spreads requests over its
+// endpoints.
+type serviceResolver struct {
+	mu    sync.Mutex
+	ports []int
+	next  int
+}
 
-func (r loopbackResolver) ResolveEndpoint(namespace, name string, port int32) (*url.URL, error) {
-	if namespace == ServiceNamespace && name == ServiceName {
-		return &url.URL{Scheme: "https", Host: fmt.Sprintf("127.0.0.1:%d", r.port)}, nil
+func (r *serviceResolver) ResolveEndpoint(namespace, name string, port int32) (*url.URL, error) {
+	if namespace != ServiceNamespace || name != ServiceName {
+		return nil, fmt.Errorf("no in-process endpoint for service %s/%s", namespace, name)
 	}
-	return nil, fmt.Errorf("no in-process endpoint for service %s/%s", namespace, name)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.ports) == 0 {
+		return nil, fmt.Errorf("service %s/%s has no endpoints", namespace, name)
+	}
+	r.next = (r.next + 1) % len(r.ports)
+	return &url.URL{Scheme: "https", Host: fmt.Sprintf("127.0.0.1:%d", r.ports[r.next])}, nil
+}
+
+// ServeBehindService makes servers the Service's endpoints (the APIService's backends), as a
+// Deployment's ready replicas are.
+func (cp *ControlPlane) ServeBehindService(servers ...*CozyServer) {
+	ports := make([]int, 0, len(servers))
+	for _, s := range servers {
+		ports = append(ports, s.port)
+	}
+	cp.service.mu.Lock()
+	defer cp.service.mu.Unlock()
+	cp.service.ports = ports
 }
 
 // poll calls cond every 100ms until it reports done, fails, or timeout passes.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -38,6 +39,7 @@ type CozyServer struct {
 	kubeconfig string
 	flags      []string
 	port       int
+	listener   *trackingListener
 	cancel     context.CancelFunc
 	done       chan error
 	process    *os.Process
@@ -68,7 +70,8 @@ func (s *CozyServer) start(ctx context.Context, listener net.Listener) error {
 	if s.cp.serverBinary != "" {
 		return s.startProcess(ctx, listener, args)
 	}
-	o.RecommendedOptions.SecureServing.Listener = listener
+	s.listener = &trackingListener{Listener: listener, conns: map[net.Conn]struct{}{}}
+	o.RecommendedOptions.SecureServing.Listener = s.listener
 	if err := o.Validate(); err != nil {
 		listener.Close()
 		return err
@@ -142,6 +145,58 @@ func (s *CozyServer) Stop() {
 	case <-time.After(70 * time.Second):
 	}
 	s.cancel = nil
+}
+
+// Kill ends the server abruptly, as a crashed or killed process: every connection (open watches
+// included) is closed at once, then the server stops.
+func (s *CozyServer) Kill() {
+	if s.listener != nil {
+		s.listener.closeAll()
+	}
+	s.Stop()
+}
+
+// Restart kills the server and starts it again on the same port with the same flags and
+// certificate, as a restarted pod behind the same Service.
+func (s *CozyServer) Restart(ctx context.Context) error {
+	s.Kill()
+	var listener net.Listener
+	err := poll(ctx, 10*time.Second, "the server's port free again", func(context.Context) (bool, error) {
+		var err error
+		listener, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", s.port))
+		return err == nil, err
+	})
+	if err != nil {
+		return err
+	}
+	return s.start(ctx, listener)
+}
+
+// trackingListener remembers the connections it accepted, so Kill can close them.
+type trackingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.conns[c] = struct{}{}
+	l.mu.Unlock()
+	return c, nil
+}
+
+func (l *trackingListener) closeAll() {
+	l.Listener.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		c.Close()
+	}
 }
 
 // registerAPIService creates the Service and APIService exactly as artifacts/ does (with the

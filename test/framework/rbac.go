@@ -94,6 +94,9 @@ func (cp *ControlPlane) serverKubeconfig(ctx context.Context) (string, error) {
 	}
 	cfg := rest.AnonymousClientConfig(cp.Config)
 	cfg.BearerToken = token.Status.Token
+	if cp.Upstream != nil {
+		cfg.Host = "https://" + cp.Upstream.Addr()
+	}
 	path := filepath.Join(cp.StateDir, "cozy-apiserver.kubeconfig")
 	return path, writeKubeconfig(path, cfg)
 }

@@ -1,0 +1,412 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
+	"github.com/cozystack/apps-apiserver/pkg/release"
+)
+
+var (
+	bucketsGVR = schema.GroupVersionResource{Group: "apps.cozy.io", Version: "v1alpha1", Resource: "buckets"}
+	bucketKind = kinds.ByName("Bucket")
+)
+
+// change is one event as the suite compares them: "TYPE name@resourceVersion".
+type change struct {
+	typ  watch.EventType
+	name string
+	rv   uint64
+}
+
+func (c change) String() string { return fmt.Sprintf("%s %s@%d", c.typ, c.name, c.rv) }
+
+func rvOf(obj *unstructured.Unstructured) uint64 {
+	rv, _ := strconv.ParseUint(obj.GetResourceVersion(), 10, 64)
+	return rv
+}
+
+// history is a sequence of changes and the state they lead to, safe for concurrent use.
+type history struct {
+	mu      sync.Mutex
+	changes []change
+	state   map[string]uint64
+	// relists counts the times the watcher had to list again (410), after which the changes it
+	// missed are folded into the list.
+	relists int
+	// resumes counts the watches re-opened from the last resourceVersion received.
+	resumes int
+}
+
+func newHistory() *history { return &history{state: map[string]uint64{}} }
+
+func (h *history) record(c change) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.changes = append(h.changes, c)
+	if c.typ == watch.Deleted {
+		delete(h.state, c.name)
+	} else {
+		h.state[c.name] = c.rv
+	}
+}
+
+// has reports whether the state holds name at rv or later.
+func (h *history) has(name string, rv uint64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.state[name] >= rv
+}
+
+func (h *history) snapshot() ([]change, map[string]uint64, int, int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	state := make(map[string]uint64, len(h.state))
+	for k, v := range h.state {
+		state[k] = v
+	}
+	return append([]change(nil), h.changes...), state, h.relists, h.resumes
+}
+
+// reference watches the Bucket releases straight from kube-apiserver, from rv, recording the
+// changes under the objects' names: what every apps.cozy.io watcher must end up agreeing with.
+func reference(t *testing.T, ctx context.Context, client dynamic.Interface, ns string, rv string) *history {
+	t.Helper()
+	h := newHistory()
+	w, err := client.Resource(release.HelmReleaseGVR).Namespace(ns).Watch(ctx, metav1.ListOptions{
+		ResourceVersion: rv, LabelSelector: bucketKind.ReleaseSelector()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer w.Stop()
+		for e := range w.ResultChan() {
+			obj, ok := e.Object.(*unstructured.Unstructured)
+			if !ok || e.Type == watch.Bookmark || e.Type == watch.Error {
+				continue
+			}
+			h.record(change{e.Type, strings.TrimPrefix(obj.GetName(), bucketKind.ReleasePrefix), rvOf(obj)})
+		}
+	}()
+	return h
+}
+
+// watcher is a client of apps.cozy.io that watches from rv and, like client-go's reflector,
+// re-opens a watch that ends from the last resourceVersion it received and lists again when told
+// that resourceVersion is gone (410), recording what it saw.
+func watcher(ctx context.Context, client dynamic.Interface, ns string, rv string) *history {
+	h := newHistory()
+	go func() {
+		last := rv
+		first := true
+		for ctx.Err() == nil {
+			if !first {
+				h.mu.Lock()
+				h.resumes++
+				h.mu.Unlock()
+			}
+			first = false
+			w, err := client.Resource(bucketsGVR).Namespace(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: last, AllowWatchBookmarks: true})
+			if err != nil {
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			for e := range w.ResultChan() {
+				if e.Type == watch.Error {
+					if apierrors.IsResourceExpired(apierrors.FromObject(e.Object)) || apierrors.IsGone(apierrors.FromObject(e.Object)) {
+						last = relist(ctx, client, ns, h, last)
+					}
+					break
+				}
+				obj, ok := e.Object.(*unstructured.Unstructured)
+				if !ok {
+					continue
+				}
+				last = obj.GetResourceVersion()
+				if e.Type != watch.Bookmark {
+					h.record(change{e.Type, obj.GetName(), rvOf(obj)})
+				}
+			}
+			w.Stop()
+		}
+	}()
+	return h
+}
+
+// relist lists the objects and records the changes that lead from the watcher's state to the
+// list, as an informer's Replace does, returning the list's resourceVersion.
+func relist(ctx context.Context, client dynamic.Interface, ns string, h *history, last string) string {
+	for ctx.Err() == nil {
+		list, err := client.Resource(bucketsGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		h.mu.Lock()
+		h.relists++
+		h.mu.Unlock()
+		_, state, _, _ := h.snapshot()
+		seen := map[string]bool{}
+		for _, it := range list.Items {
+			seen[it.GetName()] = true
+			if state[it.GetName()] != rvOf(&it) {
+				typ := watch.Modified
+				if _, ok := state[it.GetName()]; !ok {
+					typ = watch.Added
+				}
+				h.record(change{typ, it.GetName(), rvOf(&it)})
+			}
+		}
+		for name := range state {
+			if !seen[name] {
+				h.record(change{watch.Deleted, name, 0})
+			}
+		}
+		return list.GetResourceVersion()
+	}
+	return last
+}
+
+// agree checks a watcher's history against the reference once both reached the final state:
+// the same final state; no change repeated or out of order for any object; every change it saw
+// is one the reference saw; and, for a watcher that never had to list again, exactly the
+// reference's sequence. It returns the number of changes compared.
+func agree(t *testing.T, who string, got, want *history) int {
+	t.Helper()
+	gotChanges, gotState, relists, _ := got.snapshot()
+	wantChanges, wantState, _, _ := want.snapshot()
+	if fmt.Sprint(gotState) != fmt.Sprint(wantState) {
+		t.Errorf("%s ends in %v, the reference in %v", who, gotState, wantState)
+	}
+	// A relist reports an object at its current revision as ADDED or MODIFIED whatever the
+	// reference called it, so revisions are compared, not types.
+	seen := map[string]bool{}
+	for _, c := range wantChanges {
+		seen[fmt.Sprintf("%s@%d", c.name, c.rv)] = true
+	}
+	lastRV := map[string]uint64{}
+	for _, c := range gotChanges {
+		if c.typ == watch.Deleted && c.rv == 0 {
+			continue // a deletion a relist found: its revision is unknown
+		}
+		if c.rv <= lastRV[c.name] {
+			t.Errorf("%s: %s repeated or out of order (after @%d)", who, c, lastRV[c.name])
+		}
+		lastRV[c.name] = c.rv
+		if !seen[fmt.Sprintf("%s@%d", c.name, c.rv)] {
+			t.Errorf("%s: %s is not a change the reference saw", who, c)
+		}
+	}
+	if relists == 0 && fmt.Sprint(gotChanges) != fmt.Sprint(wantChanges) {
+		t.Errorf("%s saw\n  %v\nthe reference\n  %v", who, gotChanges, wantChanges)
+	}
+	return len(gotChanges)
+}
+
+// waitFor waits until every history holds name at rv or later.
+func waitFor(t *testing.T, timeout time.Duration, name string, rv uint64, hs ...*history) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		all := true
+		for _, h := range hs {
+			all = all && h.has(name, rv)
+		}
+		if all {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("not every watcher reached %s@%d within %s", name, rv, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// writes changes Buckets through apps.cozy.io as a tenant's client would: each write is retried
+// until acknowledged, and after each one a consistent GET and LIST must show it (no read returns
+// state older than an acknowledged write). It returns the last acknowledged write's name and
+// revision.
+type writes struct {
+	t      *testing.T
+	client dynamic.ResourceInterface
+	acked  int
+	// staleReads counts reads that returned state older than an acknowledged write.
+	staleReads int
+}
+
+// bucket is a Bucket whose users map carries n, so every write is a visible change; pad makes the
+// object large (user names of that many characters).
+func bucket(name string, n, pad int) *unstructured.Unstructured {
+	users := map[string]any{}
+	for i := 0; i < max(1, pad/60); i++ {
+		users[fmt.Sprintf("u%d%s", i, strings.Repeat("x", min(pad, 55)))] = map[string]any{"readonly": true}
+	}
+	users[fmt.Sprintf("w%d", n)] = map[string]any{"readonly": false}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps.cozy.io/v1alpha1", "kind": "Bucket",
+		"metadata": map[string]any{"name": name},
+		"spec":     map[string]any{"storagePool": "default", "users": users},
+	}}
+}
+
+// apply creates or replaces the Bucket (n as in bucket), retrying through faults, and checks the
+// reads that follow.
+func (w *writes) apply(ctx context.Context, name string, n, pad int) uint64 {
+	w.t.Helper()
+	var rv uint64
+	for attempt := 0; ; attempt++ {
+		if ctx.Err() != nil {
+			w.t.Fatalf("writing %s: %v", name, ctx.Err())
+		}
+		obj := bucket(name, n, pad)
+		current, err := w.client.Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			current, err = w.client.Create(ctx, obj, metav1.CreateOptions{})
+		case err == nil:
+			obj.SetResourceVersion(current.GetResourceVersion())
+			current, err = w.client.Update(ctx, obj, metav1.UpdateOptions{})
+		}
+		if err == nil {
+			rv = rvOf(current)
+			break
+		}
+		if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsForbidden(err) {
+			w.t.Fatalf("writing %s: %v", name, err)
+		}
+		if attempt%40 == 39 {
+			w.t.Logf("writing %s, attempt %d: %v", name, attempt+1, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	w.acked++
+	w.checkReads(ctx, name, rv)
+	return rv
+}
+
+// remove deletes the Bucket, retrying through faults.
+func (w *writes) remove(ctx context.Context, name string) {
+	w.t.Helper()
+	for ctx.Err() == nil {
+		err := w.client.Delete(ctx, name, metav1.DeleteOptions{})
+		if err == nil || apierrors.IsNotFound(err) {
+			w.acked++
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	w.t.Fatalf("deleting %s: %v", name, ctx.Err())
+}
+
+func (w *writes) checkReads(ctx context.Context, name string, rv uint64) {
+	for ctx.Err() == nil {
+		got, err := w.client.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		if rvOf(got) < rv {
+			w.staleReads++
+			w.t.Errorf("GET %s after a write acknowledged at %d returned %d", name, rv, rvOf(got))
+		}
+		break
+	}
+	for ctx.Err() == nil {
+		list, err := w.client.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		found := false
+		for _, it := range list.Items {
+			if it.GetName() == name {
+				found = true
+				if rvOf(&it) < rv {
+					w.staleReads++
+					w.t.Errorf("LIST after a write of %s acknowledged at %d returned it at %d", name, rv, rvOf(&it))
+				}
+			}
+		}
+		if !found {
+			w.staleReads++
+			w.t.Errorf("LIST after a write of %s acknowledged at %d does not hold it", name, rv)
+		}
+		return
+	}
+}
+
+// scenario writes steps changes to three Buckets through apps.cozy.io (creates, updates, a
+// deletion and re-creation every tenth step), calling fault before each step, then a final write
+// of "marker", whose name and revision it returns: once a watcher holds it, it has seen
+// everything before it.
+func scenario(t *testing.T, ctx context.Context, w *writes, steps, pad int, fault func(step int)) (string, uint64) {
+	t.Helper()
+	names := []string{"a", "b", "c"}
+	for i := 0; i < steps; i++ {
+		fault(i)
+		name := names[i%len(names)]
+		if i%10 == 9 {
+			w.remove(ctx, name)
+			continue
+		}
+		w.apply(ctx, name, i, pad)
+	}
+	return "marker", w.apply(ctx, "marker", steps, 0)
+}
+
+// listRV is the current resourceVersion of the apps.cozy.io Bucket list in ns.
+func listRV(t *testing.T, ctx context.Context, ns string) string {
+	t.Helper()
+	list, err := cp.Dynamic.Resource(bucketsGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list.GetResourceVersion()
+}
+
+// informer runs a client-go informer on the namespace's Buckets and returns its store as a
+// history-like view: name → resourceVersion.
+func informer(ctx context.Context, client dynamic.Interface, ns string) func() map[string]uint64 {
+	factory := dynamicinformer.NewFilteredDynamicSharedInformerFactory(client, 0, ns, nil)
+	inf := factory.ForResource(bucketsGVR).Informer()
+	factory.Start(ctx.Done())
+	return func() map[string]uint64 {
+		out := map[string]uint64{}
+		for _, obj := range inf.GetStore().List() {
+			u := obj.(*unstructured.Unstructured)
+			out[u.GetName()] = rvOf(u)
+		}
+		return out
+	}
+}
+
+// informerAgrees waits until the informer's store equals the reference's final state.
+func informerAgrees(t *testing.T, timeout time.Duration, store func() map[string]uint64, ref *history) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		_, want, _, _ := ref.snapshot()
+		got := store()
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("the informer holds %v, the reference %v", got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
