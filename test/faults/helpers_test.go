@@ -410,3 +410,21 @@ func informerAgrees(t *testing.T, timeout time.Duration, store func() map[string
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// servedByAll waits until ten reads in a row succeed through the aggregator, which sends them to
+// the servers behind the Service in turn: every one of them serves.
+func servedByAll(t *testing.T, ctx context.Context, ns string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for ok := 0; ok < 10; {
+		if _, err := cp.Dynamic.Resource(bucketsGVR).Namespace(ns).List(ctx, metav1.ListOptions{}); err != nil {
+			ok = 0
+			if time.Now().After(deadline) {
+				t.Fatalf("not every server behind the Service serves: %v", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		ok++
+	}
+}

@@ -108,7 +108,7 @@ func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane,
 	if err != nil {
 		return nil, err
 	}
-	cp.service = &serviceResolver{ports: []int{listener.Addr().(*net.TCPAddr).Port}}
+	cp.service = &serviceResolver{}
 	cp.resetResolver = kubeapiserverapp.SetServiceResolverForTests(cp.service)
 
 	storage := storagebackend.NewDefaultConfig("/registry", nil)
@@ -186,6 +186,7 @@ func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane,
 		return nil, err
 	}
 	cp.Server = &CozyServer{cp: cp, name: "cozy-apiserver", kubeconfig: serverKubeconfig, flags: opts.ServerFlags}
+	cp.ServeBehindService(cp.Server)
 	if err := cp.Server.start(ctx, listener); err != nil {
 		return nil, err
 	}
@@ -213,14 +214,31 @@ func (cp *ControlPlane) buildClients() error {
 	return err
 }
 
-// StartReplica starts another apps.cozy.io server with the same flags plus extraFlags, as a second
-// replica of a Deployment would run. It is not behind the APIService: reach it with ReplicaConfig.
+// StartReplica starts another apps.cozy.io server with the same flags and serving certificate
+// plus extraFlags, as a second replica of a Deployment would run. It is not behind the APIService
+// until ServeBehindService: reach it with ReplicaConfig.
 func (cp *ControlPlane) StartReplica(ctx context.Context, name string, extraFlags ...string) (*CozyServer, error) {
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	replica := &CozyServer{cp: cp, name: name, kubeconfig: cp.Server.kubeconfig, flags: append(append([]string{}, cp.Server.flags...), extraFlags...)}
+	// Replicas share the serving certificate, as a Deployment's pods share its Secret, so the
+	// APIService's caBundle trusts every one of them.
+	if err := os.MkdirAll(replica.certDir(), 0o700); err != nil {
+		listener.Close()
+		return nil, err
+	}
+	for _, file := range []string{"apiserver.crt", "apiserver.key"} {
+		data, err := os.ReadFile(filepath.Join(cp.Server.certDir(), file))
+		if err == nil {
+			err = os.WriteFile(filepath.Join(replica.certDir(), file), data, 0o600)
+		}
+		if err != nil {
+			listener.Close()
+			return nil, fmt.Errorf("sharing the serving certificate: %w", err)
+		}
+	}
 	if err := replica.start(ctx, listener); err != nil {
 		replica.Stop()
 		return nil, err
@@ -262,12 +280,12 @@ func (cp *ControlPlane) Stop() {
 }
 
 // serviceResolver sends the server's Service, which the aggregator resolves for every request,
-// to the local ports of the servers behind it, in turn, as a Service spreads requests over its
-// endpoints.
+// to the local ports of the ready servers behind it, in turn, as a Service spreads requests over
+// the endpoints of its ready pods.
 type serviceResolver struct {
-	mu    sync.Mutex
-	ports []int
-	next  int
+	mu      sync.Mutex
+	servers []*CozyServer
+	next    int
 }
 
 func (r *serviceResolver) ResolveEndpoint(namespace, name string, port int32) (*url.URL, error) {
@@ -276,23 +294,21 @@ func (r *serviceResolver) ResolveEndpoint(namespace, name string, port int32) (*
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.ports) == 0 {
-		return nil, fmt.Errorf("service %s/%s has no endpoints", namespace, name)
+	for range r.servers {
+		r.next = (r.next + 1) % len(r.servers)
+		if s := r.servers[r.next]; s.ready.Load() {
+			return &url.URL{Scheme: "https", Host: fmt.Sprintf("127.0.0.1:%d", s.port)}, nil
+		}
 	}
-	r.next = (r.next + 1) % len(r.ports)
-	return &url.URL{Scheme: "https", Host: fmt.Sprintf("127.0.0.1:%d", r.ports[r.next])}, nil
+	return nil, fmt.Errorf("service %s/%s has no ready endpoints", namespace, name)
 }
 
-// ServeBehindService makes servers the Service's endpoints (the APIService's backends), as a
-// Deployment's ready replicas are.
+// ServeBehindService puts servers behind the Service (the APIService's backends), as a
+// Deployment's pods are; only those ready receive requests.
 func (cp *ControlPlane) ServeBehindService(servers ...*CozyServer) {
-	ports := make([]int, 0, len(servers))
-	for _, s := range servers {
-		ports = append(ports, s.port)
-	}
 	cp.service.mu.Lock()
 	defer cp.service.mu.Unlock()
-	cp.service.ports = ports
+	cp.service.servers = append([]*CozyServer(nil), servers...)
 }
 
 // poll calls cond every 100ms until it reports done, fails, or timeout passes.

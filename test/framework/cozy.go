@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,9 +41,12 @@ type CozyServer struct {
 	flags      []string
 	port       int
 	listener   *trackingListener
-	cancel     context.CancelFunc
-	done       chan error
-	process    *os.Process
+	// ready is true from the server's first ready /readyz until it stops: only then does the
+	// Service send it requests.
+	ready   atomic.Bool
+	cancel  context.CancelFunc
+	done    chan error
+	process *os.Process
 }
 
 func (s *CozyServer) certDir() string { return filepath.Join(s.cp.StateDir, s.name) }
@@ -68,7 +72,11 @@ func (s *CozyServer) start(ctx context.Context, listener net.Listener) error {
 		return err
 	}
 	if s.cp.serverBinary != "" {
-		return s.startProcess(ctx, listener, args)
+		if err := s.startProcess(ctx, listener, args); err != nil {
+			return err
+		}
+		s.ready.Store(true)
+		return nil
 	}
 	s.listener = &trackingListener{Listener: listener, conns: map[net.Conn]struct{}{}}
 	o.RecommendedOptions.SecureServing.Listener = s.listener
@@ -80,7 +88,11 @@ func (s *CozyServer) start(ctx context.Context, listener net.Listener) error {
 	s.cancel = cancel
 	s.done = make(chan error, 1)
 	go func() { s.done <- o.Run(runCtx) }()
-	return s.waitReady(ctx)
+	if err := s.waitReady(ctx); err != nil {
+		return err
+	}
+	s.ready.Store(true)
+	return nil
 }
 
 // waitReady polls the server's own /readyz, which includes the HelmRelease cache sync.
@@ -139,6 +151,7 @@ func (s *CozyServer) Stop() {
 	if s.cancel == nil {
 		return
 	}
+	s.ready.Store(false)
 	s.cancel()
 	select {
 	case <-s.done:
@@ -147,11 +160,16 @@ func (s *CozyServer) Stop() {
 	s.cancel = nil
 }
 
-// Kill ends the server abruptly, as a crashed or killed process: every connection (open watches
-// included) is closed at once, then the server stops.
+// Kill ends the server abruptly, as a crashed or killed process: it stops and every connection
+// (open watches included) is closed at once rather than drained.
 func (s *CozyServer) Kill() {
+	if s.cancel == nil {
+		return
+	}
+	s.ready.Store(false)
+	s.cancel()
 	if s.listener != nil {
-		s.listener.closeAll()
+		s.listener.closeConns()
 	}
 	s.Stop()
 }
@@ -190,8 +208,7 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 	return c, nil
 }
 
-func (l *trackingListener) closeAll() {
-	l.Listener.Close()
+func (l *trackingListener) closeConns() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for c := range l.conns {
