@@ -50,6 +50,8 @@ type history struct {
 	relists int
 	// resumes counts the watches re-opened from the last resourceVersion received.
 	resumes int
+	// cuts counts the watches the server ended with an ERROR other than 410 (a slow client).
+	cuts int
 }
 
 func newHistory() *history { return &history{state: map[string]uint64{}} }
@@ -107,8 +109,9 @@ func reference(t *testing.T, ctx context.Context, client dynamic.Interface, ns s
 
 // watcher is a client of apps.cozy.io that watches from rv and, like client-go's reflector,
 // re-opens a watch that ends from the last resourceVersion it received and lists again when told
-// that resourceVersion is gone (410), recording what it saw.
-func watcher(ctx context.Context, client dynamic.Interface, ns string, rv string) *history {
+// that resourceVersion is gone (410), recording what it saw. With a gate, it reads nothing of its
+// first watch until the gate closes: a slow client.
+func watcher(ctx context.Context, client dynamic.Interface, ns string, rv string, gate ...<-chan struct{}) *history {
 	h := newHistory()
 	go func() {
 		last := rv
@@ -125,10 +128,18 @@ func watcher(ctx context.Context, client dynamic.Interface, ns string, rv string
 				time.Sleep(100 * time.Millisecond)
 				continue
 			}
+			if len(gate) > 0 {
+				<-gate[0]
+				gate = nil
+			}
 			for e := range w.ResultChan() {
 				if e.Type == watch.Error {
 					if apierrors.IsResourceExpired(apierrors.FromObject(e.Object)) || apierrors.IsGone(apierrors.FromObject(e.Object)) {
 						last = relist(ctx, client, ns, h, last)
+					} else {
+						h.mu.Lock()
+						h.cuts++
+						h.mu.Unlock()
 					}
 					break
 				}
@@ -249,18 +260,19 @@ type writes struct {
 }
 
 // bucket is a Bucket whose users map carries n, so every write is a visible change; pad makes the
-// object large (user names of that many characters).
+// object large (an annotation of that many bytes).
 func bucket(name string, n, pad int) *unstructured.Unstructured {
-	users := map[string]any{}
-	for i := 0; i < max(1, pad/60); i++ {
-		users[fmt.Sprintf("u%d%s", i, strings.Repeat("x", min(pad, 55)))] = map[string]any{"readonly": true}
-	}
-	users[fmt.Sprintf("w%d", n)] = map[string]any{"readonly": false}
-	return &unstructured.Unstructured{Object: map[string]any{
+	obj := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "apps.cozy.io/v1alpha1", "kind": "Bucket",
 		"metadata": map[string]any{"name": name},
-		"spec":     map[string]any{"storagePool": "default", "users": users},
+		"spec": map[string]any{"storagePool": "default", "users": map[string]any{
+			fmt.Sprintf("w%d", n): map[string]any{"readonly": false},
+		}},
 	}}
+	if pad > 0 {
+		obj.SetAnnotations(map[string]string{"example.com/pad": strings.Repeat("x", pad)})
+	}
+	return obj
 }
 
 // apply creates or replaces the Bucket (n as in bucket), retrying through faults, and checks the
