@@ -2,13 +2,20 @@ package faults
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
 // The server cut off from kube-apiserver while writes and watches run (every connection closed
-// and new ones refused for 3 s, as while kube-apiserver restarts; etcd kept): writes are retried
-// until acknowledged, and afterwards every watcher — plain watches and an informer — holds
+// and new ones refused for 3 s, as while kube-apiserver restarts; etcd kept), while releases are
+// changed directly meanwhile: writes through the server are retried until acknowledged, and
+// afterwards every watcher — plain watches and an informer — holds
 // exactly the reference's changes, none lost, repeated or out of order, and no read returned
 // state older than an acknowledged write.
 func TestServerCutOffFromKubeAPIServer(t *testing.T) {
@@ -27,6 +34,15 @@ func TestServerCutOffFromKubeAPIServer(t *testing.T) {
 	name, last := scenario(t, ctx, w, 40, 0, func(step int) {
 		if step == 15 {
 			cp.Upstream.Cut()
+			// What happens meanwhile (Flux or an admin changing the releases) reaches the
+			// server's watchers once it is back.
+			for i := range 5 {
+				patch := fmt.Sprintf(`{"spec":{"values":{"users":{"direct%d":{"readonly":true}}}}}`, i)
+				if _, err := cp.Dynamic.Resource(release.HelmReleaseGVR).Namespace(ns).Patch(ctx, bucketKind.ReleaseName("a"),
+					types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			time.AfterFunc(3*time.Second, func() { cp.Upstream.Restore(); restored <- time.Now() })
 		}
 	})
