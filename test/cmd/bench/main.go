@@ -81,7 +81,7 @@ func run(cfg config) error {
 	fmt.Println("Measuring (apps.cozy.io through the aggregator vs HelmReleases straight from kube-apiserver):")
 	for _, step := range []func(context.Context) error{
 		b.memory(baseline, "after seeding"),
-		b.aggregatorToll, b.gets, b.lists, b.writes, b.watches, b.mixed,
+		b.aggregatorToll, b.gets, b.withoutAggregator, b.lists, b.writes, b.cpu, b.watches, b.mixed,
 		b.memory(baseline, "after the run"),
 	} {
 		if err := step(ctx); err != nil {
