@@ -201,22 +201,65 @@ func visibleNamespaces(scope *crossnamespace.Scope, objects []runtime.Object) ma
 	return scope.Decide(namespaces)
 }
 
-// getConsistent reads the HelmRelease from kube-apiserver and reuses the cached conversion when it
-// is of the same revision.
+// getConsistent makes a GET without resourceVersion consistent: it asks kube-apiserver for the
+// release's metadata only (a quorum read, as the full release would be, at a fraction of its
+// decoding cost) and serves the cached conversion once the cache holds that revision or a newer
+// one. Only when the cache cannot show it in time (or never will: a release it does not convert)
+// is the whole release read and converted.
 func (r *REST) getConsistent(ctx context.Context, namespace, name string) (runtime.Object, error) {
-	hr, err := r.releases.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{})
+	releaseName := r.kind.ReleaseName(name)
+	m, err := r.releaseMeta.Namespace(namespace).Get(ctx, releaseName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || (err == nil && !r.kind.Owns(metadataOnly(m))) {
+		return nil, apierrors.NewNotFound(r.resource, name)
+	}
+	if err != nil {
+		return nil, r.translateError(err, name)
+	}
+	if obj, ok := r.cachedAtLeast(namespace, name, m.ResourceVersion); ok {
+		return obj, nil
+	}
+	if r.awaitResourceVersion(ctx, m.ResourceVersion) == nil {
+		if obj, ok := r.cachedAtLeast(namespace, name, m.ResourceVersion); ok {
+			return obj, nil
+		}
+	}
+	hr, err := r.releases.Namespace(namespace).Get(ctx, releaseName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) || (err == nil && !r.kind.Owns(hr)) {
 		return nil, apierrors.NewNotFound(r.resource, name)
 	}
 	if err != nil {
 		return nil, r.translateError(err, name)
 	}
-	if cached, ok := r.cache.Get(r.kind.Kind, namespace, name); ok {
-		if m, err := meta.Accessor(cached); err == nil && m.GetResourceVersion() == hr.GetResourceVersion() {
-			return cached.DeepCopyObject(), nil
-		}
-	}
 	return r.toObject(ctx, hr)
+}
+
+// cachedAtLeast returns a copy of the cached object if it is of the given revision or newer.
+func (r *REST) cachedAtLeast(namespace, name, resourceVersion string) (runtime.Object, bool) {
+	want, err := releasecache.ParseResourceVersion(resourceVersion)
+	if err != nil {
+		return nil, false
+	}
+	cached, ok := r.cache.Get(r.kind.Kind, namespace, name)
+	if !ok {
+		return nil, false
+	}
+	m, err := meta.Accessor(cached)
+	if err != nil {
+		return nil, false
+	}
+	have, err := releasecache.ParseResourceVersion(m.GetResourceVersion())
+	if err != nil || have < want {
+		return nil, false
+	}
+	return cached.DeepCopyObject(), true
+}
+
+// metadataOnly wraps a release's metadata so the kind can tell whether it owns the release.
+func metadataOnly(m *metav1.PartialObjectMetadata) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{}}
+	u.SetName(m.Name)
+	u.SetLabels(m.Labels)
+	return u
 }
 
 // toObject converts a release for a read or a delete. A release whose values do not decode is

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -17,7 +18,9 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/metadata"
 	metadatafake "k8s.io/client-go/metadata/fake"
+	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
@@ -63,6 +66,25 @@ func newFakeReleases(releases ...runtime.Object) *dynamicfake.FakeDynamicClient 
 		map[schema.GroupVersionResource]string{release.HelmReleaseGVR: "HelmReleaseList"}, releases...)
 }
 
+// metadataOf serves kube-apiserver's metadata-only reads of releases from the fake's releases.
+func metadataOf(dyn *dynamicfake.FakeDynamicClient) metadata.Getter {
+	fake := metadatafake.NewSimpleMetadataClient(metadatafake.NewTestScheme())
+	fake.PrependReactor("get", "helmreleases", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		get := a.(clienttesting.GetAction)
+		obj, err := dyn.Tracker().Get(release.HelmReleaseGVR, get.GetNamespace(), get.GetName())
+		if err != nil {
+			return true, nil, err
+		}
+		m, err := meta.Accessor(obj)
+		if err != nil {
+			return true, nil, err
+		}
+		return true, &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: m.GetName(), Namespace: m.GetNamespace(),
+			Labels: m.GetLabels(), ResourceVersion: m.GetResourceVersion(), UID: m.GetUID()}}, nil
+	})
+	return fake.Resource(release.HelmReleaseGVR)
+}
+
 // newBucketRESTOn serves Buckets from the fake kube-apiserver dyn, with a running cache.
 func newBucketRESTOn(t *testing.T, dyn *dynamicfake.FakeDynamicClient) (*REST, context.Context) {
 	t.Helper()
@@ -100,7 +122,7 @@ func newBucketRESTOn(t *testing.T, dyn *dynamicfake.FakeDynamicClient) (*REST, c
 	_ = appsv1alpha1.AddToScheme(scheme)
 	r, err := NewREST(kind, appsv1alpha1.SchemeGroupVersion, scheme, specSchema, Backend{
 		Cache: c, Releases: client, Gate: allowAll{},
-		ReleaseMeta: metadatafake.NewSimpleMetadataClient(metadatafake.NewTestScheme()).Resource(release.HelmReleaseGVR),
+		ReleaseMeta: metadataOf(dyn),
 	})
 	if err != nil {
 		t.Fatal(err)

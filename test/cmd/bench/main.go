@@ -27,6 +27,7 @@ func main() {
 	flag.IntVar(&cfg.concurrency, "concurrency", 16, "workers in the mixed workload and while seeding")
 	flag.StringVar(&cfg.server, "server", "", "cozy-apiserver binary (make bench builds bin/cozy-apiserver)")
 	flag.StringVar(&cfg.out, "out", "bench-results.json", "where to write the JSON results")
+	flag.StringVar(&cfg.profileDir, "profile-dir", "", "if set, write the server's CPU profiles under GET and merge-patch load here (go tool pprof)")
 	flag.Parse()
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -37,7 +38,7 @@ func main() {
 type config struct {
 	objects, namespaces, samples, concurrency int
 	duration                                  time.Duration
-	server, out                               string
+	server, out, profileDir                   string
 }
 
 func run(cfg config) error {
@@ -81,7 +82,7 @@ func run(cfg config) error {
 	fmt.Println("Measuring (apps.cozy.io through the aggregator vs HelmReleases straight from kube-apiserver):")
 	for _, step := range []func(context.Context) error{
 		b.memory(baseline, "after seeding"),
-		b.aggregatorToll, b.gets, b.withoutAggregator, b.lists, b.writes, b.cpu, b.watches, b.mixed,
+		b.aggregatorToll, b.gets, b.withoutAggregator, b.lists, b.writes, b.cpu, b.watches, b.mixed, b.profiles,
 		b.memory(baseline, "after the run"),
 	} {
 		if err := step(ctx); err != nil {

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+)
+
+// profileSeconds is how long each CPU profile runs.
+const profileSeconds = 10
+
+// profiles records the server's CPU profile (its /debug/pprof) while GETs, then merge patches,
+// run through the aggregator from the mixed workload's workers, into --profile-dir:
+// `go tool pprof -top <file>` shows where the server's time goes.
+func (b *bench) profiles(ctx context.Context) error {
+	if b.cfg.profileDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(b.cfg.profileDir, 0o755); err != nil {
+		return err
+	}
+	bucketIndex := 0
+	for i, kc := range kindCases {
+		if kc.kind == "Bucket" {
+			bucketIndex = i
+		}
+	}
+	for _, p := range []struct {
+		name string
+		op   func(rng *rand.Rand) error
+	}{
+		{"get", func(rng *rand.Rand) error {
+			kc, ns, name := b.object(rng.Intn(b.cfg.objects))
+			_, err := b.cozy(kc).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+			return err
+		}},
+		{"patch", func(rng *rand.Rand) error {
+			kc, ns, name := b.object(rng.Intn(b.cfg.objects/len(kindCases))*len(kindCases) + bucketIndex)
+			_, err := b.cozy(kc).Namespace(ns).Patch(ctx, name, types.MergePatchType,
+				[]byte(fmt.Sprintf(`{"metadata":{"labels":{"seq":"%d"}}}`, rng.Int())), metav1.PatchOptions{})
+			return err
+		}},
+	} {
+		path := filepath.Join(b.cfg.profileDir, "cpu-"+p.name+".pb.gz")
+		runCtx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		for w := 0; w < b.cfg.concurrency; w++ {
+			wg.Add(1)
+			go func(seed int64) {
+				defer wg.Done()
+				rng := rand.New(rand.NewSource(seed))
+				for runCtx.Err() == nil {
+					_ = p.op(rng)
+				}
+			}(int64(w))
+		}
+		err := b.fetchProfile(ctx, path)
+		stop()
+		wg.Wait()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  CPU profile of %s written to %s\n", p.name, path)
+	}
+	return nil
+}
+
+func (b *bench) fetchProfile(ctx context.Context, path string) error {
+	cfg, err := b.cp.ReplicaConfig(b.cp.Server, "bench", "system:masters")
+	if err != nil {
+		return err
+	}
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return err
+	}
+	client.Timeout = (profileSeconds + 30) * time.Second
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", b.cp.Server.URL(), profileSeconds), nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
+}
