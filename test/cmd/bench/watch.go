@@ -15,10 +15,10 @@ import (
 	"k8s.io/client-go/dynamic"
 )
 
-// watchLatency opens n watchers, makes writes sequential changes through write (labelled with
-// round), and returns the time from the start of each write to each watcher receiving it, in
-// milliseconds.
-func watchLatency(ctx context.Context, n, writes int, round string, open func() (watch.Interface, error), write func(seq int) error) ([]float64, error) {
+// watchLatency opens n watchers, calls opened (if any) once they all are, makes writes
+// sequential changes through write (labelled with round), and returns the time from the start of
+// each write to each watcher receiving it, in milliseconds.
+func watchLatency(ctx context.Context, n, writes int, round string, open func() (watch.Interface, error), opened func() error, write func(seq int) error) ([]float64, error) {
 	type arrival struct {
 		seq int
 		at  time.Time
@@ -54,6 +54,11 @@ func watchLatency(ctx context.Context, n, writes int, round string, open func() 
 		wg.Wait()
 	}()
 	time.Sleep(200 * time.Millisecond) // let every watch reach the server before writing
+	if opened != nil {
+		if err := opened(); err != nil {
+			return nil, err
+		}
+	}
 	started := make([]time.Time, writes)
 	for seq := 0; seq < writes; seq++ {
 		started[seq] = time.Now()
@@ -99,30 +104,29 @@ func (b *bench) watches(ctx context.Context) error {
 		var upstream, workloadMax int
 		cozy, err := watchLatency(ctx, n, writes, fmt.Sprint(round*2), func() (watch.Interface, error) {
 			return cozyClient.Watch(ctx, metav1.ListOptions{ResourceVersion: current.GetResourceVersion()})
-		}, func(seq int) error {
-			if seq == 0 {
-				// Count kube-apiserver's HelmRelease watches while every client watch is open.
-				var err error
-				if upstream, err = b.cp.UpstreamWatches(ctx, release.HelmReleaseGVR.GroupResource()); err != nil {
+		}, func() error {
+			// Count kube-apiserver's HelmRelease watches while every client watch is open, before
+			// the timed writes (counting takes as long as several writes).
+			var err error
+			if upstream, err = b.cp.UpstreamWatches(ctx, release.HelmReleaseGVR.GroupResource()); err != nil {
+				return err
+			}
+			// And on each workload type the server projects status from.
+			for _, w := range kinds.WorkloadResources() {
+				n, err := b.cp.UpstreamWatches(ctx, w.GroupResource())
+				if err != nil {
 					return err
 				}
-				// And on each workload type the server projects status from.
-				for _, w := range kinds.WorkloadResources() {
-					n, err := b.cp.UpstreamWatches(ctx, w.GroupResource())
-					if err != nil {
-						return err
-					}
-					workloadMax = max(workloadMax, n)
-				}
+				workloadMax = max(workloadMax, n)
 			}
-			return seqPatch(cozyClient, "watched", round*2)(seq)
-		})
+			return nil
+		}, seqPatch(cozyClient, "watched", round*2))
 		if err != nil {
 			return fmt.Errorf("apps.cozy.io watch: %w", err)
 		}
 		direct, err := watchLatency(ctx, n, writes, fmt.Sprint(round*2+1), func() (watch.Interface, error) {
 			return directClient.Watch(ctx, metav1.ListOptions{})
-		}, seqPatch(directClient, kc.prefix+"watched", round*2+1))
+		}, nil, seqPatch(directClient, kc.prefix+"watched", round*2+1))
 		if err != nil {
 			return fmt.Errorf("direct watch: %w", err)
 		}
