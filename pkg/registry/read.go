@@ -207,23 +207,19 @@ func visibleNamespaces(scope *crossnamespace.Scope, objects []runtime.Object) ma
 // one. Only when the cache cannot show it in time (or never will: a release it does not convert)
 // is the whole release read and converted.
 func (r *REST) getConsistent(ctx context.Context, namespace, name string) (runtime.Object, error) {
-	releaseName := r.kind.ReleaseName(name)
-	m, err := r.releaseMeta.Namespace(namespace).Get(ctx, releaseName, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) || (err == nil && !r.kind.Owns(metadataOnly(m))) {
-		return nil, apierrors.NewNotFound(r.resource, name)
-	}
+	m, err := r.releaseMetadata(ctx, namespace, name)
 	if err != nil {
-		return nil, r.translateError(err, name)
+		return nil, err
 	}
-	if obj, ok := r.cachedAtLeast(namespace, name, m.ResourceVersion); ok {
+	if obj, ok := r.cachedAtLeast(namespace, name, m.GetResourceVersion()); ok {
 		return obj, nil
 	}
-	if r.awaitResourceVersion(ctx, m.ResourceVersion) == nil {
-		if obj, ok := r.cachedAtLeast(namespace, name, m.ResourceVersion); ok {
+	if r.awaitResourceVersion(ctx, m.GetResourceVersion()) == nil {
+		if obj, ok := r.cachedAtLeast(namespace, name, m.GetResourceVersion()); ok {
 			return obj, nil
 		}
 	}
-	hr, err := r.releases.Namespace(namespace).Get(ctx, releaseName, metav1.GetOptions{})
+	hr, err := r.releases.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) || (err == nil && !r.kind.Owns(hr)) {
 		return nil, apierrors.NewNotFound(r.resource, name)
 	}
@@ -254,12 +250,23 @@ func (r *REST) cachedAtLeast(namespace, name, resourceVersion string) (runtime.O
 	return cached.DeepCopyObject(), true
 }
 
-// metadataOnly wraps a release's metadata so the kind can tell whether it owns the release.
-func metadataOnly(m *metav1.PartialObjectMetadata) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{Object: map[string]any{}}
-	u.SetName(m.Name)
-	u.SetLabels(m.Labels)
-	return u
+// releaseMetadata reads the release of an object, metadata only: a quorum read like a read of
+// the whole release, at a fraction of its decoding cost. It answers 404 for a release the kind
+// does not own.
+func (r *REST) releaseMetadata(ctx context.Context, namespace, name string) (*unstructured.Unstructured, error) {
+	m, err := r.releaseMeta.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{})
+	if err != nil {
+		return nil, r.translateError(err, name)
+	}
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(m)
+	if err != nil {
+		return nil, apierrors.NewInternalError(fmt.Errorf("reading the metadata of HelmRelease %s/%s: %w", namespace, m.Name, err))
+	}
+	hr := &unstructured.Unstructured{Object: raw}
+	if !r.kind.Owns(hr) {
+		return nil, apierrors.NewNotFound(r.resource, name)
+	}
+	return hr, nil
 }
 
 // toObject converts a release for a read or a delete. A release whose values do not decode is

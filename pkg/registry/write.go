@@ -184,16 +184,24 @@ func (r *REST) updateOnce(ctx context.Context, hr *unstructured.Unstructured, ob
 // release) hold it, the object stays visible with a deletionTimestamp, as any Kubernetes object.
 func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
 	namespace := genericapirequest.NamespaceValue(ctx)
-	hr, err := r.releases.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{})
-	if err == nil && !r.kind.Owns(hr) {
-		err = apierrors.NewNotFound(r.resource, name)
-	}
-	if err != nil {
-		return nil, false, r.translateError(err, name)
-	}
-	obj, err := r.toObject(ctx, hr)
+	// The release's metadata is all a delete needs from kube-apiserver; the object it validates
+	// and returns is the cached conversion of that revision, or of the whole release read when the
+	// cache does not hold it.
+	hr, err := r.releaseMetadata(ctx, namespace, name)
 	if err != nil {
 		return nil, false, err
+	}
+	obj, cached := r.cachedAtLeast(namespace, name, hr.GetResourceVersion())
+	if !cached {
+		if hr, err = r.releases.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{}); err == nil && !r.kind.Owns(hr) {
+			err = apierrors.NewNotFound(r.resource, name)
+		}
+		if err != nil {
+			return nil, false, r.translateError(err, name)
+		}
+		if obj, err = r.toObject(ctx, hr); err != nil {
+			return nil, false, err
+		}
 	}
 	if err := checkPreconditions(r.resource, name, hr, options.Preconditions); err != nil {
 		return nil, false, err
