@@ -7,7 +7,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/storage"
@@ -44,7 +44,13 @@ func (r *REST) translateError(err error, name string) error {
 
 // checkPreconditions applies a delete's uid and resourceVersion preconditions to the release with
 // k8s.io/apiserver's own check, answering 409 as kube-apiserver's storage does.
-func checkPreconditions(resource schema.GroupResource, name string, hr *unstructured.Unstructured, p *metav1.Preconditions) error {
+// releaseMeta is a release read whole or as metadata only.
+type releaseMeta interface {
+	runtime.Object
+	metav1.Object
+}
+
+func checkPreconditions(resource schema.GroupResource, name string, hr releaseMeta, p *metav1.Preconditions) error {
 	if p == nil {
 		return nil
 	}

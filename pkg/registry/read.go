@@ -253,20 +253,15 @@ func (r *REST) cachedAtLeast(namespace, name, resourceVersion string) (runtime.O
 // releaseMetadata reads the release of an object, metadata only: a quorum read like a read of
 // the whole release, at a fraction of its decoding cost. It answers 404 for a release the kind
 // does not own.
-func (r *REST) releaseMetadata(ctx context.Context, namespace, name string) (*unstructured.Unstructured, error) {
+func (r *REST) releaseMetadata(ctx context.Context, namespace, name string) (*metav1.PartialObjectMetadata, error) {
 	m, err := r.releaseMeta.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{})
 	if err != nil {
 		return nil, r.translateError(err, name)
 	}
-	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(m)
-	if err != nil {
-		return nil, apierrors.NewInternalError(fmt.Errorf("reading the metadata of HelmRelease %s/%s: %w", namespace, m.Name, err))
-	}
-	hr := &unstructured.Unstructured{Object: raw}
-	if !r.kind.Owns(hr) {
+	if !r.kind.Owns(m) {
 		return nil, apierrors.NewNotFound(r.resource, name)
 	}
-	return hr, nil
+	return m, nil
 }
 
 // toObject converts a release for a read or a delete. A release whose values do not decode is

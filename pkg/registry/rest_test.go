@@ -7,7 +7,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -75,12 +74,12 @@ func metadataOf(dyn *dynamicfake.FakeDynamicClient) metadata.Getter {
 		if err != nil {
 			return true, nil, err
 		}
-		m, err := meta.Accessor(obj)
-		if err != nil {
+		m := &metav1.PartialObjectMetadata{}
+		u := obj.(*unstructured.Unstructured)
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object["metadata"].(map[string]any), &m.ObjectMeta); err != nil {
 			return true, nil, err
 		}
-		return true, &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: m.GetName(), Namespace: m.GetNamespace(),
-			Labels: m.GetLabels(), ResourceVersion: m.GetResourceVersion(), UID: m.GetUID()}}, nil
+		return true, m, nil
 	})
 	return fake.Resource(release.HelmReleaseGVR)
 }

@@ -187,21 +187,24 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 	// The release's metadata is all a delete needs from kube-apiserver; the object it validates
 	// and returns is the cached conversion of that revision, or of the whole release read when the
 	// cache does not hold it.
+	var hr releaseMeta
 	hr, err := r.releaseMetadata(ctx, namespace, name)
 	if err != nil {
 		return nil, false, err
 	}
 	obj, cached := r.cachedAtLeast(namespace, name, hr.GetResourceVersion())
 	if !cached {
-		if hr, err = r.releases.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{}); err == nil && !r.kind.Owns(hr) {
+		whole, err := r.releases.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{})
+		if err == nil && !r.kind.Owns(whole) {
 			err = apierrors.NewNotFound(r.resource, name)
 		}
 		if err != nil {
 			return nil, false, r.translateError(err, name)
 		}
-		if obj, err = r.toObject(ctx, hr); err != nil {
+		if obj, err = r.toObject(ctx, whole); err != nil {
 			return nil, false, err
 		}
+		hr = whole
 	}
 	if err := checkPreconditions(r.resource, name, hr, options.Preconditions); err != nil {
 		return nil, false, err

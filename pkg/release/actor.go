@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -30,7 +32,7 @@ func RecordActor(hr *unstructured.Unstructured, user, operation string) {
 // conditional on it still being the same release and, when pinned, still at the same
 // resourceVersion. It adds the two annotations one by one, so annotations written since hr was
 // read (Flux's reconcile request, a user's) are kept.
-func DeletionRecord(hr *unstructured.Unstructured, user string, pinned bool) ([]byte, error) {
+func DeletionRecord(hr metav1.Object, user string, pinned bool) ([]byte, error) {
 	ops := []patchOp{{Op: "test", Path: "/metadata/uid", Value: hr.GetUID()}}
 	if pinned {
 		ops = append(ops, patchOp{Op: "test", Path: "/metadata/resourceVersion", Value: hr.GetResourceVersion()})

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -89,7 +90,7 @@ func (k *Kind) ObjectName(releaseName string) (string, bool) {
 
 // Owns reports whether a HelmRelease stores an object of this kind: it carries the kind's
 // application-kind label and the kind's release-name prefix.
-func (k *Kind) Owns(hr *unstructured.Unstructured) bool {
+func (k *Kind) Owns(hr metav1.Object) bool {
 	_, named := k.ObjectName(hr.GetName())
 	return named && hr.GetLabels()[LabelApplicationKind] == k.ApplicationKind
 }
