@@ -96,21 +96,29 @@ func TestFluxInstallsEveryKind(t *testing.T) {
 					t.Errorf("the chart's %s %s: %v", w.gvr.Resource, w.name, err)
 				}
 			}
-			got, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
 			// What the tenant created it for: the credentials the platform issued once it was up.
 			if sub, ok := exampleCredentials[kc.kind]; ok {
 				if code, body, _ := rawAs(t, "", http.MethodGet, appsPath(ns, kc.resource.Resource, obj.GetName(), sub)); code != http.StatusOK {
 					t.Errorf("%s/%s once the workloads are up: %d %s", kc.resource.Resource, sub, code, body)
 				}
 			}
-			for _, path := range exampleStatusFields[kc.kind] {
-				if v, found, _ := unstructured.NestedFieldNoCopy(got.Object, path...); !found || v == "" {
-					t.Errorf("status field %v not projected from the workloads: %v", path, got.Object["status"])
+			// Ready follows the workloads' readiness; fields from other workload objects (a VM's
+			// address from its instance) may be projected a moment later.
+			eventually(t, 30*time.Second, kc.kind+"'s status fields projected from the workloads", func(ctx context.Context) (bool, error) {
+				if err := workloadsim.Settle(ctx, cp.Dynamic, ns); err != nil {
+					return false, err
 				}
-			}
+				got, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
+				if err != nil {
+					return false, err
+				}
+				for _, path := range exampleStatusFields[kc.kind] {
+					if v, found, _ := unstructured.NestedFieldNoCopy(got.Object, path...); !found || v == "" {
+						return false, fmt.Errorf("status field %v not projected: %v", path, got.Object["status"])
+					}
+				}
+				return true, nil
+			})
 			out, _ := kubectl(t, false, "wait", "--for=condition=Ready", "--timeout=10s", "-n", ns, kc.resource.Resource+"/"+obj.GetName())
 			if out == "" {
 				t.Error("kubectl wait printed nothing")
