@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -15,17 +14,10 @@ import (
 // resume list again and end with the reference's state, nothing repeated or out of order, and an
 // informer recovers on its own.
 func TestEventLogOverrunAndEtcdCompaction(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	ns := newTenant(t)
-	rv := listRV(t, ctx, ns)
-	ref := reference(t, ctx, cp.Dynamic, ns, rv)
-	var watchers []*history
-	for range 3 {
-		watchers = append(watchers, watcher(ctx, clients, ns, rv))
-	}
+	r := newFaultRun(t, 2*time.Minute)
+	ctx, ns, ref, w := r.ctx, r.ns, r.ref, r.w
+	watchers := r.watchers(clients, 3)
 	store := informer(ctx, clients, ns)
-	w := &writes{t: t, client: cp.Dynamic.Resource(bucketsGVR).Namespace(ns)}
 	var cutAt string
 	var restored time.Time
 	steps := 2*eventLogSize + 20
@@ -59,13 +51,7 @@ func TestEventLogOverrunAndEtcdCompaction(t *testing.T) {
 	caughtUp := waitFor(t, time.Minute, name, last, append(watchers, ref)...)
 	sinceRestore := time.Since(restored)
 	informerTook := informerAgrees(t, time.Minute, store, ref)
-	events, relisted := 0, 0
-	for i, h := range watchers {
-		events += agree(t, "watcher "+string(rune('A'+i)), h, ref)
-		if _, _, relists, _ := h.snapshot(); relists > 0 {
-			relisted++
-		}
-	}
+	events, _, relisted := agreeAll(t, watchers, ref)
 	if relisted != len(watchers) {
 		t.Errorf("%d of %d watchers listed again: the fault did not outlast the event log", relisted, len(watchers))
 	}

@@ -307,3 +307,51 @@ func servedByAll(t *testing.T, ctx context.Context, ns string) {
 		ok++
 	}
 }
+
+// faultRun is what every fault test starts from: a fresh tenant namespace that every server
+// behind the Service serves, its current resourceVersion, the reference watch from there, and a
+// writer through apps.cozy.io.
+type faultRun struct {
+	ctx    context.Context
+	ns, rv string
+	ref    *history
+	w      *writes
+}
+
+func newFaultRun(t *testing.T, timeout time.Duration) *faultRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	r := &faultRun{ctx: ctx, ns: newTenant(t)}
+	servedByAll(t, ctx, r.ns)
+	r.rv = listRV(t, ctx, r.ns)
+	r.ref = reference(t, ctx, cp.Dynamic, r.ns, r.rv)
+	r.w = &writes{t: t, client: cp.Dynamic.Resource(bucketsGVR).Namespace(r.ns)}
+	return r
+}
+
+// watchers starts n watchers through client from the run's resourceVersion (see watcher).
+func (r *faultRun) watchers(client dynamic.Interface, n int, gate ...<-chan struct{}) []*history {
+	out := make([]*history, n)
+	for i := range out {
+		out[i] = watcher(r.ctx, client, r.ns, r.rv, gate...)
+	}
+	return out
+}
+
+// agreeAll checks every watcher against the reference (see agree) and counts the changes
+// compared and the watchers that resumed and that listed again.
+func agreeAll(t *testing.T, watchers []*history, ref *history) (events, resumed, relisted int) {
+	t.Helper()
+	for i, h := range watchers {
+		events += agree(t, fmt.Sprintf("watcher %d", i), h, ref)
+		_, _, relists, resumes := h.snapshot()
+		if resumes > 0 {
+			resumed++
+		}
+		if relists > 0 {
+			relisted++
+		}
+	}
+	return events, resumed, relisted
+}

@@ -28,18 +28,12 @@ func TestReplicaKilledMidStream(t *testing.T) {
 		servedByAll(t, context.Background(), "default")
 	})
 
-	ns := newTenant(t)
-	servedByAll(t, ctx, ns)
-	rv := listRV(t, ctx, ns)
-	ref := reference(t, ctx, cp.Dynamic, ns, rv)
-	var watchers []*history
-	for range 10 {
-		watchers = append(watchers, watcher(ctx, cp.Dynamic, ns, rv))
-	}
-	store := informer(ctx, cp.Dynamic, ns)
-	w := &writes{t: t, client: cp.Dynamic.Resource(bucketsGVR).Namespace(ns)}
+	r := newFaultRun(t, 2*time.Minute)
+	ref, w := r.ref, r.w
+	watchers := r.watchers(cp.Dynamic, 10)
+	store := informer(r.ctx, cp.Dynamic, r.ns)
 	var killed time.Time
-	name, last := scenario(t, ctx, w, 40, 0, func(step int) {
+	name, last := scenario(t, r.ctx, w, 40, 0, func(step int) {
 		if step == 15 {
 			cp.Server.Kill()
 			killed = time.Now()
@@ -49,17 +43,7 @@ func TestReplicaKilledMidStream(t *testing.T) {
 	caughtUp := waitFor(t, time.Minute, name, last, append(watchers, ref)...)
 	sinceKill := time.Since(killed)
 	informerAgrees(t, time.Minute, store, ref)
-	events, resumed, relisted := 0, 0, 0
-	for i, h := range watchers {
-		events += agree(t, "watcher "+string(rune('A'+i)), h, ref)
-		_, _, relists, resumes := h.snapshot()
-		if resumes > 0 {
-			resumed++
-		}
-		if relists > 0 {
-			relisted++
-		}
-	}
+	events, resumed, relisted := agreeAll(t, watchers, ref)
 	t.Logf("replica killed: %d writes, %d changes compared over %d watchers (%d resumed on the other replica, %d listed again), stale reads %d; "+
 		"every watcher had the last write %s after it was acknowledged, %s after the kill",
 		w.acked, events, len(watchers), resumed, relisted, w.staleReads, caughtUp.Round(time.Millisecond), sinceKill.Round(time.Millisecond))

@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"context"
 	"testing"
 	"time"
 )
@@ -11,17 +10,10 @@ import (
 // far, else with 410 and a relist, as kube-apiserver's watch cache after its own restart — and
 // ends with the reference's state, nothing repeated or out of order.
 func TestServerRestartWith200Watchers(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	ns := newTenant(t)
-	rv := listRV(t, ctx, ns)
-	ref := reference(t, ctx, cp.Dynamic, ns, rv)
-	watchers := make([]*history, 200)
-	for i := range watchers {
-		watchers[i] = watcher(ctx, cp.Dynamic, ns, rv)
-	}
-	store := informer(ctx, cp.Dynamic, ns)
-	w := &writes{t: t, client: cp.Dynamic.Resource(bucketsGVR).Namespace(ns)}
+	r := newFaultRun(t, 3*time.Minute)
+	ctx, ref, w := r.ctx, r.ref, r.w
+	watchers := r.watchers(cp.Dynamic, 200)
+	store := informer(ctx, cp.Dynamic, r.ns)
 	restarted := make(chan time.Duration, 1)
 	name, last := scenario(t, ctx, w, 40, 0, func(step int) {
 		if step == 15 {
@@ -38,17 +30,7 @@ func TestServerRestartWith200Watchers(t *testing.T) {
 	downFor := <-restarted
 	caughtUp := waitFor(t, 2*time.Minute, name, last, append(watchers, ref)...)
 	informerAgrees(t, time.Minute, store, ref)
-	events, resumed, relisted := 0, 0, 0
-	for i, h := range watchers {
-		events += agree(t, "watcher "+string(rune('A'+i%26))+string(rune('0'+i/26)), h, ref)
-		_, _, relists, resumes := h.snapshot()
-		if resumes > 0 {
-			resumed++
-		}
-		if relists > 0 {
-			relisted++
-		}
-	}
+	events, resumed, relisted := agreeAll(t, watchers, ref)
 	if resumed != len(watchers) {
 		t.Errorf("%d of %d watchers resumed: the restart did not end their watches", resumed, len(watchers))
 	}

@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"context"
 	"testing"
 	"time"
 )
@@ -11,18 +10,14 @@ import (
 // resuming from there, it gets exactly the rest, without listing again; a watcher that keeps up
 // is not affected.
 func TestSlowWatcherResumesWithoutLoss(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	ns := newTenant(t)
-	rv := listRV(t, ctx, ns)
-	ref := reference(t, ctx, cp.Dynamic, ns, rv)
+	r := newFaultRun(t, 3*time.Minute)
+	ref, w := r.ref, r.w
 	gate := make(chan struct{})
-	slow := watcher(ctx, cp.Dynamic, ns, rv, gate)
-	brisk := watcher(ctx, cp.Dynamic, ns, rv)
-	w := &writes{t: t, client: cp.Dynamic.Resource(bucketsGVR).Namespace(ns)}
+	slow := r.watchers(cp.Dynamic, 1, gate)[0]
+	brisk := r.watchers(cp.Dynamic, 1)[0]
 	// ~64 KB objects: enough to fill what the connections between server and client buffer.
 	const pad = 64 << 10
-	name, last := scenario(t, ctx, w, 200, pad, func(int) {})
+	name, last := scenario(t, r.ctx, w, 200, pad, func(int) {})
 	close(gate)
 	caughtUp := waitFor(t, 2*time.Minute, name, last, slow, brisk, ref)
 	events := agree(t, "the slow watcher", slow, ref) + agree(t, "the brisk watcher", brisk, ref)

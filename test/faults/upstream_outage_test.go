@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -19,17 +18,10 @@ import (
 // exactly the reference's changes, none lost, repeated or out of order, and no read returned
 // state older than an acknowledged write.
 func TestServerCutOffFromKubeAPIServer(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	ns := newTenant(t)
-	rv := listRV(t, ctx, ns)
-	ref := reference(t, ctx, cp.Dynamic, ns, rv)
-	var watchers []*history
-	for range 3 {
-		watchers = append(watchers, watcher(ctx, cp.Dynamic, ns, rv))
-	}
+	r := newFaultRun(t, time.Minute)
+	ctx, ns, ref, w := r.ctx, r.ns, r.ref, r.w
+	watchers := r.watchers(cp.Dynamic, 3)
 	store := informer(ctx, cp.Dynamic, ns)
-	w := &writes{t: t, client: cp.Dynamic.Resource(bucketsGVR).Namespace(ns)}
 	restored := make(chan time.Time, 1)
 	name, last := scenario(t, ctx, w, 40, 0, func(step int) {
 		if step == 15 {
@@ -48,12 +40,8 @@ func TestServerCutOffFromKubeAPIServer(t *testing.T) {
 	})
 	caughtUp := waitFor(t, time.Minute, name, last, append(watchers, ref)...)
 	informerAgrees(t, time.Minute, store, ref)
-	events := 0
-	for i, h := range watchers {
-		events += agree(t, "watcher "+string(rune('A'+i)), h, ref)
-	}
-	_, _, relists, resumes := watchers[0].snapshot()
-	t.Logf("upstream outage: %d writes acknowledged, %d changes compared over %d watchers, %d relists, %d resumes (watcher A), stale reads %d, "+
+	events, resumes, relists := agreeAll(t, watchers, ref)
+	t.Logf("upstream outage: %d writes acknowledged, %d changes compared over %d watchers, %d relisted, %d resumed, stale reads %d, "+
 		"last write visible to every watcher %s after it was acknowledged, %s after the outage ended",
 		w.acked, events, len(watchers), relists, resumes, w.staleReads, caughtUp.Round(time.Millisecond), time.Since(<-restored).Round(time.Millisecond))
 }
