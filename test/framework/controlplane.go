@@ -164,21 +164,13 @@ func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane,
 	// kube-controller-manager's controllers the platform relies on, in this process.
 	controllersCtx, stopControllers := context.WithCancel(context.WithoutCancel(ctx))
 	cp.stopControllers = stopControllers
-	if err := cp.startNamespaceController(controllersCtx); err != nil {
-		listener.Close()
-		return nil, err
-	}
-	if err := cp.startGarbageCollector(controllersCtx); err != nil {
-		listener.Close()
-		return nil, err
-	}
-	if err := cp.startResourceQuotaController(controllersCtx); err != nil {
-		listener.Close()
-		return nil, err
-	}
-	if err := cp.startRoleAggregation(controllersCtx); err != nil {
-		listener.Close()
-		return nil, err
+	for _, start := range []func(context.Context) error{
+		cp.startNamespaceController, cp.startGarbageCollector, cp.startResourceQuotaController, cp.startRoleAggregation,
+	} {
+		if err := start(controllersCtx); err != nil {
+			listener.Close()
+			return nil, err
+		}
 	}
 	serverKubeconfig, err := cp.serverKubeconfig(ctx)
 	if err != nil {
