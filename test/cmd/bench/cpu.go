@@ -70,25 +70,9 @@ func (b *bench) withoutAggregator(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rng := rand.New(rand.NewSource(1))
-	straight, err := sample(b.cfg.samples, func(int) error {
-		kc, ns, name := b.object(rng.Intn(b.cfg.objects))
-		_, err := client.Resource(appsv1alpha1.SchemeGroupVersion.WithResource(kc.resource)).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
-		return err
+	return b.compareGets(ctx, "GET without the aggregator", func(kc kindCase) dynamic.NamespaceableResourceInterface {
+		return client.Resource(appsv1alpha1.SchemeGroupVersion.WithResource(kc.resource))
 	})
-	if err != nil {
-		return err
-	}
-	direct, err := sample(b.cfg.samples, func(int) error {
-		kc, ns, name := b.object(rng.Intn(b.cfg.objects))
-		_, err := b.direct().Namespace(ns).Get(ctx, kc.prefix+name, metav1.GetOptions{})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	b.rep.latencies("GET without the aggregator", straight, direct)
-	return nil
 }
 
 // cpu measures the server's CPU per 1,000 GETs, LISTs of one namespace and writes.

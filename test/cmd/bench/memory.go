@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -28,16 +29,7 @@ func (b *bench) serverMemory(ctx context.Context) ([2]float64, error) {
 			out[0] = kb * 1024
 		}
 	}
-	cfg, err := b.cp.ReplicaConfig(b.cp.Server, "bench", "system:masters")
-	if err != nil {
-		return out, err
-	}
-	client, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return out, err
-	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.cp.Server.URL()+"/metrics", nil)
-	resp, err := client.Do(req)
+	resp, err := b.serverGet(ctx, "/metrics", time.Minute)
 	if err != nil {
 		return out, err
 	}
@@ -80,4 +72,22 @@ func (b *bench) memory(baseline [2]float64, when string) func(context.Context) e
 		b.rep.add("heap growth / serialized size "+when, "x", heapGrowth/serialized, 0, fmt.Sprintf("%.1f MiB of JSON cached", serialized/(1<<20)))
 		return nil
 	}
+}
+
+// serverGet sends a GET straight to the server as an admin (its /metrics, /debug/pprof).
+func (b *bench) serverGet(ctx context.Context, path string, timeout time.Duration) (*http.Response, error) {
+	cfg, err := b.cp.ReplicaConfig(b.cp.Server, "bench", "system:masters")
+	if err != nil {
+		return nil, err
+	}
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	client.Timeout = timeout
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.cp.Server.URL()+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	return client.Do(req)
 }

@@ -13,7 +13,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
 )
 
 // profileSeconds is how long each CPU profile runs.
@@ -76,17 +75,7 @@ func (b *bench) profiles(ctx context.Context) error {
 }
 
 func (b *bench) fetchProfile(ctx context.Context, path string) error {
-	cfg, err := b.cp.ReplicaConfig(b.cp.Server, "bench", "system:masters")
-	if err != nil {
-		return err
-	}
-	client, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return err
-	}
-	client.Timeout = (profileSeconds + 30) * time.Second
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", b.cp.Server.URL(), profileSeconds), nil)
-	resp, err := client.Do(req)
+	resp, err := b.serverGet(ctx, fmt.Sprintf("/debug/pprof/profile?seconds=%d", profileSeconds), (profileSeconds+30)*time.Second)
 	if err != nil {
 		return err
 	}
