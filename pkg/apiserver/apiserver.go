@@ -43,6 +43,8 @@ type ExtraConfig struct {
 	Kinds []*release.Kind
 	// EventLogSize is how many recent changes the cache keeps for watches that resume.
 	EventLogSize int
+	// EventLogBytes bounds the old object versions those changes keep alive (0: no bound).
+	EventLogBytes int64
 	// BookmarkInterval is how often watchers that ask for bookmarks get one.
 	BookmarkInterval time.Duration
 	// TenantSelector is the label selector of tenant namespaces, the only ones accepting writes.
@@ -134,6 +136,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	releases := dyn.Resource(release.HelmReleaseGVR)
 	releaseCache := releasecache.New(converter(c.extra.Kinds), c.extra.EventLogSize, c.extra.BookmarkInterval)
+	releaseCache.LimitEventLogBytes(c.extra.EventLogBytes)
 	gate, err := tenancy.NewChecker(c.extra.TenantSelector, c.generic.SharedInformerFactory.Core().V1().Namespaces().Lister(), kube)
 	if err != nil {
 		return nil, err

@@ -49,7 +49,12 @@ type Cache struct {
 	bookmarkInterval time.Duration
 }
 
-type objectRef struct{ kind, namespace, name string }
+// objectRef says where a release's object lives and how large the release was (approximateSize),
+// which is what its version costs the event log once the cache has moved past it.
+type objectRef struct {
+	kind, namespace, name string
+	size                  int64
+}
 
 // Event is one change to a cached object, in upstream order.
 type Event struct {
@@ -60,10 +65,15 @@ type Event struct {
 	// Prev is the object before the change; nil for additions.
 	Prev runtime.Object
 	RV   uint64
+	// retained estimates the bytes of object versions that only this event keeps alive once
+	// logged: the previous version of a change, both versions of a deletion (its last state is a
+	// copy); an addition's object is the cached one.
+	retained int64
 }
 
 // New returns an empty cache that keeps the last logSize events for watches that resume from a
-// resourceVersion, and sends bookmarks every bookmarkInterval to watchers that ask for them.
+// resourceVersion, and sends bookmarks every bookmarkInterval to watchers that ask for them. See
+// LimitEventLogBytes for the log's other bound.
 func New(convert Converter, logSize int, bookmarkInterval time.Duration) *Cache {
 	if bookmarkInterval <= 0 {
 		bookmarkInterval = time.Minute
@@ -77,6 +87,16 @@ func New(convert Converter, logSize int, bookmarkInterval time.Duration) *Cache 
 		changed:          make(chan struct{}),
 		bookmarkInterval: bookmarkInterval,
 	}
+}
+
+// LimitEventLogBytes bounds the bytes of old object versions the event log keeps for resuming
+// watches (estimated from the releases' sizes; 0 for no bound beyond the count): when it is
+// exceeded, the oldest events are dropped, and watches and lists from before them get 410 Expired,
+// as when the count is exceeded. Call it before Run.
+func (c *Cache) LimitEventLogBytes(maxBytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.log.maxBytes = maxBytes
 }
 
 // Run feeds the cache from lw until ctx ends: one reflector, hence one upstream list+watch, for

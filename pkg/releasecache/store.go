@@ -48,7 +48,7 @@ func (s *store) Update(obj any) error {
 	defer c.mu.Unlock()
 	rv := resourceVersionOf(hr)
 	if ok {
-		c.putLocked(releaseKey(hr), kind, converted, rv)
+		c.putLocked(releaseKey(hr), kind, converted, approximateSize(hr.Object), rv)
 	} else {
 		// A release that lost its ownership labels, or no longer converts, leaves the API.
 		c.removeLocked(releaseKey(hr), rv)
@@ -83,6 +83,7 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 	type item struct {
 		kind string
 		obj  runtime.Object
+		size int64
 	}
 	converted := make(map[string]item, len(list))
 	for _, obj := range list {
@@ -91,7 +92,7 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 			return err
 		}
 		if kind, o, ok := c.convert(hr); ok {
-			converted[releaseKey(hr)] = item{kind, o}
+			converted[releaseKey(hr)] = item{kind, o, approximateSize(hr.Object)}
 		}
 	}
 	c.mu.Lock()
@@ -113,7 +114,7 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 	})
 	for _, key := range changed {
 		it := converted[key]
-		c.putLocked(key, it.kind, it.obj, min(rv, resourceVersionOf(it.obj)))
+		c.putLocked(key, it.kind, it.obj, it.size, min(rv, resourceVersionOf(it.obj)))
 	}
 	for key := range c.releases {
 		if _, ok := converted[key]; !ok {
@@ -168,15 +169,18 @@ func (s *store) GetByKey(string) (any, bool, error) { return nil, false, nil }
 // Resync is meaningless for a plain store.
 func (s *store) Resync() error { return nil }
 
-// putLocked stores a converted object and logs the event.
-func (c *Cache) putLocked(key, kind string, obj runtime.Object, rv uint64) {
+// putLocked stores a converted object, converted from a release of the given size, and logs the
+// event.
+func (c *Cache) putLocked(key, kind string, obj runtime.Object, size int64, rv uint64) {
 	ref := refOf(kind, obj)
+	ref.size = size
 	var prev runtime.Object
+	var prevSize int64
 	if old, ok := c.releases[key]; ok {
 		if old.kind != kind || old.name != ref.name {
 			c.removeLocked(key, rv)
 		} else {
-			prev = c.objects[old.kind][old.namespace][old.name]
+			prev, prevSize = c.objects[old.kind][old.namespace][old.name], old.size
 		}
 	}
 	byNamespace := c.objects[kind]
@@ -198,7 +202,7 @@ func (c *Cache) putLocked(key, kind string, obj runtime.Object, rv uint64) {
 	}
 	event := Event{Type: watch.Added, Kind: kind, Object: obj, Prev: prev, RV: max(rv, resourceVersionOf(obj))}
 	if prev != nil {
-		event.Type = watch.Modified
+		event.Type, event.retained = watch.Modified, prevSize
 	}
 	c.publishLocked(event)
 }
@@ -220,7 +224,7 @@ func (c *Cache) removeLocked(key string, rv uint64) {
 	}
 	last := obj.DeepCopyObject()
 	setResourceVersion(last, rv)
-	c.publishLocked(Event{Type: watch.Deleted, Kind: ref.kind, Object: last, Prev: obj, RV: rv})
+	c.publishLocked(Event{Type: watch.Deleted, Kind: ref.kind, Object: last, Prev: obj, RV: rv, retained: 2 * ref.size})
 }
 
 // sameButVersion reports whether two versions of an object differ only in resourceVersion.

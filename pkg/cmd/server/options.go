@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -37,6 +38,9 @@ type Options struct {
 	KindsConfig string
 	// EventLogSize is how many recent changes are kept for watches that resume.
 	EventLogSize int
+	// EventLogBytes bounds the old object versions those changes keep alive, so memory stays near
+	// the size of the cached objects whatever their size and rate of change.
+	EventLogBytes resource.QuantityValue
 	// BookmarkInterval is how often watchers that ask for bookmarks get one.
 	BookmarkInterval time.Duration
 	// KubeAPIQPS and KubeAPIBurst limit the server's own requests to kube-apiserver. Every API
@@ -71,6 +75,7 @@ func NewOptions() *Options {
 	o := &Options{
 		RecommendedOptions:    genericoptions.NewRecommendedOptions("", apiserver.Codecs.LegacyCodec(appsv1alpha1.SchemeGroupVersion)),
 		EventLogSize:          10000,
+		EventLogBytes:         resource.QuantityValue{Quantity: resource.MustParse("16Mi")},
 		BookmarkInterval:      time.Minute,
 		KubeAPIQPS:            500,
 		KubeAPIBurst:          1000,
@@ -93,6 +98,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	o.RecommendedOptions.AddFlags(fs)
 	fs.StringVar(&o.KindsConfig, "kinds-config", o.KindsConfig, "File overriding each kind's chart (name, version, sourceRef, interval, timeout). Empty uses the built-in charts.")
 	fs.IntVar(&o.EventLogSize, "watch-event-log-size", o.EventLogSize, "Number of recent changes kept so watches can resume from an older resourceVersion.")
+	fs.Var(&o.EventLogBytes, "watch-event-log-bytes",
+		"Bound on the old object versions the recent changes keep alive (estimated from their HelmReleases' size; 0 for none): beyond it the oldest changes are dropped, and watches from before them get 410 Expired as beyond --watch-event-log-size.")
 	fs.DurationVar(&o.BookmarkInterval, "watch-bookmark-interval", o.BookmarkInterval, "How often watchers that allow bookmarks receive one.")
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Queries per second the server may send to kube-apiserver.")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of requests the server may send to kube-apiserver.")
@@ -117,6 +124,9 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.RecommendedOptions.Validate()...)
 	if o.EventLogSize < 1 {
 		errs = append(errs, fmt.Errorf("--watch-event-log-size must be positive"))
+	}
+	if o.EventLogBytes.Sign() < 0 {
+		errs = append(errs, fmt.Errorf("--watch-event-log-bytes must not be negative"))
 	}
 	if o.CrossNamespaceRefresh <= 0 {
 		errs = append(errs, fmt.Errorf("--cross-namespace-refresh must be positive"))
@@ -164,7 +174,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	}
 	return &apiserver.Config{
 		GenericConfig: cfg,
-		ExtraConfig: apiserver.ExtraConfig{Kinds: kindList, EventLogSize: o.EventLogSize, BookmarkInterval: o.BookmarkInterval,
+		ExtraConfig: apiserver.ExtraConfig{Kinds: kindList, EventLogSize: o.EventLogSize, EventLogBytes: o.EventLogBytes.Value(), BookmarkInterval: o.BookmarkInterval,
 			TenantSelector: o.TenantSelector, WorkloadStatus: o.WorkloadStatus, CredentialsSubresources: o.CredentialsSubresources,
 			CrossNamespaceGroup: o.CrossNamespaceGroup, CrossNamespaceRefresh: o.CrossNamespaceRefresh},
 	}, nil

@@ -27,7 +27,7 @@ func main() {
 	flag.IntVar(&cfg.concurrency, "concurrency", 16, "workers in the mixed workload and while seeding")
 	flag.StringVar(&cfg.server, "server", "", "cozy-apiserver binary (make bench builds bin/cozy-apiserver)")
 	flag.StringVar(&cfg.out, "out", "bench-results.json", "where to write the JSON results")
-	flag.StringVar(&cfg.profileDir, "profile-dir", "", "if set, write the server's CPU profiles under GET and merge-patch load here (go tool pprof)")
+	flag.StringVar(&cfg.profileDir, "profile-dir", "", "if set, write the server's heap profile and its CPU profiles under GET and merge-patch load here (go tool pprof)")
 	flag.Parse()
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -72,7 +72,7 @@ func run(cfg config) error {
 	defer cp.Stop()
 
 	b := &bench{cp: cp, cfg: cfg, rep: &report{Objects: cfg.objects, Namespaces: cfg.namespaces, Started: time.Now().UTC().Format(time.RFC3339)}}
-	baseline, err := b.serverMemory(ctx)
+	baseline, err := b.measureMemory(ctx)
 	if err != nil {
 		return err
 	}

@@ -18,9 +18,10 @@ import (
 // profileSeconds is how long each CPU profile runs.
 const profileSeconds = 10
 
-// profiles records the server's CPU profile (its /debug/pprof) while GETs, then merge patches,
-// run through the aggregator from the mixed workload's workers, into --profile-dir:
-// `go tool pprof -top <file>` shows where the server's time goes.
+// profiles records the server's heap (after a collection, what the cache holds once the run is
+// over) and its CPU profile (its /debug/pprof) while GETs, then merge patches, run through the
+// aggregator from the mixed workload's workers, into --profile-dir: `go tool pprof -top <file>`
+// shows where the server's memory and time go.
 func (b *bench) profiles(ctx context.Context) error {
 	if b.cfg.profileDir == "" {
 		return nil
@@ -28,6 +29,11 @@ func (b *bench) profiles(ctx context.Context) error {
 	if err := os.MkdirAll(b.cfg.profileDir, 0o755); err != nil {
 		return err
 	}
+	heap := filepath.Join(b.cfg.profileDir, "heap.pb.gz")
+	if err := b.fetchProfile(ctx, "/debug/pprof/heap?gc=1", heap); err != nil {
+		return err
+	}
+	fmt.Printf("  heap profile written to %s\n", heap)
 	bucketIndex := 0
 	for i, kc := range kindCases {
 		if kc.kind == "Bucket" {
@@ -63,7 +69,7 @@ func (b *bench) profiles(ctx context.Context) error {
 				}
 			}(int64(w))
 		}
-		err := b.fetchProfile(ctx, path)
+		err := b.fetchProfile(ctx, fmt.Sprintf("/debug/pprof/profile?seconds=%d", profileSeconds), path)
 		stop()
 		wg.Wait()
 		if err != nil {
@@ -74,8 +80,9 @@ func (b *bench) profiles(ctx context.Context) error {
 	return nil
 }
 
-func (b *bench) fetchProfile(ctx context.Context, path string) error {
-	resp, err := b.serverGet(ctx, fmt.Sprintf("/debug/pprof/profile?seconds=%d", profileSeconds), (profileSeconds+30)*time.Second)
+// fetchProfile saves one of the server's /debug/pprof endpoints to path.
+func (b *bench) fetchProfile(ctx context.Context, endpoint, path string) error {
+	resp, err := b.serverGet(ctx, endpoint, (profileSeconds+30)*time.Second)
 	if err != nil {
 		return err
 	}
