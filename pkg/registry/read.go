@@ -229,25 +229,14 @@ func (r *REST) getConsistent(ctx context.Context, namespace, name string) (runti
 	return r.toObject(ctx, hr)
 }
 
-// cachedAtLeast returns a copy of the cached object if it is of the given revision or newer.
+// cachedAtLeast returns a copy of the cached object if it is of the given revision or newer (from
+// the upstream watch, or from this server's write of it that the watch has not delivered yet).
 func (r *REST) cachedAtLeast(namespace, name, resourceVersion string) (runtime.Object, bool) {
 	want, err := releasecache.ParseResourceVersion(resourceVersion)
 	if err != nil {
 		return nil, false
 	}
-	cached, ok := r.cache.Get(r.kind.Kind, namespace, name)
-	if !ok {
-		return nil, false
-	}
-	m, err := meta.Accessor(cached)
-	if err != nil {
-		return nil, false
-	}
-	have, err := releasecache.ParseResourceVersion(m.GetResourceVersion())
-	if err != nil || have < want {
-		return nil, false
-	}
-	return cached.DeepCopyObject(), true
+	return r.cache.GetAtLeast(r.kind.Kind, namespace, name, want)
 }
 
 // releaseMetadata reads the release of an object, metadata only: a quorum read like a read of

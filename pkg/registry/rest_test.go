@@ -2,7 +2,9 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -261,5 +263,34 @@ func TestWatchResourceVersionEdges(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("no initial event")
+	}
+}
+
+func TestDeleteWithoutFinalizersAnswersAtOnceAndRetriesAfterARace(t *testing.T) {
+	dyn := newFakeReleases(bucketRelease(t, "gone", "13", nil))
+	r, ctx := newBucketRESTOn(t, dyn)
+	// The release is written between the read and the delete, once: the immediate delete is
+	// pinned to the version it read, so it loses and reads again.
+	var raced atomic.Int32
+	dyn.PrependReactor("delete", "helmreleases", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		opts := a.(clienttesting.DeleteActionImpl).DeleteOptions
+		if opts.Preconditions == nil || opts.Preconditions.ResourceVersion == nil || opts.Preconditions.UID == nil {
+			t.Errorf("an immediate delete must be pinned to the uid and version it read: %+v", opts.Preconditions)
+		}
+		if raced.Add(1) == 1 {
+			return true, nil, apierrors.NewConflict(release.HelmReleaseGVR.GroupResource(), "bucket-gone", errors.New("the object has been modified"))
+		}
+		return false, nil, nil
+	})
+	got, deleted, err := r.Delete(ctx, "gone", nil, &metav1.DeleteOptions{})
+	status, ok := got.(*metav1.Status)
+	if err != nil || !deleted || !ok || status.Status != metav1.StatusSuccess || status.Details.Name != "gone" {
+		t.Fatalf("delete of a release without finalizers: want a Success status, got %v %v %+v", err, deleted, got)
+	}
+	if raced.Load() != 2 {
+		t.Errorf("want the delete retried once after losing the race, %d attempts", raced.Load())
+	}
+	if _, err := r.Get(ctx, "gone", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a consistent read after the delete: want 404, got %v", err)
 	}
 }

@@ -25,7 +25,8 @@ import (
 // Category groups all apps.cozy.io kinds, so `kubectl get cozy` lists them together.
 const Category = "cozy"
 
-// visibilityTimeout bounds how long a write waits for the cache to show it before returning anyway.
+// visibilityTimeout bounds how long a delete waits for the cache to show it before answering from
+// kube-apiserver.
 const visibilityTimeout = 30 * time.Second
 
 // WriteGate decides whether a namespace accepts writes; tenancy.Checker is the implementation.

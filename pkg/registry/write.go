@@ -7,11 +7,9 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
@@ -20,7 +18,6 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cozystack/apps-apiserver/pkg/release"
-	"github.com/cozystack/apps-apiserver/pkg/releasecache"
 )
 
 // FieldManager is the name under which the server writes HelmReleases.
@@ -180,142 +177,6 @@ func (r *REST) updateOnce(ctx context.Context, hr *unstructured.Unstructured, ob
 	return result, false, err
 }
 
-// Delete deletes the HelmRelease. While finalizers (the user's, or Flux's uninstalling the
-// release) hold it, the object stays visible with a deletionTimestamp, as any Kubernetes object.
-func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
-	namespace := genericapirequest.NamespaceValue(ctx)
-	// The release's metadata is all a delete needs from kube-apiserver; the object it validates
-	// and returns is the cached conversion of that revision, or of the whole release read when the
-	// cache does not hold it.
-	var hr releaseMeta
-	hr, err := r.releaseMetadata(ctx, namespace, name)
-	if err != nil {
-		return nil, false, err
-	}
-	obj, cached := r.cachedAtLeast(namespace, name, hr.GetResourceVersion())
-	if !cached {
-		whole, err := r.releases.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{})
-		if err == nil && !r.kind.Owns(whole) {
-			err = apierrors.NewNotFound(r.resource, name)
-		}
-		if err != nil {
-			return nil, false, r.translateError(err, name)
-		}
-		if obj, err = r.toObject(ctx, whole); err != nil {
-			return nil, false, err
-		}
-		hr = whole
-	}
-	if err := checkPreconditions(r.resource, name, hr, options.Preconditions); err != nil {
-		return nil, false, err
-	}
-	if deleteValidation != nil {
-		if err := deleteValidation(ctx, obj.DeepCopyObject()); err != nil {
-			return nil, false, err
-		}
-	}
-	if dryrun.IsDryRun(options.DryRun) {
-		if len(hr.GetFinalizers()) == 0 {
-			return r.deletedStatus(obj), true, nil
-		}
-		return obj, false, nil
-	}
-	uid, rv := hr.GetUID(), hr.GetResourceVersion()
-	if len(hr.GetFinalizers()) > 0 {
-		// The release outlives the request while finalizers (Flux uninstalling it) hold it:
-		// record who deleted it first. With a resourceVersion precondition the record is written
-		// only over the version the precondition was checked against.
-		pinned := options.Preconditions != nil && options.Preconditions.ResourceVersion != nil
-		record, err := release.DeletionRecord(hr, actor(ctx), pinned)
-		if err != nil {
-			return nil, false, apierrors.NewInternalError(err)
-		}
-		recorded, err := r.releases.Namespace(namespace).Patch(ctx, hr.GetName(), types.JSONPatchType, record, metav1.PatchOptions{FieldManager: FieldManager})
-		if err != nil {
-			if pinned && apierrors.IsInvalid(err) {
-				return nil, false, apierrors.NewConflict(r.resource, name, errors.New(genericregistry.OptimisticLockErrorMsg))
-			}
-			return nil, false, r.translateError(err, name)
-		}
-		uid, rv = recorded.GetUID(), recorded.GetResourceVersion()
-	}
-	// Always the same release; the same version only when the client asked for one, so Flux
-	// writing status meanwhile does not fail an unconditional delete.
-	preconditions := &metav1.Preconditions{UID: &uid}
-	if options.Preconditions != nil && options.Preconditions.ResourceVersion != nil {
-		preconditions.ResourceVersion = &rv
-	}
-	err = r.releases.Namespace(namespace).Delete(ctx, hr.GetName(), metav1.DeleteOptions{
-		Preconditions:      preconditions,
-		PropagationPolicy:  options.PropagationPolicy,
-		GracePeriodSeconds: options.GracePeriodSeconds,
-	})
-	if err != nil {
-		return nil, false, r.translateError(err, name)
-	}
-	// Wait until the cache shows the deletion, either gone or marked for deletion.
-	waitCtx, cancel := context.WithTimeout(ctx, visibilityTimeout)
-	defer cancel()
-	marked, waitErr := r.cache.AwaitDeletion(waitCtx, r.kind.Kind, namespace, name, uid)
-	if waitErr != nil {
-		klog.FromContext(ctx).Info("Deletion not yet visible in cache", "kind", r.kind.Kind, "namespace", namespace, "name", name, "err", waitErr)
-		// Say what kube-apiserver says now rather than guess: finalizers may still hold it.
-		current, err := r.releases.Namespace(namespace).Get(ctx, hr.GetName(), metav1.GetOptions{})
-		if err == nil && current.GetUID() == uid {
-			obj, err := r.toObject(ctx, current)
-			return obj, false, err
-		}
-	}
-	if marked != nil {
-		return marked, false, nil
-	}
-	return r.deletedStatus(obj), true, nil
-}
-
-// deletedStatus is what kube-apiserver's generic storage answers for an object that is gone
-// at once: a Success status naming it, not the object.
-func (r *REST) deletedStatus(obj runtime.Object) *metav1.Status {
-	m, _ := meta.Accessor(obj)
-	return &metav1.Status{
-		Status:  metav1.StatusSuccess,
-		Details: &metav1.StatusDetails{Name: m.GetName(), Group: r.resource.Group, Kind: r.resource.Resource, UID: m.GetUID()},
-	}
-}
-
-// DeleteCollection deletes every selected object, one HelmRelease at a time, as kube-apiserver's
-// generic storage does.
-func (r *REST) DeleteCollection(ctx context.Context, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions,
-	listOptions *metainternalversion.ListOptions) (runtime.Object, error) {
-	listObj, err := r.List(ctx, listOptions)
-	if err != nil {
-		return nil, err
-	}
-	items, err := meta.ExtractList(listObj)
-	if err != nil {
-		return nil, err
-	}
-	deleted := make([]runtime.Object, 0, len(items))
-	for _, item := range items {
-		m, _ := meta.Accessor(item)
-		obj, gone, err := r.Delete(ctx, m.GetName(), deleteValidation, options.DeepCopy())
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if gone {
-			// The list reports what was deleted, as kube-apiserver's does: the object as listed.
-			obj = item
-		}
-		deleted = append(deleted, obj)
-	}
-	if err := meta.SetList(listObj, deleted); err != nil {
-		return nil, err
-	}
-	return listObj, nil
-}
-
 // clientError keeps status errors as they are and turns others from applying the client's patch
 // into a 400. Server-side apply reports fields the schema does not declare as plain errors, which
 // the handlers would answer with a 500 (as kube-apiserver does for CRDs); they are the client's.
@@ -327,21 +188,13 @@ func clientError(err error) error {
 	return apierrors.NewBadRequest(err.Error())
 }
 
-// visible waits until the cache reflects a HelmRelease the server just wrote, so reads after a
-// successful write see the write, and answers with the cache's conversion of it; the release is
-// converted here only when the cache is not there yet or already holds a newer revision.
+// visible answers a write with the object the server just wrote, and records it in the cache so
+// that consistent reads after the write see it without waiting for the upstream watch
+// (read-your-writes: a consistent read asks kube-apiserver for the release's revision first, and
+// the cache serves this conversion only for exactly that revision).
 func (r *REST) visible(ctx context.Context, hr *unstructured.Unstructured) (runtime.Object, error) {
-	if rv, err := releasecache.ParseResourceVersion(hr.GetResourceVersion()); err == nil {
-		waitCtx, cancel := context.WithTimeout(ctx, visibilityTimeout)
-		defer cancel()
-		name, _ := r.kind.ObjectName(hr.GetName())
-		written, err := r.cache.AwaitWrite(waitCtx, r.kind.Kind, hr.GetNamespace(), name, rv)
-		if err != nil {
-			klog.FromContext(ctx).Info("Write not yet visible in cache", "kind", r.kind.Kind, "namespace", hr.GetNamespace(), "name", hr.GetName(), "resourceVersion", rv, "err", err)
-		}
-		if written != nil {
-			return written, nil
-		}
+	if obj, ok := r.cache.RecordWrite(hr); ok {
+		return obj, nil
 	}
 	return r.toObject(ctx, hr)
 }

@@ -1,6 +1,7 @@
 // Package releasecache keeps the server's read model: every HelmRelease this server owns, already
 // converted to the object it stores, fed by one upstream watch for all kinds. It serves gets, lists
-// and watches from memory and lets writers wait until their write is visible (read-your-writes).
+// and watches from memory, and serves consistent reads of its own writes before the watch delivers
+// them (read-your-writes).
 //
 // It is written here rather than taken from k8s.io/apiserver's Cacher because the Cacher needs a
 // storage.Interface per resource (one upstream watch each), while this server multiplexes all
@@ -41,6 +42,9 @@ type Cache struct {
 	rv     uint64
 	synced bool
 	log    eventLog
+	// written holds this server's writes the upstream watch has not delivered yet (written.go),
+	// by kind/namespace/name.
+	written map[string]writtenObject
 	// watchers receive every event after they registered.
 	watchers map[*watcher]struct{}
 	// changed is closed and replaced whenever rv or the contents move, waking waiters.
@@ -82,6 +86,7 @@ func New(convert Converter, logSize int, bookmarkInterval time.Duration) *Cache 
 		convert:          convert,
 		objects:          map[string]map[string]map[string]runtime.Object{},
 		releases:         map[string]objectRef{},
+		written:          map[string]writtenObject{},
 		log:              newEventLog(logSize),
 		watchers:         map[*watcher]struct{}{},
 		changed:          make(chan struct{}),
@@ -192,24 +197,6 @@ func (c *Cache) AwaitSynced(ctx context.Context) error {
 // least the state that resourceVersion names.
 func (c *Cache) AwaitResourceVersion(ctx context.Context, rv uint64) error {
 	return c.waitFor(ctx, func() bool { return c.rv >= rv })
-}
-
-// AwaitWrite blocks until the cache reflects rv, the resourceVersion a write returned, so reads
-// that follow the write see it. It returns a copy of the object as the cache converted it when the
-// cached object is still of that revision (nil when a newer write or a deletion already replaced
-// it), so the writer does not convert the release a second time.
-func (c *Cache) AwaitWrite(ctx context.Context, kind, namespace, name string, rv uint64) (runtime.Object, error) {
-	var written runtime.Object
-	err := c.waitFor(ctx, func() bool {
-		if c.rv < rv {
-			return false
-		}
-		if obj, ok := c.objects[kind][namespace][name]; ok && resourceVersionOf(obj) == rv {
-			written = obj.DeepCopyObject()
-		}
-		return true
-	})
-	return written, err
 }
 
 // AwaitDeletion blocks until the cache shows the deletion of the object with the given uid:

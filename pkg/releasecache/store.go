@@ -238,5 +238,8 @@ func (c *Cache) advanceLocked(rv uint64) {
 	if rv > c.rv {
 		c.rv = rv
 	}
+	if len(c.written) > 0 {
+		c.forgetWrittenLocked()
+	}
 	c.notifyLocked()
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 )
 
 func TestWaitForResourceVersion(t *testing.T) {
@@ -152,37 +152,51 @@ func TestAwaitDeletion(t *testing.T) {
 	}
 }
 
-func TestAwaitWriteReturnsTheCachedConversion(t *testing.T) {
+func TestRecordedWritesServeReadsOfTheirRevisionUntilTheWatchDeliversThem(t *testing.T) {
 	c := New(testConverter, 10, time.Minute)
 	s := (*store)(c)
 	_ = s.Replace(nil, "10")
-	done := make(chan runtime.Object, 1)
-	go func() {
-		obj, err := c.AwaitWrite(context.Background(), "K", "a", "x", 11)
-		if err != nil {
-			t.Error(err)
-		}
-		done <- obj
-	}()
+	events, err := c.Watch(WatchOptions{Kind: "K", Matches: everything, NewObject: newObject, ResourceVersion: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Stop()
+
+	obj, ok := c.RecordWrite(release("a", "x", 11, map[string]string{"kind": "K"}))
+	if !ok || nameOf(obj) != "x" || resourceVersionOf(obj) != 11 {
+		t.Fatalf("the write's own conversion: %v %v", obj, ok)
+	}
+	if got, ok := c.GetAtLeast("K", "a", "x", 11); !ok || resourceVersionOf(got) != 11 {
+		t.Errorf("a read of the written revision before the watch delivers it: %v %v", got, ok)
+	}
+	if _, ok := c.GetAtLeast("K", "a", "x", 12); ok {
+		t.Error("a read of a newer revision must not be served by an older write")
+	}
+	if _, ok := c.Get("K", "a", "x"); ok {
+		t.Error("lists and plain reads follow the watch alone: the write is not in the cache yet")
+	}
+	if objects, _ := c.List("K", "a"); len(objects) != 0 {
+		t.Errorf("lists follow the watch alone, got %d objects", len(objects))
+	}
+	if _, ok := c.RecordWrite(release("a", "y", 12, nil)); ok {
+		t.Error("a release no kind converts is not recorded")
+	}
+
+	// The watch delivers it: one ADDED event, as for any change, and the record is let go.
 	_ = s.Add(release("a", "x", 11, map[string]string{"kind": "K"}))
-	select {
-	case obj := <-done:
-		if obj == nil || nameOf(obj) != "x" || resourceVersionOf(obj) != 11 {
-			t.Fatalf("the written revision: %v", obj)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("waiter not woken by the write")
+	if e := recv(t, events); e.Type != watch.Added || nameOf(e.Object) != "x" {
+		t.Errorf("the watch's event for the write: %s %s", e.Type, nameOf(e.Object))
 	}
-	// A newer revision replaced it: the writer must convert its own, nothing is returned.
-	_ = s.Update(release("a", "x", 12, map[string]string{"kind": "K"}))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if obj, err := c.AwaitWrite(ctx, "K", "a", "x", 11); err != nil || obj != nil {
-		t.Errorf("an older revision than the cached one: %v %v", obj, err)
+	if len(c.written) != 0 {
+		t.Errorf("a write the watch delivered must be forgotten, %d held", len(c.written))
 	}
-	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel2()
-	if _, err := c.AwaitWrite(short, "K", "a", "x", 13); err == nil {
-		t.Error("waiting for a future revision returned before it arrived")
+	_ = s.Update(release("a", "x", 12, map[string]string{"kind": "K", "v": "2"}))
+	if got, ok := c.GetAtLeast("K", "a", "x", 11); !ok || resourceVersionOf(got) != 12 {
+		t.Errorf("a newer revision from the watch answers a read of an older one: %v %v", got, ok)
+	}
+
+	// A write the watch has already passed is answered but not recorded.
+	if _, ok := c.RecordWrite(release("a", "x", 12, map[string]string{"kind": "K", "v": "2"})); !ok || len(c.written) != 0 {
+		t.Errorf("a write at or behind the watch must not be recorded: %v, %d held", ok, len(c.written))
 	}
 }
