@@ -19,7 +19,7 @@ import (
 const profileSeconds = 10
 
 // profiles records the server's heap (after a collection, what the cache holds once the run is
-// over) and its CPU profile (its /debug/pprof) while GETs, then merge patches, run through the
+// over) and its CPU profile (its /debug/pprof) while GETs, then merge patches, then creates and deletes, run through the
 // aggregator from the mixed workload's workers, into --profile-dir: `go tool pprof -top <file>`
 // shows where the server's memory and time go.
 func (b *bench) profiles(ctx context.Context) error {
@@ -54,6 +54,17 @@ func (b *bench) profiles(ctx context.Context) error {
 			_, err := b.cozy(kc).Namespace(ns).Patch(ctx, name, types.MergePatchType,
 				[]byte(fmt.Sprintf(`{"metadata":{"labels":{"seq":"%d"}}}`, rng.Int())), metav1.PatchOptions{})
 			return err
+		}},
+		{"create-delete", func(rng *rand.Rand) error {
+			// Each worker creates an object of its own and deletes it again.
+			kc := kindCases[bucketIndex]
+			ns := namespace(rng.Intn(b.cfg.namespaces), b.cfg.namespaces)
+			obj := kc.example.DeepCopy()
+			obj.SetName(fmt.Sprintf("prof-%d", rng.Int63()))
+			if _, err := b.cozy(kc).Namespace(ns).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+				return err
+			}
+			return b.cozy(kc).Namespace(ns).Delete(ctx, obj.GetName(), metav1.DeleteOptions{})
 		}},
 	} {
 		path := filepath.Join(b.cfg.profileDir, "cpu-"+p.name+".pb.gz")
