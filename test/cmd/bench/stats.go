@@ -7,17 +7,32 @@ import (
 	"time"
 )
 
-// sample runs op n times sequentially and returns the latencies in milliseconds.
-func sample(n int, op func(i int) error) ([]float64, error) {
-	out := make([]float64, 0, n)
-	for i := 0; i < n; i++ {
+// samplePair runs cozy and direct n times each, interleaved (which one goes first alternates), and
+// returns their latencies in milliseconds. On a shared 2-core machine whose speed drifts by tens of
+// percent within minutes, measuring the two paths side by side keeps the drift out of the ratio.
+func samplePair(n int, cozy, direct func(i int) error) (cozyMs, directMs []float64, err error) {
+	cozyMs, directMs = make([]float64, 0, n), make([]float64, 0, n)
+	timed := func(op func(int) error, i int, into *[]float64) error {
 		start := time.Now()
 		if err := op(i); err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, float64(time.Since(start).Microseconds())/1000)
+		*into = append(*into, float64(time.Since(start).Microseconds())/1000)
+		return nil
 	}
-	return out, nil
+	for i := 0; i < n; i++ {
+		a, b, intoA, intoB := cozy, direct, &cozyMs, &directMs
+		if i%2 == 1 {
+			a, b, intoA, intoB = direct, cozy, &directMs, &cozyMs
+		}
+		if err := timed(a, i, intoA); err != nil {
+			return nil, nil, err
+		}
+		if err := timed(b, i, intoB); err != nil {
+			return nil, nil, err
+		}
+	}
+	return cozyMs, directMs, nil
 }
 
 func percentile(values []float64, p float64) float64 {

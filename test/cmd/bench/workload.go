@@ -133,18 +133,18 @@ func (b *bench) gets(ctx context.Context) error { return b.compareGets(ctx, "GET
 // compareGets samples GETs of random seeded objects through cozy and the same releases straight
 // from kube-apiserver.
 func (b *bench) compareGets(ctx context.Context, name string, cozy func(kindCase) dynamic.NamespaceableResourceInterface) error {
+	// Both paths read the same objects, in the same order.
 	rng := rand.New(rand.NewSource(1))
-	pick := func() (kindCase, string, string) { return b.object(rng.Intn(b.cfg.objects)) }
-	through, err := sample(b.cfg.samples, func(int) error {
-		kc, ns, name := pick()
+	picks := make([]int, b.cfg.samples)
+	for i := range picks {
+		picks[i] = rng.Intn(b.cfg.objects)
+	}
+	through, direct, err := samplePair(b.cfg.samples, func(i int) error {
+		kc, ns, name := b.object(picks[i])
 		_, err := cozy(kc).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 		return err
-	})
-	if err != nil {
-		return err
-	}
-	direct, err := sample(b.cfg.samples, func(int) error {
-		kc, ns, name := pick()
+	}, func(i int) error {
+		kc, ns, name := b.object(picks[i])
 		_, err := b.direct().Namespace(ns).Get(ctx, kc.prefix+name, metav1.GetOptions{})
 		return err
 	})
@@ -166,14 +166,10 @@ func (b *bench) lists(ctx context.Context) error {
 		{"LIST one namespace", func(i int) string { return namespace(i, b.cfg.namespaces) }, b.cfg.samples},
 		{"LIST all namespaces", func(int) string { return "" }, max(5, b.cfg.samples/30)},
 	} {
-		cozy, err := sample(c.samples, func(i int) error {
+		cozy, direct, err := samplePair(c.samples, func(i int) error {
 			_, err := b.cozy(kc).Namespace(c.ns(i)).List(ctx, metav1.ListOptions{})
 			return err
-		})
-		if err != nil {
-			return err
-		}
-		direct, err := sample(c.samples, func(i int) error {
+		}, func(i int) error {
 			_, err := b.direct().Namespace(c.ns(i)).List(ctx, selector)
 			return err
 		})
@@ -205,14 +201,10 @@ func (b *bench) writes(ctx context.Context) error {
 	cozyClient, directClient := b.cozy(kc).Namespace("bench-writes"), b.direct().Namespace("bench-writes")
 	patch := func(i int) []byte { return []byte(fmt.Sprintf(`{"metadata":{"labels":{"seq":"%d"}}}`, i)) }
 
-	cozyCreate, err := sample(n, func(i int) error {
+	cozyCreate, directCreate, err := samplePair(n, func(i int) error {
 		_, err := cozyClient.Create(ctx, newObject(fmt.Sprint("c-", i)), metav1.CreateOptions{})
 		return err
-	})
-	if err != nil {
-		return err
-	}
-	directCreate, err := sample(n, func(i int) error {
+	}, func(i int) error {
 		hr, err := newRelease(fmt.Sprint("d-", i))
 		if err == nil {
 			_, err = directClient.Create(ctx, hr, metav1.CreateOptions{})
@@ -222,25 +214,19 @@ func (b *bench) writes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cozyUpdate, err := sample(n, func(i int) error {
+	cozyUpdate, directUpdate, err := samplePair(n, func(i int) error {
 		_, err := cozyClient.Patch(ctx, fmt.Sprint("c-", i), types.MergePatchType, patch(i), metav1.PatchOptions{})
 		return err
-	})
-	if err != nil {
-		return err
-	}
-	directUpdate, err := sample(n, func(i int) error {
+	}, func(i int) error {
 		_, err := directClient.Patch(ctx, kc.prefix+fmt.Sprint("d-", i), types.MergePatchType, patch(i), metav1.PatchOptions{})
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	cozyDelete, err := sample(n, func(i int) error { return cozyClient.Delete(ctx, fmt.Sprint("c-", i), metav1.DeleteOptions{}) })
-	if err != nil {
-		return err
-	}
-	directDelete, err := sample(n, func(i int) error {
+	cozyDelete, directDelete, err := samplePair(n, func(i int) error {
+		return cozyClient.Delete(ctx, fmt.Sprint("c-", i), metav1.DeleteOptions{})
+	}, func(i int) error {
 		return directClient.Delete(ctx, kc.prefix+fmt.Sprint("d-", i), metav1.DeleteOptions{})
 	})
 	if err != nil {
@@ -257,11 +243,7 @@ func (b *bench) aggregatorToll(ctx context.Context) error {
 	get := func(path string) func(int) error {
 		return func(int) error { return rc.Get().AbsPath(path).Do(ctx).Error() }
 	}
-	cozy, err := sample(b.cfg.samples, get("/apis/apps.cozy.io/v1alpha1"))
-	if err != nil {
-		return err
-	}
-	direct, err := sample(b.cfg.samples, get("/apis/helm.toolkit.fluxcd.io/v2"))
+	cozy, direct, err := samplePair(b.cfg.samples, get("/apis/apps.cozy.io/v1alpha1"), get("/apis/helm.toolkit.fluxcd.io/v2"))
 	if err != nil {
 		return err
 	}
