@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
@@ -75,7 +76,8 @@ func (b *bench) withoutAggregator(ctx context.Context) error {
 	})
 }
 
-// cpu measures the server's CPU per 1,000 GETs, LISTs of one namespace and writes.
+// cpu measures the server's CPU per 1,000 GETs, LISTs of one namespace, creates, updates and
+// deletes.
 func (b *bench) cpu(ctx context.Context) error {
 	rng := rand.New(rand.NewSource(2))
 	n := b.cfg.samples
@@ -98,6 +100,12 @@ func (b *bench) cpu(ctx context.Context) error {
 		obj := kc.example.DeepCopy()
 		obj.SetName(fmt.Sprint("cpu-", i))
 		_, err := writes.Create(ctx, obj, metav1.CreateOptions{})
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := b.cpuPer1k("updates (merge patch)", n, func(i int) error {
+		_, err := writes.Patch(ctx, fmt.Sprint("cpu-", i), types.MergePatchType, []byte(fmt.Sprintf(`{"metadata":{"labels":{"seq":"%d"}}}`, i)), metav1.PatchOptions{})
 		return err
 	}); err != nil {
 		return err
