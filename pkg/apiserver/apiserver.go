@@ -137,6 +137,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	releases := dyn.Resource(release.HelmReleaseGVR)
 	releaseCache := releasecache.New(converter(c.extra.Kinds), c.extra.EventLogSize, c.extra.BookmarkInterval)
 	releaseCache.LimitEventLogBytes(c.extra.EventLogBytes)
+	releasecache.RegisterMetrics()
 	gate, err := tenancy.NewChecker(c.extra.TenantSelector, c.generic.SharedInformerFactory.Core().V1().Namespaces().Lister(), kube)
 	if err != nil {
 		return nil, err

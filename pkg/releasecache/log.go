@@ -29,6 +29,7 @@ func (l *eventLog) add(e Event) {
 	l.events[(l.start+l.size)%len(l.events)] = e
 	l.size++
 	l.bytes += e.retained
+	l.recordSize()
 }
 
 // dropOldest forgets the oldest event and lets go of the objects it held.
@@ -69,4 +70,5 @@ func (l *eventLog) since(rv uint64) ([]Event, bool) {
 func (l *eventLog) reset(rv uint64) {
 	clear(l.events)
 	l.start, l.size, l.horizon, l.bytes = 0, 0, rv, 0
+	l.recordSize()
 }

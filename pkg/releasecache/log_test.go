@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/component-base/metrics/testutil"
 )
 
 // paddedRelease is a release of kind K whose values carry pad bytes, so its size is known; a label
@@ -20,6 +21,7 @@ func paddedRelease(name string, rv, pad int) *unstructured.Unstructured {
 }
 
 func TestEventLogIsBoundedByTheBytesOfOldVersions(t *testing.T) {
+	RegisterMetrics()
 	c := New(testConverter, 100, time.Minute)
 	size := approximateSize(paddedRelease("o0", 11, 1000).Object) // every version below is this size
 	// Room for two replaced versions, not three.
@@ -38,6 +40,11 @@ func TestEventLogIsBoundedByTheBytesOfOldVersions(t *testing.T) {
 	if c.log.size != 2 || c.log.bytes != 2*size || c.log.horizon != 18 {
 		t.Fatalf("want the last two changes (19, 20) of %d bytes each and the horizon at 18, got %d events, %d bytes, horizon %d",
 			size, c.log.size, c.log.bytes, c.log.horizon)
+	}
+	events, _ := testutil.GetGaugeMetricValue(eventLogEvents)
+	retained, _ := testutil.GetGaugeMetricValue(eventLogBytes)
+	if events != 2 || retained != float64(2*size) {
+		t.Errorf("the metrics must show the log: want 2 events and %d bytes, got %v and %v", 2*size, events, retained)
 	}
 	live := 0
 	for _, e := range c.log.events {

@@ -102,12 +102,22 @@ func (b *bench) memory(baseline serverMemory, when string) func(context.Context)
 				count++
 			}
 		}
+		logEvents, err := b.serverMetric(ctx, "cozy_apiserver_watch_event_log_events")
+		if err != nil {
+			return err
+		}
+		logBytes, err := b.serverMetric(ctx, "cozy_apiserver_watch_event_log_retained_bytes")
+		if err != nil {
+			return err
+		}
 		growth := mem.live - baseline.live
 		b.rep.add("server RSS "+when, "MiB", mem.rss/(1<<20), 0, "")
 		b.rep.add("server heap in use "+when, "MiB", mem.heapInUse/(1<<20), 0,
 			fmt.Sprintf("%.1f MiB before seeding; garbage included", baseline.heapInUse/(1<<20)))
 		b.rep.add("server live heap "+when, "MiB", mem.live/(1<<20), 0,
 			fmt.Sprintf("%.1f MiB before seeding; after a collection", baseline.live/(1<<20)))
+		b.rep.add("watch event log "+when, "MiB", logBytes/(1<<20), 0,
+			fmt.Sprintf("%.0f events; estimated old versions only the log keeps (--watch-event-log-bytes)", logEvents))
 		b.rep.add("live heap growth per cached object "+when, "KiB", growth/count/1024, 0, fmt.Sprintf("%.0f objects", count))
 		b.rep.add("live heap growth / serialized size "+when, "x", growth/serialized, 0,
 			fmt.Sprintf("%.1f MiB of JSON cached (target 2); heap in use: %.2f x", serialized/(1<<20), (mem.heapInUse-baseline.heapInUse)/serialized))
