@@ -152,13 +152,16 @@ func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptio
 	}
 	switch {
 	case options.SendInitialEvents != nil && *options.SendInitialEvents:
-		if err := r.awaitResourceVersion(ctx, options.ResourceVersion); err != nil {
+		if err := r.awaitInitialState(ctx, opts.Namespace, options.ResourceVersion); err != nil {
 			return nil, err
 		}
 		opts.InitialEvents = true
 		opts.InitialEventsEndBookmark = options.AllowWatchBookmarks
 	case rv == 0 && (options.SendInitialEvents == nil):
 		// "" and "0" start from the current state, delivered as ADDED events.
+		if err := r.awaitInitialState(ctx, opts.Namespace, options.ResourceVersion); err != nil {
+			return nil, err
+		}
 		opts.InitialEvents = true
 	case rv == 0:
 		// sendInitialEvents=false without a resourceVersion: only changes from now on.
@@ -169,6 +172,17 @@ func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptio
 		opts.ResourceVersion = rv
 	}
 	return r.cache.Watch(opts)
+}
+
+// awaitInitialState makes the state a watch starts with as recent as its resourceVersion asks: as a
+// consistent LIST's without one (every write committed before the watch, whichever replica or
+// client made it, as kube-apiserver's watch without a resourceVersion), the cache as it is for
+// "0", at least that version otherwise.
+func (r *REST) awaitInitialState(ctx context.Context, namespace, resourceVersion string) error {
+	if resourceVersion == "" {
+		return r.awaitConsistent(ctx, namespace)
+	}
+	return r.awaitResourceVersion(ctx, resourceVersion)
 }
 
 // scopeFor decides a list or watch on the user's own rights (see package crossnamespace): nil

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -82,6 +83,27 @@ func metadataOf(dyn *dynamicfake.FakeDynamicClient) metadata.Getter {
 			return true, nil, err
 		}
 		return true, m, nil
+	})
+	fake.PrependReactor("list", "helmreleases", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		listed, err := dyn.Tracker().List(release.HelmReleaseGVR, release.HelmReleaseGVK, a.GetNamespace())
+		if err != nil {
+			return true, nil, err
+		}
+		// The fake metadata client takes a metav1.List of PartialObjectMetadata and filters it.
+		out := &metav1.List{}
+		var newest uint64
+		for _, item := range listed.(*unstructured.UnstructuredList).Items {
+			m := &metav1.PartialObjectMetadata{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(item.Object["metadata"].(map[string]any), &m.ObjectMeta); err != nil {
+				return true, nil, err
+			}
+			rv, _ := releasecache.ParseResourceVersion(m.ResourceVersion)
+			newest = max(newest, rv)
+			out.Items = append(out.Items, runtime.RawExtension{Object: m})
+		}
+		// The fake has no revision of its own: the list is as new as its newest release.
+		out.ResourceVersion = strconv.FormatUint(newest, 10)
+		return true, out, nil
 	})
 	return fake.Resource(release.HelmReleaseGVR)
 }
@@ -292,5 +314,34 @@ func TestDeleteWithoutFinalizersAnswersAtOnceAndRetriesAfterARace(t *testing.T) 
 	}
 	if _, err := r.Get(ctx, "gone", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("a consistent read after the delete: want 404, got %v", err)
+	}
+}
+
+func TestWatchWithoutResourceVersionStartsFromAConsistentState(t *testing.T) {
+	dyn := newFakeReleases()
+	// The cache's upstream watch delivers nothing after the initial list: it lags behind writes.
+	dyn.PrependWatchReactor("helmreleases", func(clienttesting.Action) (bool, watch.Interface, error) {
+		return true, watch.NewFake(), nil
+	})
+	r, ctx := newBucketRESTOn(t, dyn)
+	// A write acknowledged to someone (another replica, another client) that this cache has not
+	// seen.
+	if err := dyn.Tracker().Add(bucketRelease(t, "late", "20", nil)); err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	for _, opts := range []*metainternalversion.ListOptions{
+		{SendInitialEvents: &yes, AllowWatchBookmarks: true, ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan},
+		{},
+	} {
+		w, err := r.Watch(ctx, opts)
+		if err == nil {
+			// Starting from a state without the acknowledged write would hide it from the client.
+			w.Stop()
+			t.Fatalf("a watch without resourceVersion (%+v) started from a cache that lacks an acknowledged write", opts)
+		}
+		if !apierrors.IsTimeout(err) {
+			t.Errorf("want a 504 while the cache cannot catch up, got %v", err)
+		}
 	}
 }
