@@ -42,14 +42,14 @@ func (r *REST) translateError(err error, name string) error {
 	return &apierrors.StatusError{ErrStatus: s}
 }
 
-// checkPreconditions applies a delete's uid and resourceVersion preconditions to the release with
-// k8s.io/apiserver's own check, answering 409 as kube-apiserver's storage does.
 // releaseMeta is a release read whole or as metadata only.
 type releaseMeta interface {
 	runtime.Object
 	metav1.Object
 }
 
+// checkPreconditions applies a delete's uid and resourceVersion preconditions to the release with
+// k8s.io/apiserver's own check, answering 409 as kube-apiserver's storage does.
 func checkPreconditions(resource schema.GroupResource, name string, hr releaseMeta, p *metav1.Preconditions) error {
 	if p == nil {
 		return nil
