@@ -40,26 +40,10 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 func (r *REST) deleteOnce(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (result runtime.Object, gone, raced bool, err error) {
 	namespace := genericapirequest.NamespaceValue(ctx)
 	// The release's metadata is all a delete needs from kube-apiserver; the object it validates
-	// and returns is the cached conversion of that revision, or of the whole release read when the
-	// cache does not hold it.
-	var hr releaseMeta
-	hr, err = r.releaseMetadata(ctx, namespace, name)
+	// and returns is the cached conversion of that revision (see readCurrent).
+	obj, hr, err := r.readCurrent(ctx, namespace, name)
 	if err != nil {
 		return nil, false, false, err
-	}
-	obj, cached := r.cachedAtLeast(namespace, name, hr.GetResourceVersion())
-	if !cached {
-		whole, err := r.releases.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{})
-		if err == nil && !r.kind.Owns(whole) {
-			err = apierrors.NewNotFound(r.resource, name)
-		}
-		if err != nil {
-			return nil, false, false, r.translateError(err, name)
-		}
-		if obj, err = r.toObject(ctx, whole); err != nil {
-			return nil, false, false, err
-		}
-		hr = whole
 	}
 	if err := checkPreconditions(r.resource, name, hr, options.Preconditions); err != nil {
 		return nil, false, false, err

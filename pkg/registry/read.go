@@ -215,32 +215,40 @@ func visibleNamespaces(scope *crossnamespace.Scope, objects []runtime.Object) ma
 	return scope.Decide(namespaces)
 }
 
-// getConsistent makes a GET without resourceVersion consistent: it asks kube-apiserver for the
-// release's metadata only (a quorum read, as the full release would be, at a fraction of its
-// decoding cost) and serves the cached conversion once the cache holds that revision or a newer
-// one. Only when the cache cannot show it in time (or never will: a release it does not convert)
-// is the whole release read and converted.
+// getConsistent makes a GET without resourceVersion consistent: see readCurrent.
 func (r *REST) getConsistent(ctx context.Context, namespace, name string) (runtime.Object, error) {
+	obj, _, err := r.readCurrent(ctx, namespace, name)
+	return obj, err
+}
+
+// readCurrent returns the object at its release's current revision, and the release as read: it
+// asks kube-apiserver for the release's metadata only (a quorum read, as the full release would
+// be, at a fraction of its decoding cost) and serves the cached conversion once the cache holds
+// that revision or a newer one. Only when the cache cannot show it in time (or never will: a
+// release it does not convert) is the whole release read and converted; then the whole release is
+// returned with it.
+func (r *REST) readCurrent(ctx context.Context, namespace, name string) (runtime.Object, releaseMeta, error) {
 	m, err := r.releaseMetadata(ctx, namespace, name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if obj, ok := r.cachedAtLeast(namespace, name, m.GetResourceVersion()); ok {
-		return obj, nil
+		return obj, m, nil
 	}
 	if r.awaitResourceVersion(ctx, m.GetResourceVersion()) == nil {
 		if obj, ok := r.cachedAtLeast(namespace, name, m.GetResourceVersion()); ok {
-			return obj, nil
+			return obj, m, nil
 		}
 	}
 	hr, err := r.releases.Namespace(namespace).Get(ctx, r.kind.ReleaseName(name), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) || (err == nil && !r.kind.Owns(hr)) {
-		return nil, apierrors.NewNotFound(r.resource, name)
+		return nil, nil, apierrors.NewNotFound(r.resource, name)
 	}
 	if err != nil {
-		return nil, r.translateError(err, name)
+		return nil, nil, r.translateError(err, name)
 	}
-	return r.toObject(ctx, hr)
+	obj, err := r.toObject(ctx, hr)
+	return obj, hr, err
 }
 
 // cachedAtLeast returns a copy of the cached object if it is of the given revision or newer (from
