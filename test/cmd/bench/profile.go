@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -68,21 +67,17 @@ func (b *bench) profiles(ctx context.Context) error {
 		}},
 	} {
 		path := filepath.Join(b.cfg.profileDir, "cpu-"+p.name+".pb.gz")
-		runCtx, stop := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		for w := 0; w < b.cfg.concurrency; w++ {
-			wg.Add(1)
-			go func(seed int64) {
-				defer wg.Done()
-				rng := rand.New(rand.NewSource(seed))
-				for runCtx.Err() == nil {
-					_ = p.op(rng)
-				}
-			}(int64(w))
-		}
+		until, stop := context.WithCancel(ctx)
+		load := make(chan error, 1)
+		go func() {
+			_, err := b.runWorkers(until, 0, p.op)
+			load <- err
+		}()
 		err := b.fetchProfile(ctx, fmt.Sprintf("/debug/pprof/profile?seconds=%d", profileSeconds), path)
 		stop()
-		wg.Wait()
+		if loadErr := <-load; err == nil && loadErr != nil {
+			err = fmt.Errorf("load for the %s profile: %w", p.name, loadErr)
+		}
 		if err != nil {
 			return err
 		}
