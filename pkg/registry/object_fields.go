@@ -5,6 +5,7 @@ import (
 	"reflect"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -32,6 +33,15 @@ func statusOf(obj runtime.Object) (reflect.Value, bool) { return topField(obj, "
 // specContent is the object's spec as JSON-shaped data under "spec", the form schema validation
 // and defaulting work on.
 func specContent(obj runtime.Object) (map[string]any, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		// A defined kind's object is its JSON already: validation and defaulting work on it in
+		// place, as apiextensions-apiserver's do on a custom resource.
+		spec, found := u.Object["spec"]
+		if !found {
+			return map[string]any{}, nil
+		}
+		return map[string]any{"spec": spec}, nil
+	}
 	spec, ok := topField(obj, "Spec")
 	if !ok {
 		return nil, fmt.Errorf("%T has no spec", obj)
@@ -51,6 +61,14 @@ func specContent(obj runtime.Object) (map[string]any, error) {
 
 // setSpecContent replaces the object's spec with JSON-shaped data under "spec".
 func setSpecContent(obj runtime.Object, content map[string]any) error {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		if spec, found := content["spec"]; found {
+			u.Object["spec"] = spec
+		} else {
+			delete(u.Object, "spec")
+		}
+		return nil
+	}
 	spec, ok := topField(obj, "Spec")
 	if !ok {
 		return fmt.Errorf("%T has no spec", obj)
@@ -87,18 +105,35 @@ func ModelName(obj runtime.Object) (string, error) {
 
 // sameSpec reports whether two objects of a kind have semantically equal specs.
 func sameSpec(a, b runtime.Object) bool {
+	if ua, ok := a.(*unstructured.Unstructured); ok {
+		ub, ok := b.(*unstructured.Unstructured)
+		return ok && apiequality.Semantic.DeepEqual(ua.Object["spec"], ub.Object["spec"])
+	}
 	specA, okA := topField(a, "Spec")
 	specB, okB := topField(b, "Spec")
 	return okA && okB && apiequality.Semantic.DeepEqual(specA.Interface(), specB.Interface())
 }
 
 func clearStatus(obj runtime.Object) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		delete(u.Object, "status")
+		return
+	}
 	if status, ok := statusOf(obj); ok {
 		status.SetZero()
 	}
 }
 
 func copyStatus(obj, from runtime.Object) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		delete(u.Object, "status")
+		if src, ok := from.(*unstructured.Unstructured); ok {
+			if status, found := src.Object["status"]; found {
+				u.Object["status"] = runtime.DeepCopyJSONValue(status)
+			}
+		}
+		return
+	}
 	dst, ok := statusOf(obj)
 	src, srcOK := statusOf(from)
 	if ok && srcOK && dst.Type() == src.Type() {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apiextensions-apiserver/pkg/registry/customresource/tableconvertor"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -21,9 +20,6 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/pkg/releasecache"
 )
-
-// Category groups all apps.cozy.io kinds, so `kubectl get cozy` lists them together.
-const Category = "cozy"
 
 // visibilityTimeout bounds how long a delete waits for the cache to show it before answering from
 // kube-apiserver.
@@ -74,15 +70,7 @@ var (
 
 // NewREST returns the storage for one kind, validated and defaulted by specSchema.
 func NewREST(kind *release.Kind, gv schema.GroupVersion, typer runtime.ObjectTyper, specSchema SpecSchema, backend Backend) (*REST, error) {
-	columns := []apiextensionsv1.CustomResourceColumnDefinition{
-		{Name: "Ready", Type: "string", JSONPath: `.status.conditions[?(@.type=="Ready")].status`, Description: "Whether the application is installed and healthy"},
-		{Name: "Version", Type: "string", JSONPath: ".status.version", Description: "Installed chart version"},
-	}
-	for _, col := range kind.PrinterColumns {
-		columns = append(columns, apiextensionsv1.CustomResourceColumnDefinition{Name: col.Name, Type: col.Type, JSONPath: col.JSONPath, Description: col.Description})
-	}
-	columns = append(columns, apiextensionsv1.CustomResourceColumnDefinition{Name: "Age", Type: "date", JSONPath: ".metadata.creationTimestamp"})
-	tc, err := tableconvertor.New(columns)
+	tc, err := tableconvertor.New(kind.TableColumns())
 	if err != nil {
 		return nil, fmt.Errorf("table columns of %s: %w", kind, err)
 	}
@@ -116,7 +104,7 @@ func (r *REST) NamespaceScoped() bool { return true }
 func (r *REST) ShortNames() []string { return r.kind.ShortNames }
 
 // Categories puts every kind in the "cozy" category.
-func (r *REST) Categories() []string { return []string{Category} }
+func (r *REST) Categories() []string { return []string{release.Category} }
 
 // GetSingularName is the singular resource name kubectl resolves.
 func (r *REST) GetSingularName() string { return r.kind.Singular }

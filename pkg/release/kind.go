@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -30,6 +31,10 @@ type Kind struct {
 	ApplicationKind string
 	// Chart is how Flux installs the kind; operators may override it with a config file.
 	Chart Chart
+	// ReleaseLabels are labels every new release of the kind gets (an ApplicationDefinition's
+	// release.labels, e.g. the Flux shard or the tenant-module marker). A label a release already
+	// carries is left as it is, so an operator may move a release to another shard.
+	ReleaseLabels map[string]string
 	// New returns an empty object of the kind; NewList an empty list.
 	New     func() runtime.Object
 	NewList func() runtime.Object
@@ -64,6 +69,22 @@ type PrinterColumn struct {
 	Type        string
 	JSONPath    string
 	Description string
+}
+
+// Category groups all apps.cozy.io kinds, so `kubectl get cozy` lists them together.
+const Category = "cozy"
+
+// TableColumns are the kind's columns in `kubectl get`, as a CRD's additionalPrinterColumns:
+// READY and VERSION for every kind, then the kind's own, then AGE.
+func (k *Kind) TableColumns() []apiextensionsv1.CustomResourceColumnDefinition {
+	columns := []apiextensionsv1.CustomResourceColumnDefinition{
+		{Name: "Ready", Type: "string", JSONPath: `.status.conditions[?(@.type=="Ready")].status`, Description: "Whether the application is installed and healthy"},
+		{Name: "Version", Type: "string", JSONPath: ".status.version", Description: "Installed chart version"},
+	}
+	for _, col := range k.PrinterColumns {
+		columns = append(columns, apiextensionsv1.CustomResourceColumnDefinition{Name: col.Name, Type: col.Type, JSONPath: col.JSONPath, Description: col.Description})
+	}
+	return append(columns, apiextensionsv1.CustomResourceColumnDefinition{Name: "Age", Type: "date", JSONPath: ".metadata.creationTimestamp"})
 }
 
 // MaxReleaseNameLength is Helm's limit on release names; Flux refuses longer HelmRelease names.

@@ -99,7 +99,7 @@ func (k *Kind) decodeContent(hr *unstructured.Unstructured) (runtime.Object, *Un
 	}
 	obj := k.New()
 	if err == nil {
-		err = runtime.DefaultUnstructuredConverter.FromUnstructured(content, obj)
+		err = setContent(obj, content)
 	}
 	if err == nil {
 		return obj, nil
@@ -123,12 +123,31 @@ func (k *Kind) decodeContent(hr *unstructured.Unstructured) (runtime.Object, *Un
 	}
 	status["conditions"] = kept
 	obj = k.New()
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(map[string]any{"status": status}, obj); err != nil {
+	if err := setContent(obj, map[string]any{"status": status}); err != nil {
 		// Flux's status did not decode either: only the condition is left.
 		obj = k.New()
-		_ = runtime.DefaultUnstructuredConverter.FromUnstructured(map[string]any{"status": map[string]any{"conditions": kept[:1]}}, obj)
+		_ = setContent(obj, map[string]any{"status": map[string]any{"conditions": kept[:1]}})
 	}
 	return obj, unreadable
+}
+
+// setContent fills an empty object of the kind with {"spec": ..., "status": ...}: a typed kind's
+// Go struct by conversion, a defined kind's unstructured object as it is (its spec must be a JSON
+// object, as the HelmRelease's values are for Flux).
+func setContent(obj runtime.Object, content map[string]any) error {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return runtime.DefaultUnstructuredConverter.FromUnstructured(content, obj)
+	}
+	for key, value := range content {
+		if key == "spec" {
+			if _, isObject := value.(map[string]any); !isObject {
+				return fmt.Errorf("spec: expected an object, got %T", value)
+			}
+		}
+		u.Object[key] = value
+	}
+	return nil
 }
 
 // projectStatus maps Flux's HelmRelease status onto the shared AppStatus fields and adds the

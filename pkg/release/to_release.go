@@ -42,6 +42,11 @@ func (k *Kind) ApplyTo(obj runtime.Object, hr *unstructured.Unstructured) error 
 			labels[ShardingLabel] = k.Chart.ShardingKey
 		}
 	}
+	for key, value := range k.ReleaseLabels {
+		if _, set := labels[key]; !set {
+			labels[key] = value
+		}
+	}
 	hr.SetLabels(labels)
 
 	annotations := withUserKeys(hr.GetAnnotations(), m.GetAnnotations())

@@ -57,6 +57,25 @@ func specSchema(getDefinitions common.GetOpenAPIDefinitions, kindModel string) (
 	return &props, nil
 }
 
+// ModelSchema is the CRD-style schema of the Go type whose OpenAPI model name is model, with every
+// $ref inlined: how a part the typed kinds share (their status) is described to a defined kind.
+func ModelSchema(getDefinitions common.GetOpenAPIDefinitions, model string) (*apiextensionsv1.JSONSchemaProps, error) {
+	defs := getDefinitions(func(name string) spec.Ref { return spec.MustCreateRef("#/definitions/" + name) })
+	resolved, err := inline(defs, model, map[string]bool{})
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(resolved)
+	if err != nil {
+		return nil, err
+	}
+	var props apiextensionsv1.JSONSchemaProps
+	if err := json.Unmarshal(raw, &props); err != nil {
+		return nil, fmt.Errorf("converting the OpenAPI of %s to a CRD schema: %w", model, err)
+	}
+	return &props, nil
+}
+
 // inline returns the definition of model as JSON-shaped data with references replaced by what
 // they point at.
 func inline(defs map[string]common.OpenAPIDefinition, model string, visiting map[string]bool) (map[string]any, error) {

@@ -41,20 +41,27 @@ func New(getDefinitions openapicommon.GetOpenAPIDefinitions, kindModel string) (
 	if err != nil {
 		return nil, err
 	}
+	return FromProps(kindModel, v1Props)
+}
+
+// FromProps builds the schema of {"spec": ...} from a CRD-style schema of that object (a typed
+// kind's, generated from its Go types, or a defined kind's, from its ApplicationDefinition). name
+// says whose schema it is in errors.
+func FromProps(name string, v1Props *apiextensionsv1.JSONSchemaProps) (*Schema, error) {
 	var internal apiextensions.JSONSchemaProps
 	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(v1Props, &internal, nil); err != nil {
-		return nil, fmt.Errorf("converting the schema of %s: %w", kindModel, err)
+		return nil, fmt.Errorf("converting the schema of %s: %w", name, err)
 	}
 	structural, err := schema.NewStructural(&internal)
 	if err != nil {
-		return nil, fmt.Errorf("the schema of %s is not structural: %w", kindModel, err)
+		return nil, fmt.Errorf("the schema of %s is not structural: %w", name, err)
 	}
 	if errs := schema.ValidateStructural(nil, structural); len(errs) > 0 {
-		return nil, fmt.Errorf("the schema of %s is not structural: %v", kindModel, errs.ToAggregate())
+		return nil, fmt.Errorf("the schema of %s is not structural: %v", name, errs.ToAggregate())
 	}
 	validator, _, err := apiservervalidation.NewSchemaValidator(&internal)
 	if err != nil {
-		return nil, fmt.Errorf("building the validator of %s: %w", kindModel, err)
+		return nil, fmt.Errorf("building the validator of %s: %w", name, err)
 	}
 	return &Schema{
 		limits:     DefaultLimits,
