@@ -25,6 +25,7 @@ import (
 	"k8s.io/klog/v2"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/catalog"
 	"github.com/cozystack/apps-apiserver/pkg/crossnamespace"
 	"github.com/cozystack/apps-apiserver/pkg/openapi"
 	"github.com/cozystack/apps-apiserver/pkg/registry"
@@ -102,7 +103,11 @@ func (cfg *Config) Complete() CompletedConfig {
 // New builds the server: it installs apps.cozy.io/v1alpha1 with one storage per kind and starts
 // the HelmRelease cache once the server runs. The server is ready only after the cache synced.
 func (c CompletedConfig) New() (*Server, error) {
-	c.generic.BuildHandlerChainFunc = buildHandlerChain
+	// Kinds defined by ApplicationDefinitions are served by the router in front of the typed kinds.
+	router := newKindRouter(c.extra.Kinds)
+	c.generic.BuildHandlerChainFunc = func(apiHandler http.Handler, cfg *genericapiserver.Config) http.Handler {
+		return buildHandlerChain(router.wrap(apiHandler), cfg)
+	}
 	// Lists and watches show the namespaces where the user may make them on their own rights.
 	var filter *crossnamespace.Filter
 	if authz := c.generic.Authorization.Authorizer; authz != nil {
@@ -135,7 +140,8 @@ func (c CompletedConfig) New() (*Server, error) {
 		}
 	}
 	releases := dyn.Resource(release.HelmReleaseGVR)
-	releaseCache := releasecache.New(converter(c.extra.Kinds), c.extra.EventLogSize, c.extra.BookmarkInterval)
+	releaseCache := releasecache.New(router.converter(), c.extra.EventLogSize, c.extra.BookmarkInterval)
+	router.onKindsChanged = releaseCache.Reconvert
 	releaseCache.LimitEventLogBytes(c.extra.EventLogBytes)
 	releasecache.RegisterMetrics()
 	gate, err := tenancy.NewChecker(c.extra.TenantSelector, c.generic.SharedInformerFactory.Core().V1().Namespaces().Lister(), kube)
@@ -178,6 +184,14 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", appsv1alpha1.GroupName, err)
 	}
+	if err := router.serveDefinedKinds(c.generic, generic, backend); err != nil {
+		return nil, err
+	}
+	definitions := catalog.New(dyn, c.extra.Kinds, router.publish, newEventRecorder(kube))
+	generic.AddPostStartHookOrDie("start-application-catalog", func(hook genericapiserver.PostStartHookContext) error {
+		go definitions.Run(hook)
+		return nil
+	})
 
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
@@ -213,27 +227,16 @@ func (c CompletedConfig) New() (*Server, error) {
 	return &Server{GenericAPIServer: generic, Cache: releaseCache}, nil
 }
 
-// converter routes each HelmRelease to its kind by the application-kind label and converts it
-// once.
-func converter(kinds []*release.Kind) releasecache.Converter {
-	byLabel := make(map[string]*release.Kind, len(kinds))
-	for _, k := range kinds {
-		byLabel[k.ApplicationKind] = k
+// convertRelease converts a HelmRelease of the kind into the object it stores.
+func convertRelease(kind *release.Kind, hr *unstructured.Unstructured) (string, runtime.Object, bool) {
+	obj, err := kind.ToObject(appsv1alpha1.SchemeGroupVersion, hr)
+	var unreadable *release.UnreadableError
+	if errors.As(err, &unreadable) {
+		// Served with a condition saying why, so its tenant sees it and can delete it.
+		klog.InfoS("HelmRelease values do not decode; serving the object with Ready=False", "namespace", hr.GetNamespace(), "name", hr.GetName(), "err", err)
+	} else if err != nil {
+		klog.ErrorS(err, "Ignoring HelmRelease that does not convert", "namespace", hr.GetNamespace(), "name", hr.GetName())
+		return "", nil, false
 	}
-	return func(hr *unstructured.Unstructured) (string, runtime.Object, bool) {
-		kind, ok := byLabel[hr.GetLabels()[release.LabelApplicationKind]]
-		if !ok {
-			return "", nil, false
-		}
-		obj, err := kind.ToObject(appsv1alpha1.SchemeGroupVersion, hr)
-		var unreadable *release.UnreadableError
-		if errors.As(err, &unreadable) {
-			// Served with a condition saying why, so its tenant sees it and can delete it.
-			klog.InfoS("HelmRelease values do not decode; serving the object with Ready=False", "namespace", hr.GetNamespace(), "name", hr.GetName(), "err", err)
-		} else if err != nil {
-			klog.ErrorS(err, "Ignoring HelmRelease that does not convert", "namespace", hr.GetNamespace(), "name", hr.GetName())
-			return "", nil, false
-		}
-		return kind.Kind, obj, true
-	}
+	return kind.Kind, obj, true
 }

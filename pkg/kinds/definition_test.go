@@ -141,14 +141,26 @@ func TestHostileDefinitionsAreRefusedWithAReason(t *testing.T) {
 		def  *ApplicationDefinition
 		want string
 	}{
-		"not JSON":       {definitionWithSchema(`{"type":`), "not a JSON object"},
-		"ref":            {definitionWithSchema(`{"type":"object","properties":{"a":{"$ref":"#/definitions/x"}}}`), "$ref is not supported"},
-		"deep":           {definitionWithSchema(deep), "deeper than"},
-		"huge":           {definitionWithSchema(`{"description":"` + strings.Repeat("x", MaxSchemaBytes) + `"}`), "bytes"},
-		"bad default":    {definitionWithSchema(`{"type":"object","properties":{"n":{"type":"integer","default":"x"}}}`), "default"},
-		"bad plural":     {func() *ApplicationDefinition { d := definitionWithSchema(`{}`); d.Spec.Application.Plural = "Widgets!"; return d }(), "plural"},
-		"bad prefix":     {func() *ApplicationDefinition { d := definitionWithSchema(`{}`); d.Spec.Release.Prefix = "Wid_"; return d }(), "prefix"},
-		"no chart":       {func() *ApplicationDefinition { d := definitionWithSchema(`{}`); d.Spec.Release.ChartRef = nil; return d }(), "chartRef"},
+		"not JSON":    {definitionWithSchema(`{"type":`), "not a JSON object"},
+		"ref":         {definitionWithSchema(`{"type":"object","properties":{"a":{"$ref":"#/definitions/x"}}}`), "$ref is not supported"},
+		"deep":        {definitionWithSchema(deep), "deeper than"},
+		"huge":        {definitionWithSchema(`{"description":"` + strings.Repeat("x", MaxSchemaBytes) + `"}`), "bytes"},
+		"bad default": {definitionWithSchema(`{"type":"object","properties":{"n":{"type":"integer","default":"x"}}}`), "default"},
+		"bad plural": {func() *ApplicationDefinition {
+			d := definitionWithSchema(`{}`)
+			d.Spec.Application.Plural = "Widgets!"
+			return d
+		}(), "plural"},
+		"bad prefix": {func() *ApplicationDefinition {
+			d := definitionWithSchema(`{}`)
+			d.Spec.Release.Prefix = "Wid_"
+			return d
+		}(), "prefix"},
+		"no chart": {func() *ApplicationDefinition {
+			d := definitionWithSchema(`{}`)
+			d.Spec.Release.ChartRef = nil
+			return d
+		}(), "chartRef"},
 		"not structural": {definitionWithSchema(`{"type":"object","properties":{"a":{"type":"string","patternProperties":{"x":{"type":"string"}}}}}`), "patternProperties is not supported"},
 	} {
 		_, err := FromDefinition(tc.def)

@@ -51,6 +51,10 @@ type Cache struct {
 	changed chan struct{}
 	// bookmarkInterval is how often watchers that asked for bookmarks get one.
 	bookmarkInterval time.Duration
+	// relist restarts the upstream list+watch (see Reconvert); reconvertAsked counts the requests
+	// and reconvertDone the ones a relist has served.
+	relist                        chan struct{}
+	reconvertAsked, reconvertDone uint64
 }
 
 // objectRef says where a release's object lives and how large the release was (approximateSize),
@@ -91,6 +95,7 @@ func New(convert Converter, logSize int, bookmarkInterval time.Duration) *Cache 
 		watchers:         map[*watcher]struct{}{},
 		changed:          make(chan struct{}),
 		bookmarkInterval: bookmarkInterval,
+		relist:           make(chan struct{}, 1),
 	}
 }
 
@@ -121,8 +126,21 @@ func (c *Cache) Run(ctx context.Context, lw cache.ListerWatcher) {
 			}
 		}
 	}()
-	r := cache.NewReflectorWithOptions(lw, &unstructured.Unstructured{}, (*store)(c), cache.ReflectorOptions{Name: "helmreleases"})
-	r.RunWithContext(ctx)
+	for ctx.Err() == nil {
+		// One reflector at a time: a relist asked for by Reconvert ends this one's watch and
+		// starts the next with a list.
+		runCtx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-c.relist:
+				cancel()
+			case <-runCtx.Done():
+			}
+		}()
+		r := cache.NewReflectorWithOptions(lw, &unstructured.Unstructured{}, (*store)(c), cache.ReflectorOptions{Name: "helmreleases"})
+		r.RunWithContext(runCtx)
+		cancel()
+	}
 }
 
 // HasSynced reports whether the initial list has been loaded.

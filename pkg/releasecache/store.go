@@ -80,6 +80,9 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 		return err
 	}
 	c := (*Cache)(s)
+	c.mu.RLock()
+	reconverting := c.reconvertAsked
+	c.mu.RUnlock()
 	type item struct {
 		kind string
 		obj  runtime.Object
@@ -100,12 +103,27 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 	// A relist reports what changed while no watch was open. Each change is published at the
 	// revision of its object, oldest first, so clients see resourceVersions only grow and can
 	// resume after any of them; deletions, whose revisions are unknown, come last at the list's.
-	var changed []string
+	var changed, reconverted []string
+	reconvert := reconverting > c.reconvertDone
 	for key, it := range converted {
 		if ref, ok := c.releases[key]; ok {
 			if old := c.objects[ref.kind][ref.namespace][ref.name]; old != nil && resourceVersionOf(old) == resourceVersionOf(it.obj) {
+				switch {
+				case !reconvert:
+				case ref.kind == it.kind && ref.name == refOf(it.kind, it.obj).name:
+					// Its kind's description changed (defaults, say), not the release: served
+					// anew without an event, as a CRD's objects read after a schema change.
+					c.objects[ref.kind][ref.namespace][ref.name] = it.obj
+				default:
+					reconverted = append(reconverted, key)
+				}
 				continue
 			}
+		} else if reconvert && resourceVersionOf(it.obj) <= c.rv {
+			// A release the cache held no object for and that did not change: its kind was
+			// just defined.
+			reconverted = append(reconverted, key)
+			continue
 		}
 		changed = append(changed, key)
 	}
@@ -121,6 +139,14 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 			c.removeLocked(key, rv)
 		}
 	}
+	// Objects whose kind came or changed appear now, at the list's revision: their own
+	// revisions are older than events already published.
+	sort.Strings(reconverted)
+	for _, key := range reconverted {
+		it := converted[key]
+		c.putLocked(key, it.kind, it.obj, it.size, rv)
+	}
+	c.reconvertDone = reconverting
 	if !c.synced {
 		// Nothing before the initial list can be replayed.
 		c.log.reset(rv)

@@ -149,6 +149,11 @@ func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane,
 		listener.Close()
 		return nil, err
 	}
+	// The platform's catalog type exists before the server starts; definitions come later.
+	if err := cp.installApplicationDefinitionCRD(ctx); err != nil {
+		listener.Close()
+		return nil, err
+	}
 	// The server gets exactly the rights artifacts/deploy grants it, and tenants the shipped roles.
 	if err := cp.applyManifests(ctx, "00-namespace.yaml", "10-rbac.yaml", "60-tenant-roles.yaml"); err != nil {
 		listener.Close()

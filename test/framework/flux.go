@@ -94,6 +94,32 @@ func (f *Flux) serveArtifacts(ctx context.Context, cp *ControlPlane, chartsDir s
 			return err
 		}
 	}
+	// The defined kinds' local charts, under the names their definitions give.
+	defined, err := definedCharts(chartsDir)
+	if err != nil {
+		return err
+	}
+	typed := map[string]bool{}
+	for _, kind := range kinds.All() {
+		typed[kind.Chart.ChartRef.Name] = true
+	}
+	for artifact, dir := range defined {
+		if typed[artifact] {
+			continue
+		}
+		archive, err := packageChart(dir)
+		if err != nil {
+			return err
+		}
+		path := "/charts/" + archive.name + ".tgz"
+		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/gzip")
+			_, _ = w.Write(archive.data)
+		})
+		if err := publishArtifact(ctx, cp, "cozy-system", artifact, base+path, archive); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

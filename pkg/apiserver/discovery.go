@@ -1,0 +1,93 @@
+package apiserver
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+
+	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/endpoints"
+	"k8s.io/apiserver/pkg/endpoints/discovery"
+	discoveryendpoint "k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
+	"k8s.io/klog/v2"
+
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
+	"github.com/cozystack/apps-apiserver/pkg/release"
+)
+
+// groupDiscovery serves apps.cozy.io/v1alpha1's resource list, typed kinds first, then the defined
+// kinds being served, in both forms: the legacy APIResourceList at /apis/apps.cozy.io/v1alpha1
+// (its handler is k8s.io/apiserver's, fed from memory) and the group's entry in aggregated
+// discovery (replaced in the generic server's resource manager on every change), as
+// apiextensions-apiserver's discovery controller does for CRDs.
+type groupDiscovery struct {
+	typed      []metav1.APIResource
+	resources  atomic.Pointer[[]metav1.APIResource]
+	handler    *discovery.APIVersionHandler
+	aggregated discoveryendpoint.ResourceManager
+}
+
+// newGroupDiscovery starts from the typed kinds' resources as the generic server installed them:
+// it asks the installed handler for the list once, so both stay exactly what InstallAPIGroup made.
+func newGroupDiscovery(installed http.Handler, aggregated discoveryendpoint.ResourceManager) (*groupDiscovery, error) {
+	gv := appsv1alpha1.SchemeGroupVersion
+	rec := httptest.NewRecorder()
+	installed.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/apis/"+gv.String(), nil))
+	var list metav1.APIResourceList
+	if rec.Code != http.StatusOK {
+		return nil, fmt.Errorf("reading the typed kinds' discovery: %d %s", rec.Code, rec.Body.String())
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil {
+		return nil, fmt.Errorf("reading the typed kinds' discovery: %w", err)
+	}
+	d := &groupDiscovery{typed: list.APIResources, aggregated: aggregated}
+	d.resources.Store(&list.APIResources)
+	d.handler = discovery.NewAPIVersionHandler(Codecs, gv, discovery.APIResourceListerFunc(func() []metav1.APIResource {
+		return *d.resources.Load()
+	}))
+	return d, nil
+}
+
+func (d *groupDiscovery) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	d.handler.ServeHTTP(w, req)
+}
+
+// update serves the typed kinds and the given defined kinds.
+func (d *groupDiscovery) update(defined []*kinds.Defined) {
+	resources := append([]metav1.APIResource{}, d.typed...)
+	for _, k := range defined {
+		resources = append(resources, definedResources(k)...)
+	}
+	d.resources.Store(&resources)
+	if d.aggregated == nil {
+		return
+	}
+	converted, err := endpoints.ConvertGroupVersionIntoToDiscovery(resources)
+	if err != nil {
+		klog.ErrorS(err, "Converting apps.cozy.io discovery; aggregated discovery keeps the previous list")
+		return
+	}
+	d.aggregated.AddGroupVersion(appsv1alpha1.GroupName, apidiscoveryv2.APIVersionDiscovery{
+		Freshness: apidiscoveryv2.DiscoveryFreshnessCurrent,
+		Version:   appsv1alpha1.SchemeGroupVersion.Version,
+		Resources: converted,
+	})
+}
+
+// definedResources are a defined kind's resource and its status subresource, with the verbs,
+// category and names a CRD of the same description gets.
+func definedResources(d *kinds.Defined) []metav1.APIResource {
+	names := d.CRD.Spec.Names
+	return []metav1.APIResource{
+		{
+			Name: names.Plural, SingularName: names.Singular, Namespaced: true, Kind: names.Kind,
+			Verbs:      metav1.Verbs{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"},
+			Categories: []string{release.Category},
+		},
+		{Name: names.Plural + "/status", Namespaced: true, Kind: names.Kind, Verbs: metav1.Verbs{"get"}},
+	}
+}

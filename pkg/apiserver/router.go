@@ -1,0 +1,280 @@
+package apiserver
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/endpoints/handlers"
+	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
+	"k8s.io/apiserver/pkg/endpoints/request"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/klog/v2"
+
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
+	"github.com/cozystack/apps-apiserver/pkg/registry"
+	"github.com/cozystack/apps-apiserver/pkg/release"
+	"github.com/cozystack/apps-apiserver/pkg/releasecache"
+)
+
+// kindRouter serves the kinds defined by ApplicationDefinitions, which come and go while the
+// server runs, as apiextensions-apiserver's customresource_handler serves CRDs: each request for
+// apps.cozy.io/v1alpha1 whose resource is a defined kind goes to that kind's current storage
+// through k8s.io/apiserver's generic handlers; every other request goes on to the typed kinds,
+// installed once. The served set is replaced atomically: a request finds its storage with one
+// lookup and keeps it to the end, and no change cuts an open watch of another kind.
+type kindRouter struct {
+	served atomic.Pointer[servedSet]
+	// mu serializes publishing; serving never takes it.
+	mu                sync.Mutex
+	scopes            scopeConfig
+	backend           registry.Backend
+	admission         admission.Interface
+	minRequestTimeout time.Duration
+	discovery         *groupDiscovery
+	// typed are the typed kinds by application kind, for the cache's converter.
+	typed map[string]*release.Kind
+	// onKindsChanged is told when the kinds releases convert to have changed (the cache relists).
+	onKindsChanged func()
+	next           http.Handler
+}
+
+// servedSet is one published set of defined kinds.
+type servedSet struct {
+	byResource map[string]*servedKind
+	// byApplicationKind holds every kind, typed and defined, by the release label's value.
+	byApplicationKind map[string]*release.Kind
+}
+
+// servedKind is a defined kind's storage and the generic handlers' scopes for it.
+type servedKind struct {
+	defined     *kinds.Defined
+	storage     *registry.REST
+	status      *registry.StatusREST
+	scope       *handlers.RequestScope
+	statusScope *handlers.RequestScope
+}
+
+func newKindRouter(typed []*release.Kind) *kindRouter {
+	r := &kindRouter{typed: map[string]*release.Kind{}, onKindsChanged: func() {}}
+	for _, k := range typed {
+		r.typed[k.ApplicationKind] = k
+	}
+	r.served.Store(&servedSet{byResource: map[string]*servedKind{}, byApplicationKind: r.typed})
+	return r
+}
+
+// serveDefinedKinds readies the router once the typed kinds are installed: the generic server's
+// authorizer, admission, limits and discovery, and the storage backend every kind shares.
+func (r *kindRouter) serveDefinedKinds(cfg genericapiserver.CompletedConfig, generic *genericapiserver.GenericAPIServer, backend registry.Backend) error {
+	r.scopes.base = handlers.RequestScope{
+		ParameterCodec:           metav1.ParameterCodec,
+		Authorizer:               cfg.Authorization.Authorizer,
+		EquivalentResourceMapper: cfg.EquivalentResourceRegistry,
+		MaxRequestBodyBytes:      cfg.MaxRequestBodyBytes,
+	}
+	r.backend = backend
+	r.admission = cfg.AdmissionControl
+	r.minRequestTimeout = time.Duration(cfg.MinRequestTimeout) * time.Second
+	discovery, err := newGroupDiscovery(generic.Handler.GoRestfulContainer, generic.AggregatedDiscoveryGroupManager)
+	if err != nil {
+		return err
+	}
+	r.discovery = discovery
+	return nil
+}
+
+// wrap puts the router in front of the typed kinds' handler.
+func (r *kindRouter) wrap(next http.Handler) http.Handler {
+	r.next = next
+	return r
+}
+
+// releaseKind is the kind whose releases carry the application-kind label value, or nil.
+func (r *kindRouter) releaseKind(applicationKind string) *release.Kind {
+	return r.served.Load().byApplicationKind[applicationKind]
+}
+
+// possiblyAcrossNamespaces are the verbs a namespaced kind serves without a namespace.
+var possiblyAcrossNamespaces = map[string]bool{"list": true, "watch": true}
+
+func (r *kindRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	gv := appsv1alpha1.SchemeGroupVersion
+	info, ok := request.RequestInfoFrom(req.Context())
+	if !ok || info.APIGroup != gv.Group || info.APIVersion != gv.Version {
+		r.next.ServeHTTP(w, req)
+		return
+	}
+	if !info.IsResourceRequest {
+		if strings.TrimSuffix(req.URL.Path, "/") == "/apis/"+gv.String() && r.discovery != nil {
+			r.discovery.ServeHTTP(w, req)
+			return
+		}
+		r.next.ServeHTTP(w, req)
+		return
+	}
+	kind := r.served.Load().byResource[info.Resource]
+	if kind == nil || (info.Namespace == "" && !possiblyAcrossNamespaces[info.Verb]) {
+		r.next.ServeHTTP(w, req)
+		return
+	}
+	var handler http.HandlerFunc
+	switch info.Subresource {
+	case "":
+		handler = r.serveResource(kind, info.Verb)
+	case "status":
+		handler = r.serveStatus(kind, info.Verb)
+	}
+	if handler == nil {
+		err := apierrors.NewNotFound(schema.GroupResource{Group: gv.Group, Resource: info.Resource + "/" + info.Subresource}, info.Name)
+		if info.Subresource == "" || info.Subresource == "status" {
+			err = apierrors.NewMethodNotSupported(schema.GroupResource{Group: gv.Group, Resource: info.Resource}, info.Verb)
+		}
+		responsewriters.ErrorNegotiated(err, Codecs, gv, w, req)
+		return
+	}
+	handler.ServeHTTP(w, req)
+}
+
+// patchTypes are the patches a custom resource accepts (no strategic merge patch).
+var patchTypes = []string{"application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"}
+
+func (r *kindRouter) serveResource(k *servedKind, verb string) http.HandlerFunc {
+	switch verb {
+	case "get":
+		return handlers.GetResource(k.storage, k.scope)
+	case "list":
+		return handlers.ListResource(k.storage, k.storage, k.scope, false, r.minRequestTimeout)
+	case "watch":
+		return handlers.ListResource(k.storage, k.storage, k.scope, true, r.minRequestTimeout)
+	case "create":
+		return handlers.CreateResource(k.storage, k.scope, r.admission)
+	case "update":
+		return handlers.UpdateResource(k.storage, k.scope, r.admission)
+	case "patch":
+		return handlers.PatchResource(k.storage, k.scope, r.admission, patchTypes)
+	case "delete":
+		return handlers.DeleteResource(k.storage, true, k.scope, r.admission)
+	case "deletecollection":
+		return handlers.DeleteCollection(k.storage, true, k.scope, r.admission)
+	}
+	return nil
+}
+
+func (r *kindRouter) serveStatus(k *servedKind, verb string) http.HandlerFunc {
+	// Status is projected from the release and its workloads, never written: read-only, as for
+	// the typed kinds.
+	if verb == "get" {
+		return handlers.GetResource(k.status, k.statusScope)
+	}
+	return nil
+}
+
+// publish serves exactly the given defined kinds from now on. A kind whose description did not
+// change keeps its storage; a new or changed one gets a new storage and scopes. It returns the
+// kinds that could not be served, by definition name, and serves the others.
+func (r *kindRouter) publish(defined []*kinds.Defined) map[string]error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.served.Load()
+	next := &servedSet{byResource: map[string]*servedKind{}, byApplicationKind: map[string]*release.Kind{}}
+	for k, v := range r.typed {
+		next.byApplicationKind[k] = v
+	}
+	failed := map[string]error{}
+	for _, d := range defined {
+		if prev := old.byResource[d.Kind.Resource]; prev != nil && prev.defined == d {
+			next.byResource[d.Kind.Resource] = prev
+			next.byApplicationKind[d.Kind.ApplicationKind] = d.Kind
+			continue
+		}
+		served, err := r.serve(d)
+		if err != nil {
+			failed[d.Definition] = err
+			if prev := old.byResource[d.Kind.Resource]; prev != nil && prev.defined.Definition == d.Definition {
+				// Keep what was served before.
+				next.byResource[d.Kind.Resource] = prev
+				next.byApplicationKind[prev.defined.Kind.ApplicationKind] = prev.defined.Kind
+			}
+			continue
+		}
+		next.byResource[d.Kind.Resource] = served
+		next.byApplicationKind[d.Kind.ApplicationKind] = d.Kind
+	}
+	r.served.Store(next)
+	if r.discovery != nil {
+		r.discovery.update(next.definedKinds())
+	}
+	if !sameReleaseKinds(old.byApplicationKind, next.byApplicationKind) {
+		r.onKindsChanged()
+	}
+	return failed
+}
+
+// serve builds a defined kind's storage and request scopes.
+func (r *kindRouter) serve(d *kinds.Defined) (*servedKind, error) {
+	storage, err := registry.NewREST(d.Kind, appsv1alpha1.SchemeGroupVersion, Scheme, d.Schema, r.backend)
+	if err != nil {
+		return nil, err
+	}
+	scope, statusScope, err := r.scopes.requestScopes(d, storage)
+	if err != nil {
+		return nil, err
+	}
+	gvr := appsv1alpha1.SchemeGroupVersion.WithResource(d.Kind.Resource)
+	if mapper := r.scopes.base.EquivalentResourceMapper; mapper != nil {
+		if registry, ok := mapper.(interface {
+			RegisterKindFor(resource schema.GroupVersionResource, subresource string, kind schema.GroupVersionKind)
+		}); ok {
+			registry.RegisterKindFor(gvr, "", d.GroupVersionKind())
+			registry.RegisterKindFor(gvr, "status", d.GroupVersionKind())
+		}
+	}
+	klog.InfoS("Serving defined kind", "kind", d.Kind.Kind, "resource", d.Kind.Resource, "definition", d.Definition, "generation", d.Generation)
+	return &servedKind{defined: d, storage: storage, status: registry.NewStatusREST(storage), scope: scope, statusScope: statusScope}, nil
+}
+
+// definedKinds lists the served defined kinds by resource name.
+func (s *servedSet) definedKinds() []*kinds.Defined {
+	out := make([]*kinds.Defined, 0, len(s.byResource))
+	for _, k := range s.byResource {
+		out = append(out, k.defined)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Kind.Resource < out[j].Kind.Resource })
+	return out
+}
+
+// sameReleaseKinds reports whether releases convert exactly as before.
+func sameReleaseKinds(a, b map[string]*release.Kind) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// converter routes each HelmRelease to its kind, typed or defined, by the application-kind label
+// and converts it once.
+func (r *kindRouter) converter() releasecache.Converter {
+	return func(hr *unstructured.Unstructured) (string, runtime.Object, bool) {
+		kind := r.releaseKind(hr.GetLabels()[release.LabelApplicationKind])
+		if kind == nil {
+			return "", nil, false
+		}
+		return convertRelease(kind, hr)
+	}
+}

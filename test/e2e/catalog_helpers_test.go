@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/cozystack/apps-apiserver/pkg/kinds"
+	"github.com/cozystack/apps-apiserver/test/framework"
+)
+
+// definition reads artifacts/catalog/<name>.yaml.
+func definition(t *testing.T, name string) *unstructured.Unstructured {
+	t.Helper()
+	def, err := framework.Definition(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return def
+}
+
+// definedKind is the kind the definition describes, as the server builds it.
+func definedKind(t *testing.T, def *unstructured.Unstructured) *kinds.Defined {
+	t.Helper()
+	decoded, err := kinds.DecodeApplicationDefinition(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := kinds.FromDefinition(decoded)
+	if err != nil {
+		t.Fatalf("definition %s: %v", def.GetName(), err)
+	}
+	return d
+}
+
+// applyDefinition creates or replaces a definition and removes it when the test ends.
+func applyDefinition(t *testing.T, def *unstructured.Unstructured) {
+	t.Helper()
+	if _, err := cp.ApplyDefinition(context.Background(), def); err != nil {
+		t.Fatalf("applying definition %s: %v", def.GetName(), err)
+	}
+	t.Cleanup(func() { deleteDefinition(t, def.GetName()) })
+}
+
+func deleteDefinition(t *testing.T, name string) {
+	t.Helper()
+	err := cp.Dynamic.Resource(kinds.ApplicationDefinitionGVR).Delete(context.Background(), name, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		t.Errorf("deleting definition %s: %v", name, err)
+	}
+}
+
+// renamedDefinition is a copy of a catalog definition under other names, so a test owns its kind.
+func renamedDefinition(t *testing.T, from, name, kind, plural, prefix string) *unstructured.Unstructured {
+	t.Helper()
+	def := definition(t, from)
+	def.SetName(name)
+	for field, value := range map[string]string{"kind": kind, "plural": plural, "singular": plural[:len(plural)-1]} {
+		if err := unstructured.SetNestedField(def.Object, value, "spec", "application", field); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := unstructured.SetNestedField(def.Object, prefix, "spec", "release", "prefix"); err != nil {
+		t.Fatal(err)
+	}
+	return def
+}
+
+// awaitServed waits until every server behind the APIService serves the resource in ns.
+func awaitServed(t *testing.T, client dynamic.Interface, resource, ns string) {
+	t.Helper()
+	eventually(t, 20*time.Second, resource+" served", func(ctx context.Context) (bool, error) {
+		_, err := client.Resource(gvr(resource)).Namespace(ns).List(ctx, metav1.ListOptions{})
+		return err == nil, err
+	})
+}
+
+// awaitGone waits until the resource is not served any more (404).
+func awaitGone(t *testing.T, client dynamic.Interface, resource, ns string) {
+	t.Helper()
+	eventually(t, 20*time.Second, resource+" no longer served", func(ctx context.Context) (bool, error) {
+		_, err := client.Resource(gvr(resource)).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if err == nil {
+			return false, fmt.Errorf("still served")
+		}
+		return apierrors.IsNotFound(err), err
+	})
+}
+
+// awaitDefinitionEvent waits for an Event with the reason on the definition and returns its message.
+func awaitDefinitionEvent(t *testing.T, name, reason string) string {
+	t.Helper()
+	var message string
+	eventually(t, 20*time.Second, "event "+reason+" on definition "+name, func(ctx context.Context) (bool, error) {
+		events, err := cp.Kube.CoreV1().Events(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
+			FieldSelector: fields.Set{"involvedObject.name": name, "involvedObject.kind": kinds.ApplicationDefinitionKind}.String(),
+		})
+		if err != nil {
+			return false, err
+		}
+		for _, e := range events.Items {
+			if e.Reason == reason {
+				message = e.Message
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("events: %v", eventReasons(events.Items))
+	})
+	return message
+}
+
+func eventReasons(events []corev1.Event) []string {
+	var out []string
+	for _, e := range events {
+		out = append(out, e.Reason+": "+e.Message)
+	}
+	return out
+}
