@@ -145,7 +145,7 @@ func (c *Catalog) sync(ctx context.Context) {
 			e = &entry{}
 			c.entries[name] = e
 		}
-		if e.resourceVersion != obj.GetResourceVersion() {
+		if (e.built == nil && e.err == nil) || e.resourceVersion != obj.GetResourceVersion() {
 			e.resourceVersion = obj.GetResourceVersion()
 			e.built, e.err = build(obj)
 		}
