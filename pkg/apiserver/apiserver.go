@@ -141,7 +141,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	releases := dyn.Resource(release.HelmReleaseGVR)
 	releaseCache := releasecache.New(router.converter(), c.extra.EventLogSize, c.extra.BookmarkInterval)
-	router.onKindsChanged = releaseCache.Reconvert
+	router.onKindsChanged, router.onResourceGone = releaseCache.Reconvert, releaseCache.EndWatches
 	releaseCache.LimitEventLogBytes(c.extra.EventLogBytes)
 	releasecache.RegisterMetrics()
 	gate, err := tenancy.NewChecker(c.extra.TenantSelector, c.generic.SharedInformerFactory.Core().V1().Namespaces().Lister(), kube)

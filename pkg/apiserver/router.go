@@ -44,8 +44,10 @@ type kindRouter struct {
 	discovery         *groupDiscovery
 	// typed are the typed kinds by application kind, for the cache's converter.
 	typed map[string]*release.Kind
-	// onKindsChanged is told when the kinds releases convert to have changed (the cache relists).
+	// onKindsChanged is told when the kinds releases convert to have changed (the cache relists);
+	// onResourceGone when a defined kind's resource is no longer served (its watches end).
 	onKindsChanged func()
+	onResourceGone func(kind string)
 	next           http.Handler
 }
 
@@ -66,7 +68,7 @@ type servedKind struct {
 }
 
 func newKindRouter(typed []*release.Kind) *kindRouter {
-	r := &kindRouter{typed: map[string]*release.Kind{}, onKindsChanged: func() {}}
+	r := &kindRouter{typed: map[string]*release.Kind{}, onKindsChanged: func() {}, onResourceGone: func(string) {}}
 	for _, k := range typed {
 		r.typed[k.ApplicationKind] = k
 	}
@@ -212,6 +214,11 @@ func (r *kindRouter) publish(defined []*kinds.Defined) map[string]error {
 		next.byApplicationKind[d.Kind.ApplicationKind] = d.Kind
 	}
 	r.served.Store(next)
+	for resource, prev := range old.byResource {
+		if now := next.byResource[resource]; now == nil || now.defined.Kind.Kind != prev.defined.Kind.Kind {
+			r.onResourceGone(prev.defined.Kind.Kind)
+		}
+	}
 	if r.discovery != nil {
 		r.discovery.update(next.definedKinds())
 	}

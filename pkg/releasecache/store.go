@@ -89,11 +89,13 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 		size int64
 	}
 	converted := make(map[string]item, len(list))
+	present := make(map[string]bool, len(list))
 	for _, obj := range list {
 		hr, err := asRelease(obj)
 		if err != nil {
 			return err
 		}
+		present[releaseKey(hr)] = true
 		if kind, o, ok := c.convert(hr); ok {
 			converted[releaseKey(hr)] = item{kind, o, approximateSize(hr.Object)}
 		}
@@ -103,26 +105,24 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 	// A relist reports what changed while no watch was open. Each change is published at the
 	// revision of its object, oldest first, so clients see resourceVersions only grow and can
 	// resume after any of them; deletions, whose revisions are unknown, come last at the list's.
-	var changed, reconverted []string
+	var changed []string
 	reconvert := reconverting > c.reconvertDone
 	for key, it := range converted {
 		if ref, ok := c.releases[key]; ok {
 			if old := c.objects[ref.kind][ref.namespace][ref.name]; old != nil && resourceVersionOf(old) == resourceVersionOf(it.obj) {
-				switch {
-				case !reconvert:
-				case ref.kind == it.kind && ref.name == refOf(it.kind, it.obj).name:
-					// Its kind's description changed (defaults, say), not the release: served
-					// anew without an event, as a CRD's objects read after a schema change.
-					c.objects[ref.kind][ref.namespace][ref.name] = it.obj
-				default:
-					reconverted = append(reconverted, key)
+				if reconvert {
+					// The release did not change, its kind's description did (defaults, name,
+					// prefix): served anew without an event, as a custom resource reads after
+					// its CRD changed.
+					c.dropLocked(key)
+					c.placeLocked(key, it.kind, it.obj, it.size)
 				}
 				continue
 			}
 		} else if reconvert && resourceVersionOf(it.obj) <= c.rv {
 			// A release the cache held no object for and that did not change: its kind was
-			// just defined.
-			reconverted = append(reconverted, key)
+			// just defined. No watch of that kind could have seen it, so no event.
+			c.placeLocked(key, it.kind, it.obj, it.size)
 			continue
 		}
 		changed = append(changed, key)
@@ -136,15 +136,13 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 	}
 	for key := range c.releases {
 		if _, ok := converted[key]; !ok {
+			if reconvert && present[key] {
+				// The release is there; its kind is not served any more.
+				c.dropLocked(key)
+				continue
+			}
 			c.removeLocked(key, rv)
 		}
-	}
-	// Objects whose kind came or changed appear now, at the list's revision: their own
-	// revisions are older than events already published.
-	sort.Strings(reconverted)
-	for _, key := range reconverted {
-		it := converted[key]
-		c.putLocked(key, it.kind, it.obj, it.size, rv)
 	}
 	c.reconvertDone = reconverting
 	if !c.synced {
