@@ -52,7 +52,7 @@ func definition(name, kind, plural, prefix, schema string, created time.Time) *u
 		"metadata": map[string]any{"name": name},
 		"spec": map[string]any{
 			"application": map[string]any{"kind": kind, "plural": plural, "singular": strings.TrimSuffix(plural, "s"), "openAPISchema": schema},
-			"release": map[string]any{"prefix": prefix, "chartRef": map[string]any{"kind": "ExternalArtifact", "name": name, "namespace": "cozy-system"}},
+			"release":     map[string]any{"prefix": prefix, "chartRef": map[string]any{"kind": "ExternalArtifact", "name": name, "namespace": "cozy-system"}},
 		},
 	}}
 	u.SetCreationTimestamp(metav1.NewTime(created))
