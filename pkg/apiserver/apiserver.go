@@ -187,6 +187,15 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := router.serveDefinedKinds(c.generic, generic, backend); err != nil {
 		return nil, err
 	}
+	router.announcer = newAnnouncer(dyn)
+	generic.AddPostStartHookOrDie("serve-defined-kinds-openapi", func(genericapiserver.PostStartHookContext) error {
+		o, err := newGroupOpenAPI(generic)
+		if err != nil {
+			return err
+		}
+		router.serveOpenAPI(o)
+		return nil
+	})
 	definitions := catalog.New(dyn, c.extra.Kinds, router.publish, newEventRecorder(kube))
 	generic.AddPostStartHookOrDie("start-application-catalog", func(hook genericapiserver.PostStartHookContext) error {
 		go definitions.Run(hook)

@@ -42,6 +42,8 @@ type kindRouter struct {
 	admission         admission.Interface
 	minRequestTimeout time.Duration
 	discovery         *groupDiscovery
+	openapi           *groupOpenAPI
+	announcer         *announcer
 	// typed are the typed kinds by application kind, for the cache's converter.
 	typed map[string]*release.Kind
 	// onKindsChanged is told when the kinds releases convert to have changed (the cache relists);
@@ -65,6 +67,7 @@ type servedKind struct {
 	status      *registry.StatusREST
 	scope       *handlers.RequestScope
 	statusScope *handlers.RequestScope
+	openapi     *kindOpenAPI
 }
 
 func newKindRouter(typed []*release.Kind) *kindRouter {
@@ -222,6 +225,12 @@ func (r *kindRouter) publish(defined []*kinds.Defined) map[string]error {
 	if r.discovery != nil {
 		r.discovery.update(next.definedKinds())
 	}
+	if r.openapi != nil {
+		r.openapi.update(next.openAPIs())
+	}
+	if r.announcer != nil {
+		r.announcer.announce(servedKindsDigest(next))
+	}
 	if !sameReleaseKinds(old.byApplicationKind, next.byApplicationKind) {
 		r.onKindsChanged()
 	}
@@ -238,6 +247,10 @@ func (r *kindRouter) serve(d *kinds.Defined) (*servedKind, error) {
 	if err != nil {
 		return nil, err
 	}
+	openapi, err := buildKindOpenAPI(d)
+	if err != nil {
+		return nil, err
+	}
 	gvr := appsv1alpha1.SchemeGroupVersion.WithResource(d.Kind.Resource)
 	if mapper := r.scopes.base.EquivalentResourceMapper; mapper != nil {
 		if registry, ok := mapper.(interface {
@@ -248,7 +261,7 @@ func (r *kindRouter) serve(d *kinds.Defined) (*servedKind, error) {
 		}
 	}
 	klog.InfoS("Serving defined kind", "kind", d.Kind.Kind, "resource", d.Kind.Resource, "definition", d.Definition, "generation", d.Generation)
-	return &servedKind{defined: d, storage: storage, status: registry.NewStatusREST(storage), scope: scope, statusScope: statusScope}, nil
+	return &servedKind{defined: d, storage: storage, status: registry.NewStatusREST(storage), scope: scope, statusScope: statusScope, openapi: openapi}, nil
 }
 
 // definedKinds lists the served defined kinds by resource name.
@@ -259,6 +272,25 @@ func (s *servedSet) definedKinds() []*kinds.Defined {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Kind.Resource < out[j].Kind.Resource })
 	return out
+}
+
+// openAPIs are the served defined kinds' OpenAPI, by resource name.
+func (s *servedSet) openAPIs() []*kindOpenAPI {
+	defined := s.definedKinds()
+	out := make([]*kindOpenAPI, 0, len(defined))
+	for _, d := range defined {
+		out = append(out, s.byResource[d.Kind.Resource].openapi)
+	}
+	return out
+}
+
+// serveOpenAPI makes the server's OpenAPI follow the served kinds from now on; it is called once
+// the generic server installed its OpenAPI (PrepareRun).
+func (r *kindRouter) serveOpenAPI(o *groupOpenAPI) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.openapi = o
+	o.update(r.served.Load().openAPIs())
 }
 
 // sameReleaseKinds reports whether releases convert exactly as before.
