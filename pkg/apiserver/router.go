@@ -114,6 +114,9 @@ func (r *kindRouter) releaseKind(applicationKind string) *release.Kind {
 var possiblyAcrossNamespaces = map[string]bool{"list": true, "watch": true}
 
 func (r *kindRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if serveOpenAPIv3WithAnyHash(r.next, w, req) {
+		return
+	}
 	gv := appsv1alpha1.SchemeGroupVersion
 	info, ok := request.RequestInfoFrom(req.Context())
 	if !ok || info.APIGroup != gv.Group || info.APIVersion != gv.Version {
