@@ -139,6 +139,9 @@ func (c CompletedConfig) New() (*Server, error) {
 			kind.Workloads, kind.ProjectWorkloads = nil, nil
 		}
 	}
+	// Definitions of the typed kinds give their release layout (prefix, chart, labels), read once
+	// here, before any storage is built.
+	configureTypedKinds(dyn, c.extra.Kinds)
 	releases := dyn.Resource(release.HelmReleaseGVR)
 	releaseCache := releasecache.New(router.converter(), c.extra.EventLogSize, c.extra.BookmarkInterval)
 	router.onKindsChanged, router.onResourceGone = releaseCache.Reconvert, releaseCache.EndWatches

@@ -58,6 +58,7 @@ type Catalog struct {
 // entry is one definition as last built, and the kind last served from it.
 type entry struct {
 	resourceVersion string
+	def             *kinds.ApplicationDefinition
 	built           *kinds.Defined
 	err             error
 	served          *kinds.Defined
@@ -147,7 +148,7 @@ func (c *Catalog) sync(ctx context.Context) {
 		}
 		if (e.built == nil && e.err == nil) || e.resourceVersion != obj.GetResourceVersion() {
 			e.resourceVersion = obj.GetResourceVersion()
-			e.built, e.err = build(obj)
+			e.def, e.built, e.err = build(obj)
 		}
 		out := c.settle(e, claims)
 		if out.defined != nil {
@@ -175,12 +176,13 @@ func (c *Catalog) sync(ctx context.Context) {
 }
 
 // build makes the kind of one definition.
-func build(obj *unstructured.Unstructured) (*kinds.Defined, error) {
+func build(obj *unstructured.Unstructured) (*kinds.ApplicationDefinition, *kinds.Defined, error) {
 	def, err := kinds.DecodeApplicationDefinition(obj)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return kinds.FromDefinition(def)
+	built, err := kinds.FromDefinition(def)
+	return def, built, err
 }
 
 // outcome is what became of a definition in one sync, and what to report.
@@ -198,8 +200,12 @@ func (c *Catalog) settle(e *entry, claims *claimSet) outcome {
 		out = outcome{eventType: corev1.EventTypeWarning, reason: ReasonInvalidDefinition, message: e.err.Error()}
 	case c.names.typedApplicationKind(e.built.Kind.ApplicationKind) != nil:
 		typed := c.names.typedApplicationKind(e.built.Kind.ApplicationKind)
-		return outcome{eventType: corev1.EventTypeNormal, reason: ReasonTypedKind,
-			message: fmt.Sprintf("%s is served by this server's typed kind %s (%s); the definition's schema is not used", e.built.Kind.ApplicationKind, typed.Kind, typed.Resource)}
+		message := fmt.Sprintf("%s is served by this server's typed kind %s (%s) with this definition's release layout; the definition's schema is not used", e.built.Kind.ApplicationKind, typed.Kind, typed.Resource)
+		if kinds.TypedLayoutDiffers(typed, e.def) {
+			message = fmt.Sprintf("%s is served by this server's typed kind %s (%s); the definition's release layout (prefix %q, chartRef %s) differs from the one read at start-up and takes effect when the server restarts; the definition's schema is not used",
+				e.built.Kind.ApplicationKind, typed.Kind, typed.Resource, e.def.Spec.Release.Prefix, e.def.Spec.Release.ChartRef.Name)
+		}
+		return outcome{eventType: corev1.EventTypeNormal, reason: ReasonTypedKind, message: message}
 	default:
 		if conflict := claims.conflict(e.built); conflict != "" {
 			out = outcome{eventType: corev1.EventTypeWarning, reason: ReasonNameConflict, message: conflict}
