@@ -23,6 +23,10 @@ import (
 
 const demoNamespace, demoTenant = "tenant-demo", "demo"
 
+// localCatalog are the definitions of artifacts/catalog applied at start: the applications with a
+// local chart and the typed kinds.
+var localCatalog = []string{"postgres", "redis", "tenant", "bucket", "kubernetes", "vm-disk", "vm-instance"}
+
 var flux framework.FluxOptions
 
 func main() {
@@ -80,6 +84,10 @@ func run(stateDir, kubectl string, simulate bool) error {
 	if err := cp.CreateNamespace(ctx, demoNamespace, demoTenant); err != nil {
 		return err
 	}
+	// The catalog: definitions of the applications with a local chart, and of the typed kinds.
+	if err := cp.ApplyCatalog(ctx, localCatalog...); err != nil {
+		return err
+	}
 	platform := "Flux is off (--helm-controller is empty): releases are stored but not installed."
 	if flux.HelmController != "" {
 		f, err := cp.StartFlux(ctx, flux)
@@ -100,23 +108,32 @@ func run(stateDir, kubectl string, simulate bool) error {
 	if err != nil {
 		return err
 	}
+	mariadb, err := filepath.Abs(filepath.Join("artifacts", "catalog", "mariadb.yaml"))
+	if err != nil {
+		return err
+	}
 	fmt.Printf(`
-Ready in %s. apps.cozy.io is served through the aggregator; %q is a tenant namespace.
-%s
+Ready in %[1]s. apps.cozy.io is served through the aggregator; %[2]q is a tenant namespace.
+%[3]s
 
-  export KUBECONFIG=%s
-  %s api-resources --api-group=apps.cozy.io
-  %s explain kubernetes.spec.nodeGroups
-  %s apply -n %s -f %s
-  %s get cozy -n %s
-  %s wait --for=condition=Ready cozy --all -n %s --timeout=2m
-  %s get kubernetes -n %s -o yaml
-  %s get helmreleases -n %s
+  export KUBECONFIG=%[4]s
+  %[5]s api-resources --api-group=apps.cozy.io
+  %[5]s explain kubernetes.spec.nodeGroups
+  %[5]s apply -n %[2]s -f %[6]s
+  %[5]s get cozy -n %[2]s
+  %[5]s wait --for=condition=Ready cozy --all -n %[2]s --timeout=2m
+  %[5]s get kubernetes -n %[2]s -o yaml
+  %[5]s get helmreleases -n %[2]s
 
-Press Ctrl-C to stop; state is kept in %s.
+The catalog: each ApplicationDefinition is a kind, served as soon as it is applied.
+  %[5]s get applicationdefinitions
+  %[5]s apply -f %[7]s
+  %[5]s get mariadbs -n %[2]s
+  %[5]s describe applicationdefinition mariadb
+
+Press Ctrl-C to stop; state is kept in %[8]s.
 `, time.Since(started).Round(100*time.Millisecond), demoNamespace, platform, cp.KubeconfigPath,
-		kubectl, kubectl, kubectl, demoNamespace, examples, kubectl, demoNamespace, kubectl, demoNamespace, kubectl, demoNamespace,
-		kubectl, demoNamespace, stateDir)
+		kubectl, examples, mariadb, stateDir)
 	<-ctx.Done()
 	return nil
 }
