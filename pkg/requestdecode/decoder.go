@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -31,6 +32,17 @@ import (
 // implementation.
 type Coercer interface {
 	Coerce(obj map[string]any) field.ErrorList
+}
+
+// Pruner removes the fields a kind's schema does not declare and reports their paths; a Coercer
+// that is one prunes the bodies of unstructured objects (defined kinds), which decoding does not.
+type Pruner interface {
+	PruneUnknown(obj map[string]any) []string
+}
+
+func isUnstructured(into runtime.Object) bool {
+	_, ok := into.(*unstructured.Unstructured)
+	return ok
 }
 
 // NegotiatedSerializer is the group's serializer with request decoding of the given kinds
@@ -117,11 +129,19 @@ func (s serializer) Decode(data []byte, defaults *schema.GroupVersionKind, into 
 	// Status is the platform's: never written through the object, and never a reason to refuse it.
 	delete(content, "status")
 	errs := coercer.Coerce(content)
+	var unknown []string
+	if pruner, ok := coercer.(Pruner); ok && isUnstructured(into) {
+		// Unstructured objects keep whatever they are given: prune as for a custom resource.
+		unknown = pruner.PruneUnknown(content)
+	}
 	var duplicates []error
 	if s.strict {
 		// Re-encoding below would silently keep the last of duplicated fields; ask the strict
 		// decoder about the body as sent.
 		duplicates = duplicateFields(s.Serializer, data, defaults, into)
+		for _, path := range unknown {
+			duplicates = append(duplicates, fmt.Errorf("unknown field %q", path))
+		}
 	}
 	coerced, err := json.Marshal(content)
 	if err != nil {

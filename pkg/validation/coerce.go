@@ -38,7 +38,7 @@ func (s *Schema) Coerce(obj map[string]any) field.ErrorList {
 		// The walk only reads and collects what to remove, so the validator explains the
 		// removals on the body as sent without a copy of it; the removals happen afterwards.
 		var removals []func()
-		if !coerceValue(field.NewPath("spec"), s.structural.Properties["spec"], spec, &errs, &removals) {
+		if !coerceValue(field.NewPath("spec"), s.structural.Properties["spec"], spec, s.quantities, &errs, &removals) {
 			removals = append(removals, func() { delete(obj, "spec") })
 		}
 		errs = s.explain(obj, errs)
@@ -91,7 +91,7 @@ func (s *Schema) explain(original map[string]any, removed field.ErrorList) field
 // coerceValue checks v against s and reports whether v can stay; each value that cannot is
 // reported in errs, and its removal from its parent map is added to removals. v is not changed.
 // Values the schema does not declare are left to pruning and strict decoding.
-func coerceValue(path *field.Path, s schema.Structural, v any, errs *field.ErrorList, removals *[]func()) bool {
+func coerceValue(path *field.Path, s schema.Structural, v any, quantities bool, errs *field.ErrorList, removals *[]func()) bool {
 	if v == nil {
 		return true
 	}
@@ -100,7 +100,7 @@ func coerceValue(path *field.Path, s schema.Structural, v any, errs *field.Error
 		return len(errList) == 0
 	}
 	if s.XIntOrString {
-		return report(checkIntOrString(path, s, v))
+		return report(checkIntOrString(path, s, v, quantities))
 	}
 	switch s.Type {
 	case "object":
@@ -120,7 +120,7 @@ func coerceValue(path *field.Path, s schema.Structural, v any, errs *field.Error
 			if childSchema == nil {
 				continue
 			}
-			if !coerceValue(childPath, *childSchema, child, errs, removals) {
+			if !coerceValue(childPath, *childSchema, child, quantities, errs, removals) {
 				*removals = append(*removals, func() { delete(m, key) })
 			}
 		}
@@ -141,7 +141,7 @@ func coerceValue(path *field.Path, s schema.Structural, v any, errs *field.Error
 				continue
 			}
 			// A list with an invalid item is refused anyway; it is removed whole.
-			keep = coerceValue(path.Index(i), *s.Items, item, errs, removals) && keep
+			keep = coerceValue(path.Index(i), *s.Items, item, quantities, errs, removals) && keep
 		}
 		return keep
 	case "string":
@@ -186,9 +186,10 @@ func checkInteger(path *field.Path, s schema.Structural, v any) field.ErrorList 
 	return nil
 }
 
-// checkIntOrString accepts what a resource.Quantity (the only int-or-string the kinds use) can
-// hold as an int-or-string: integers and strings that parse as quantities.
-func checkIntOrString(path *field.Path, s schema.Structural, v any) field.ErrorList {
+// checkIntOrString accepts integers and strings; with quantities (a typed kind, whose only
+// int-or-string fields are resource.Quantity), only strings that parse as quantities. A defined
+// kind's int-or-string is a JSON value as for a CRD: its pattern, if any, is the validator's.
+func checkIntOrString(path *field.Path, s schema.Structural, v any, quantities bool) field.ErrorList {
 	switch x := v.(type) {
 	case int64:
 		return nil
@@ -199,6 +200,9 @@ func checkIntOrString(path *field.Path, s schema.Structural, v any) field.ErrorL
 		}
 		return nil
 	case string:
+		if !quantities {
+			return nil
+		}
 		if _, err := resource.ParseQuantity(x); err != nil {
 			pattern := ""
 			if s.ValueValidation != nil {

@@ -28,6 +28,8 @@ import (
 // Schema validates and defaults the spec of one kind. Objects are passed as {"spec": ...} maps,
 // so field paths read spec.nodeGroups[md0].maxReplicas as for a CRD.
 type Schema struct {
+	// quantities says the kind's int-or-string fields are resource.Quantity Go fields (typed kinds).
+	quantities bool
 	limits     Limits
 	structural *schema.Structural
 	validator  apiservervalidation.SchemaValidator
@@ -41,7 +43,12 @@ func New(getDefinitions openapicommon.GetOpenAPIDefinitions, kindModel string) (
 	if err != nil {
 		return nil, err
 	}
-	return FromProps(kindModel, v1Props)
+	s, err := FromProps(kindModel, v1Props)
+	if err != nil {
+		return nil, err
+	}
+	s.quantities = true
+	return s, nil
 }
 
 // FromProps builds the schema of {"spec": ...} from a CRD-style schema of that object (a typed
@@ -147,6 +154,14 @@ func blocking(errs field.ErrorList) *field.Error {
 // free-form parts such as addon values are declared). obj is not changed.
 func (s *Schema) UnknownFields(obj map[string]any) []string {
 	return structuralpruning.PruneWithOptions(runtime.DeepCopyJSON(obj), s.structural, false, schema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+}
+
+// PruneUnknown removes the fields of {"spec": ...} (and of the object's root, but apiVersion, kind
+// and metadata) that the schema does not declare, as kube-apiserver prunes a custom resource, and
+// returns their paths for the unknown-field warnings and strict field validation. A typed kind's
+// decoding into its Go type does the same.
+func (s *Schema) PruneUnknown(obj map[string]any) []string {
+	return structuralpruning.PruneWithOptions(obj, s.structural, true, schema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
 }
 
 // CheckLimits reports every part of {"spec": ...} that exceeds the size limits.

@@ -35,53 +35,58 @@ func installTwinCRDs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	crds := cp.APIExtensions.ApiextensionsV1().CustomResourceDefinitions()
 	for _, k := range kinds.All() {
-		model := "io.cozy.apps.v1alpha1." + k.Kind
-		root, ok := schemas[model].(map[string]any)
-		if !ok {
-			return fmt.Errorf("the served OpenAPI has no schema %s", model)
-		}
-		resolved, err := inlineRefs(schemas, root, map[string]bool{model: true})
-		if err != nil {
-			return fmt.Errorf("%s: %w", model, err)
-		}
-		props, _ := resolved["properties"].(map[string]any)
-		props["metadata"] = map[string]any{"type": "object"}
-		raw, err := json.Marshal(resolved)
-		if err != nil {
-			return err
-		}
-		var schema apiextensionsv1.JSONSchemaProps
-		if err := json.Unmarshal(raw, &schema); err != nil {
-			return fmt.Errorf("the served schema of %s is not a CRD schema: %w", k.Kind, err)
-		}
 		var selectable []apiextensionsv1.SelectableField
 		for _, f := range k.SelectableFields {
 			selectable = append(selectable, apiextensionsv1.SelectableField{JSONPath: "." + f.Path})
 		}
-		crd := &apiextensionsv1.CustomResourceDefinition{
-			ObjectMeta: metav1.ObjectMeta{Name: k.Resource + "." + twinGroup},
-			Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-				Group: twinGroup,
-				Scope: apiextensionsv1.NamespaceScoped,
-				Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: k.Resource, Singular: k.Singular, Kind: k.Kind, ListKind: k.Kind + "List"},
-				Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
-					Name: "v1alpha1", Served: true, Storage: true,
-					Subresources:     &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{}},
-					SelectableFields: selectable,
-					Schema:           &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &schema},
-				}},
-			},
-		}
-		if _, err := crds.Create(ctx, crd, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("kube-apiserver refuses the served schema of %s as a CRD schema: %w", k.Kind, err)
-		}
-		if err := framework.WaitEstablished(ctx, cp.APIExtensions, crd.Name); err != nil {
+		if err := installTwin(ctx, schemas, k.Kind, k.Resource, k.Singular, selectable); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// installTwin creates the twin CRD of one kind from its served schema.
+func installTwin(ctx context.Context, schemas map[string]any, kind, resource, singular string, selectable []apiextensionsv1.SelectableField) error {
+	model := "io.cozy.apps.v1alpha1." + kind
+	root, ok := schemas[model].(map[string]any)
+	if !ok {
+		return fmt.Errorf("the served OpenAPI has no schema %s", model)
+	}
+	resolved, err := inlineRefs(schemas, root, map[string]bool{model: true})
+	if err != nil {
+		return fmt.Errorf("%s: %w", model, err)
+	}
+	props, _ := resolved["properties"].(map[string]any)
+	props["metadata"] = map[string]any{"type": "object"}
+	raw, err := json.Marshal(resolved)
+	if err != nil {
+		return err
+	}
+	var schema apiextensionsv1.JSONSchemaProps
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		return fmt.Errorf("the served schema of %s is not a CRD schema: %w", kind, err)
+	}
+	crd := &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: resource + "." + twinGroup},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: twinGroup,
+			Scope: apiextensionsv1.NamespaceScoped,
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: resource, Singular: singular, Kind: kind, ListKind: kind + "List"},
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
+				Name: "v1alpha1", Served: true, Storage: true,
+				Subresources:     &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{}},
+				SelectableFields: selectable,
+				Schema:           &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &schema},
+			}},
+		},
+	}
+	crds := cp.APIExtensions.ApiextensionsV1().CustomResourceDefinitions()
+	if _, err := crds.Create(ctx, crd, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("kube-apiserver refuses the served schema of %s as a CRD schema: %w", kind, err)
+	}
+	return framework.WaitEstablished(ctx, cp.APIExtensions, crd.Name)
 }
 
 // servedSchemas fetches components.schemas of apps.cozy.io/v1alpha1 from kube-apiserver's

@@ -49,67 +49,73 @@ func TestTwinRandomPatches(t *testing.T) {
 	}
 	for _, k := range kinds.All() {
 		t.Run(k.Kind, func(t *testing.T) {
-			rng := rand.New(rand.NewSource(seed))
-			root, err := inlineRefs(schemas, schemas["io.cozy.apps.v1alpha1."+k.Kind].(map[string]any), map[string]bool{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			spec := root["properties"].(map[string]any)["spec"].(map[string]any)
-			paths := collectPaths(nil, spec, 0)
-			ns := newTenant(t)
-			virtual := cp.Dynamic.Resource(gvr(k.Resource)).Namespace(ns)
-			twin := cp.Dynamic.Resource(schema.GroupVersionResource{Group: twinGroup, Version: "v1alpha1", Resource: k.Resource}).Namespace(ns)
-			example := loadExample(t, strings.ToLower(k.Kind)+".yaml")
-			name := ""
-			reset := func(i int) {
-				name = fmt.Sprintf("r%d", i)
-				for _, c := range []struct {
-					client dynamic.ResourceInterface
-					group  string
-				}{{virtual, "apps.cozy.io"}, {twin, twinGroup}} {
-					obj := example.DeepCopy()
-					obj.SetAPIVersion(c.group + "/v1alpha1")
-					obj.SetName(name)
-					if _, err := c.client.Create(context.Background(), obj, metav1.CreateOptions{}); err != nil {
-						t.Fatalf("creating %s in %s: %v", name, c.group, err)
-					}
-				}
-			}
-			reset(0)
-			var same, differ int
-			for i := 1; i <= patchesPerKind; i++ {
-				p := paths[rng.Intn(len(paths))]
-				value := randomValue(rng, p.schema)
-				patch := buildPatch(p.path, value)
-				vCode, vCauses := sendPatch(virtual, name, patch)
-				tCode, tCauses := sendPatch(twin, name, patch)
-				// Deliberate (README): an integer its 32-bit field cannot hold is refused with its
-				// own error, without the CEL rules a CRD would still evaluate over it.
-				beyondInt32 := strings.Contains(patch, "2147483648") || strings.Contains(patch, "9223372036854775807")
-				diff := ""
-				switch {
-				case vCode != tCode:
-					diff = fmt.Sprintf("status %d, CRD %d (causes %v / %v)", vCode, tCode, vCauses, tCauses)
-				case beyondInt32:
-				case strings.Join(vCauses, ",") != strings.Join(tCauses, ","):
-					diff = fmt.Sprintf("causes %v, CRD %v", vCauses, tCauses)
-				case vCode == 200:
-					vSpec, tSpec := storedSpec(t, virtual, name, spec), storedSpec(t, twin, name, spec)
-					if vSpec != tSpec {
-						diff = fmt.Sprintf("stored spec\n  here %s\n  CRD  %s", vSpec, tSpec)
-					}
-				}
-				if diff == "" {
-					same++
-					continue
-				}
-				differ++
-				t.Errorf("patch %d %s: %s", i, patch, diff)
-				reset(i)
-			}
-			t.Logf("%s: %d patches over %d paths, %d answered as the CRD, %d differently", k.Kind, patchesPerKind, len(paths), same, differ)
+			compareRandomPatches(t, seed, schemas, k.Kind, k.Resource, loadExample(t, strings.ToLower(k.Kind)+".yaml"))
 		})
 	}
+}
+
+// compareRandomPatches sends patchesPerKind seeded random merge patches over every path of the
+// kind's served schema to the apps.cozy.io resource and to its twin, starting from example, and
+// compares the status code, the causes' field paths and the stored spec.
+func compareRandomPatches(t *testing.T, seed int64, schemas map[string]any, kind, resource string, example *unstructured.Unstructured) {
+	rng := rand.New(rand.NewSource(seed))
+	root, err := inlineRefs(schemas, schemas["io.cozy.apps.v1alpha1."+kind].(map[string]any), map[string]bool{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := root["properties"].(map[string]any)["spec"].(map[string]any)
+	paths := collectPaths(nil, spec, 0)
+	ns := newTenant(t)
+	virtual := cp.Dynamic.Resource(gvr(resource)).Namespace(ns)
+	twin := cp.Dynamic.Resource(schema.GroupVersionResource{Group: twinGroup, Version: "v1alpha1", Resource: resource}).Namespace(ns)
+	name := ""
+	reset := func(i int) {
+		name = fmt.Sprintf("r%d", i)
+		for _, c := range []struct {
+			client dynamic.ResourceInterface
+			group  string
+		}{{virtual, "apps.cozy.io"}, {twin, twinGroup}} {
+			obj := example.DeepCopy()
+			obj.SetAPIVersion(c.group + "/v1alpha1")
+			obj.SetName(name)
+			if _, err := c.client.Create(context.Background(), obj, metav1.CreateOptions{}); err != nil {
+				t.Fatalf("creating %s in %s: %v", name, c.group, err)
+			}
+		}
+	}
+	reset(0)
+	var same, differ int
+	for i := 1; i <= patchesPerKind; i++ {
+		p := paths[rng.Intn(len(paths))]
+		value := randomValue(rng, p.schema)
+		patch := buildPatch(p.path, value)
+		vCode, vCauses := sendPatch(virtual, name, patch)
+		tCode, tCauses := sendPatch(twin, name, patch)
+		// Deliberate (README): an integer its 32-bit field cannot hold is refused with its
+		// own error, without the CEL rules a CRD would still evaluate over it.
+		beyondInt32 := strings.Contains(patch, "2147483648") || strings.Contains(patch, "9223372036854775807")
+		diff := ""
+		switch {
+		case vCode != tCode:
+			diff = fmt.Sprintf("status %d, CRD %d (causes %v / %v)", vCode, tCode, vCauses, tCauses)
+		case beyondInt32:
+		case strings.Join(vCauses, ",") != strings.Join(tCauses, ","):
+			diff = fmt.Sprintf("causes %v, CRD %v", vCauses, tCauses)
+		case vCode == 200:
+			vSpec, tSpec := storedSpec(t, virtual, name, spec), storedSpec(t, twin, name, spec)
+			if vSpec != tSpec {
+				diff = fmt.Sprintf("stored spec\n  here %s\n  CRD  %s", vSpec, tSpec)
+			}
+		}
+		if diff == "" {
+			same++
+			continue
+		}
+		differ++
+		t.Errorf("patch %d %s: %s", i, patch, diff)
+		reset(i)
+	}
+	t.Logf("%s: %d patches over %d paths, %d answered as the CRD, %d differently", kind, patchesPerKind, len(paths), same, differ)
 }
 
 // collectPaths lists every field under a schema node; map values appear under the key "k1".
