@@ -221,7 +221,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	})
 	if c.extra.WorkloadStatus {
 		projector := workloadstatus.New(c.extra.Kinds, dyn, kube.Discovery())
-		events := workloadstatus.NewEventSource(projector, kube, appsv1alpha1.SchemeGroupVersion.String())
+		events := workloadstatus.NewEventSource(projector, kube, appsv1alpha1.SchemeGroupVersion.String(), router.releaseKind)
 		generic.AddPostStartHookOrDie("start-workload-status", func(hook genericapiserver.PostStartHookContext) error {
 			go projector.Run(hook, 2)
 			go events.Run(hook)

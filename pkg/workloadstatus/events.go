@@ -16,6 +16,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
+
+	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
 // EventSource is how the events that explain an apps.cozy.io object reach it: Flux's events on its
@@ -27,14 +29,18 @@ type EventSource struct {
 	projector *Projector
 	events    kubernetes.Interface
 	gv        string
+	// kindOf finds the kind, typed or defined, of a release by its application-kind label.
+	kindOf func(applicationKind string) *release.Kind
 }
 
 // reportingController marks the copies, so they are never copied again.
 const reportingController = "apps.cozy.io/cozy-apiserver"
 
-// NewEventSource copies events for the projector's kinds; gv is the kinds' apiVersion.
-func NewEventSource(p *Projector, client kubernetes.Interface, gv string) *EventSource {
-	return &EventSource{projector: p, events: client, gv: gv}
+// NewEventSource copies Flux's events on the releases of every kind kindOf knows (the kinds
+// served now, typed or defined) and the warnings of the projector's workload objects; gv is the
+// kinds' apiVersion.
+func NewEventSource(p *Projector, client kubernetes.Interface, gv string, kindOf func(applicationKind string) *release.Kind) *EventSource {
+	return &EventSource{projector: p, events: client, gv: gv, kindOf: kindOf}
 }
 
 // Run watches events until ctx ends: one watch on HelmReleases' events and one on warnings.
@@ -78,13 +84,13 @@ func (s *EventSource) copyEvent(ctx context.Context, e *corev1.Event) error {
 		}
 		releaseName, prefix = name, about.Kind+" "+about.Name+": "
 	}
-	kind := s.projector.kindOf(releaseName)
-	if kind == nil {
-		return nil
-	}
 	hr, err := s.projector.releases.Namespace(about.Namespace).Get(ctx, releaseName, metav1.GetOptions{})
-	if err != nil || !kind.Owns(hr) {
+	if err != nil {
 		return client404(err)
+	}
+	kind := s.kindOf(hr.GetLabels()[release.LabelApplicationKind])
+	if kind == nil || !kind.Owns(hr) {
+		return nil
 	}
 	objectName, _ := kind.ObjectName(hr.GetName())
 	sum := sha256.Sum256([]byte(e.UID))

@@ -180,6 +180,15 @@ func TestCatalogChartValuesAreAValidSpec(t *testing.T) {
 				}
 				return false, nil
 			})
+			// Flux's events on the release are the object's, as for the typed kinds.
+			eventually(t, 30*time.Second, "Flux's events copied onto the "+kind.Kind.Kind, func(ctx context.Context) (bool, error) {
+				events, err := cp.Kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{
+					FieldSelector: "involvedObject.name=chart-values,involvedObject.kind=" + kind.Kind.Kind})
+				if err != nil {
+					return false, err
+				}
+				return len(events.Items) > 0 && events.Items[0].InvolvedObject.UID == created.GetUID(), nil
+			})
 		})
 	}
 }
