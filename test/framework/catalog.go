@@ -18,9 +18,9 @@ import (
 // ApplicationDefinitions, shaped like the platform's.
 func CatalogDir() string { return filepath.Join(DeployDir(), "..", "catalog") }
 
-// installApplicationDefinitionCRD installs the shipped ApplicationDefinition CRD, as the platform
-// has it before any server starts.
-func (cp *ControlPlane) installApplicationDefinitionCRD(ctx context.Context) error {
+// InstallApplicationDefinitionCRD installs the shipped ApplicationDefinition CRD, as the platform
+// has it before any server starts (Start does).
+func (cp *ControlPlane) InstallApplicationDefinitionCRD(ctx context.Context) error {
 	path := filepath.Join(DeployDir(), "05-applicationdefinition-crd.yaml")
 	raw, err := os.ReadFile(path)
 	if err != nil {

@@ -150,7 +150,7 @@ func Start(ctx context.Context, tb ktesting.TB, opts Options) (cp *ControlPlane,
 		return nil, err
 	}
 	// The platform's catalog type exists before the server starts; definitions come later.
-	if err := cp.installApplicationDefinitionCRD(ctx); err != nil {
+	if err := cp.InstallApplicationDefinitionCRD(ctx); err != nil {
 		listener.Close()
 		return nil, err
 	}
