@@ -197,7 +197,6 @@ func (s *store) Resync() error { return nil }
 // event.
 func (c *Cache) putLocked(key, kind string, obj runtime.Object, size int64, rv uint64) {
 	ref := refOf(kind, obj)
-	ref.size = size
 	var prev runtime.Object
 	var prevSize int64
 	if old, ok := c.releases[key]; ok {
@@ -207,18 +206,7 @@ func (c *Cache) putLocked(key, kind string, obj runtime.Object, size int64, rv u
 			prev, prevSize = c.objects[old.kind][old.namespace][old.name], old.size
 		}
 	}
-	byNamespace := c.objects[kind]
-	if byNamespace == nil {
-		byNamespace = map[string]map[string]runtime.Object{}
-		c.objects[kind] = byNamespace
-	}
-	byName := byNamespace[ref.namespace]
-	if byName == nil {
-		byName = map[string]runtime.Object{}
-		byNamespace[ref.namespace] = byName
-	}
-	byName[ref.name] = obj
-	c.releases[key] = ref
+	c.placeLocked(key, kind, obj, size)
 	if prev != nil && sameButVersion(prev, obj) {
 		// The release changed only where users cannot see (the server's bookkeeping, status
 		// Flux keeps but the API does not project): no event, as no visible field changed.
@@ -237,12 +225,8 @@ func (c *Cache) removeLocked(key string, rv uint64) {
 	if !ok {
 		return
 	}
-	delete(c.releases, key)
 	obj := c.objects[ref.kind][ref.namespace][ref.name]
-	delete(c.objects[ref.kind][ref.namespace], ref.name)
-	if len(c.objects[ref.kind][ref.namespace]) == 0 {
-		delete(c.objects[ref.kind], ref.namespace)
-	}
+	c.dropLocked(key)
 	if obj == nil {
 		return
 	}

@@ -84,6 +84,7 @@ func run(cfg config) error {
 		b.memory(baseline, "after seeding"),
 		b.aggregatorToll, b.gets, b.withoutAggregator, b.lists, b.writes, b.cpu, b.watches, b.mixed, b.profiles,
 		b.memory(baseline, "after the run"),
+		b.catalog,
 	} {
 		if err := step(ctx); err != nil {
 			return err
