@@ -130,6 +130,7 @@ The catalog: each ApplicationDefinition is a kind, served as soon as it is appli
   %[5]s apply -f %[7]s
   %[5]s get mariadbs -n %[2]s
   %[5]s describe applicationdefinition mariadb
+  %[5]s apply -n %[2]s -f %[6]s/catalog/postgres.yaml
 
 Press Ctrl-C to stop; state is kept in %[8]s.
 `, time.Since(started).Round(100*time.Millisecond), demoNamespace, platform, cp.KubeconfigPath,
