@@ -228,6 +228,11 @@ func (c CompletedConfig) New() (*Server, error) {
 			return nil
 		})
 	}
+	if err := generic.AddReadyzChecks(healthz.NamedCheck("application-catalog", func(*http.Request) error {
+		return definitions.Ready()
+	})); err != nil {
+		return nil, err
+	}
 	if err := generic.AddReadyzChecks(healthz.NamedCheck("helmrelease-cache", func(*http.Request) error {
 		if !releaseCache.HasSynced() {
 			return errors.New("HelmRelease cache not synced yet")

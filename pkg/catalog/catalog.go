@@ -6,12 +6,16 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/dynamic"
@@ -53,6 +57,9 @@ type Catalog struct {
 	mu sync.Mutex
 	// entries holds what the catalog knows of each definition, by name.
 	entries map[string]*entry
+	// settled is set once the definitions listed at start were published; noCRD while listing
+	// them finds no ApplicationDefinition resource.
+	settled, noCRD atomic.Bool
 }
 
 // entry is one definition as last built, and the kind last served from it.
@@ -80,6 +87,10 @@ func New(dyn dynamic.Interface, typed []*release.Kind, publish Publisher, record
 		names:    newReservedNames(typed),
 		entries:  map[string]*entry{},
 	}
+	_ = informer.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+		c.noCRD.Store(apierrors.IsNotFound(err) || meta.IsNoMatchError(err))
+		cache.DefaultWatchErrorHandler(ctx, r, err)
+	})
 	enqueue := func(any) { c.queue.AddAfter("catalog", coalesce) }
 	_, _ = informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: enqueue, UpdateFunc: func(_, obj any) { enqueue(obj) }, DeleteFunc: enqueue,
@@ -97,11 +108,24 @@ func (c *Catalog) Run(ctx context.Context) {
 		for c.next(ctx) {
 		}
 	}()
+	go func() {
+		// Settle once after the first list even when it found no definitions.
+		if cache.WaitForCacheSync(ctx.Done(), c.informer.HasSynced) {
+			c.queue.Add("catalog")
+		}
+	}()
 	<-ctx.Done()
 }
 
-// HasSynced reports whether the definitions have been listed once.
-func (c *Catalog) HasSynced() bool { return c.informer.HasSynced() }
+// Ready reports whether the definitions that existed at start are served (so a replica that just
+// started serves the same kinds as the others before it takes requests), or that there is no
+// ApplicationDefinition CRD to read them from (then the server serves its typed kinds).
+func (c *Catalog) Ready() error {
+	if c.settled.Load() || c.noCRD.Load() {
+		return nil
+	}
+	return errors.New("the ApplicationDefinitions are not served yet")
+}
 
 func (c *Catalog) next(ctx context.Context) bool {
 	key, quit := c.queue.Get()
@@ -171,6 +195,10 @@ func (c *Catalog) sync(ctx context.Context) {
 			e.served = out.defined
 		}
 		c.report(ctx, obj, e, out)
+	}
+	if c.informer.HasSynced() {
+		c.settled.Store(true)
+		c.noCRD.Store(false)
 	}
 	logger.V(2).Info("Catalog settled", "definitions", len(defs), "served", len(served)-len(failed))
 }

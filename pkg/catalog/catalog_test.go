@@ -7,12 +7,14 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
@@ -62,6 +64,7 @@ func definition(name, kind, plural, prefix, schema string, created time.Time) *u
 
 type harness struct {
 	t        *testing.T
+	catalog  *Catalog
 	events   []string
 	client   *dynamicfake.FakeDynamicClient
 	out      *published
@@ -75,6 +78,7 @@ func start(t *testing.T, defs ...runtime.Object) *harness {
 		map[schema.GroupVersionResource]string{kinds.ApplicationDefinitionGVR: "ApplicationDefinitionList"}, defs...)
 	h := &harness{t: t, client: client, out: &published{fail: map[string]bool{}}, recorder: record.NewFakeRecorder(100)}
 	c := New(client, kinds.All(), h.out.publish, h.recorder)
+	h.catalog = c
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go c.Run(ctx)
@@ -181,4 +185,35 @@ func TestAKindThePublisherCannotServeIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.awaitEvent(ReasonInvalidDefinition, "not served")
+}
+
+func TestReadyOnceTheDefinitionsAtStartAreServed(t *testing.T) {
+	h := start(t, definition("widget", "Widget", "widgets", "widget-", widgetSchema, time.Now()))
+	h.await("ready", func() bool { return h.catalog.Ready() == nil })
+	if h.out.served("widgets") == nil {
+		t.Errorf("ready before the definitions at start were served")
+	}
+	empty := start(t)
+	empty.await("ready without definitions", func() bool { return empty.catalog.Ready() == nil })
+}
+
+func TestReadyWithoutTheCRD(t *testing.T) {
+	scheme := runtime.NewScheme()
+	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme,
+		map[schema.GroupVersionResource]string{kinds.ApplicationDefinitionGVR: "ApplicationDefinitionList"})
+	client.PrependReactor("list", "applicationdefinitions", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewNotFound(kinds.ApplicationDefinitionGVR.GroupResource(), "")
+	})
+	c := New(client, kinds.All(), (&published{}).publish, nil)
+	if c.Ready() == nil {
+		t.Fatal("ready before listing")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		return c.Ready() == nil, nil
+	}); err != nil {
+		t.Fatalf("not ready without the CRD: %v", c.Ready())
+	}
 }
