@@ -118,16 +118,13 @@ func (r *kindRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	gv := appsv1alpha1.SchemeGroupVersion
-	info, ok := request.RequestInfoFrom(req.Context())
-	if !ok || info.APIGroup != gv.Group || info.APIVersion != gv.Version {
-		r.next.ServeHTTP(w, req)
+	if req.Method == http.MethodGet && strings.TrimSuffix(req.URL.Path, "/") == "/apis/"+gv.String() && r.discovery != nil {
+		// The group version's resource list (RequestInfo names no group for it).
+		r.discovery.ServeHTTP(w, req)
 		return
 	}
-	if !info.IsResourceRequest {
-		if strings.TrimSuffix(req.URL.Path, "/") == "/apis/"+gv.String() && r.discovery != nil {
-			r.discovery.ServeHTTP(w, req)
-			return
-		}
+	info, ok := request.RequestInfoFrom(req.Context())
+	if !ok || !info.IsResourceRequest || info.APIGroup != gv.Group || info.APIVersion != gv.Version {
 		r.next.ServeHTTP(w, req)
 		return
 	}

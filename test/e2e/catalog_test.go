@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -34,6 +35,25 @@ func TestCatalogServesEveryDefinition(t *testing.T) {
 	for _, name := range catalogApplications {
 		applyDefinition(t, definition(t, name))
 	}
+	// Legacy discovery (/apis/apps.cozy.io/v1alpha1, proxied to the server) lists every kind and
+	// its status subresource; kubectl's aggregated discovery is checked in catalog_kubectl_test.go.
+	eventually(t, 20*time.Second, "the defined kinds in /apis/apps.cozy.io/v1alpha1", func(ctx context.Context) (bool, error) {
+		list, err := cp.Kube.Discovery().ServerResourcesForGroupVersion("apps.cozy.io/v1alpha1")
+		if err != nil {
+			return false, err
+		}
+		listed := map[string]bool{}
+		for _, r := range list.APIResources {
+			listed[r.Name] = true
+		}
+		for _, name := range catalogApplications {
+			plural, _, _ := unstructured.NestedString(definition(t, name).Object, "spec", "application", "plural")
+			if !listed[plural] || !listed[plural+"/status"] {
+				return false, fmt.Errorf("%s missing from %v", plural, listed)
+			}
+		}
+		return listed["buckets"] && listed["kuberneteses/kubeconfig"], nil
+	})
 	for _, name := range catalogApplications {
 		t.Run(name, func(t *testing.T) {
 			def := definition(t, name)
