@@ -26,6 +26,13 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/validation"
 )
 
+// definedStorage is what the scopes take from a defined kind's storage: its tables and the fields
+// its main resource resets (status).
+type definedStorage interface {
+	rest.TableConvertor
+	rest.ResetFieldsStrategy
+}
+
 // scopeConfig is what the request scopes of every defined kind share: the server's authorizer,
 // admission, resource mapper and limits.
 type scopeConfig struct {
@@ -36,7 +43,7 @@ type scopeConfig struct {
 // builds a CRD's: unstructured objects, a serializer that checks and coerces request bodies
 // against the kind's schema, and a field manager from the kind's schema (the main resource resets
 // status, as for a CRD with a status subresource; status is read-only).
-func (c scopeConfig) requestScopes(d *kinds.Defined, table rest.TableConvertor) (main, status *handlers.RequestScope, err error) {
+func (c scopeConfig) requestScopes(d *kinds.Defined, table definedStorage) (main, status *handlers.RequestScope, err error) {
 	gvk := d.GroupVersionKind()
 	gv := gvk.GroupVersion()
 	creator := unstructuredscheme.NewUnstructuredCreator()
@@ -66,9 +73,7 @@ func (c scopeConfig) requestScopes(d *kinds.Defined, table rest.TableConvertor) 
 	if err != nil {
 		return nil, nil, err
 	}
-	// The main resource never takes status, as a CRD with a status subresource.
-	statusOnly := fieldpath.NewSet(fieldpath.MakePathOrDie("status"))
-	main, err = withFieldManager(scope, typeConverter, map[fieldpath.APIVersion]*fieldpath.Set{fieldpath.APIVersion(gv.String()): statusOnly})
+	main, err = withFieldManager(scope, typeConverter, table.GetResetFields())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/cozystack/apps-apiserver/pkg/crossnamespace"
 	"github.com/cozystack/apps-apiserver/pkg/release"
@@ -66,6 +67,7 @@ var (
 	_ rest.SingularNameProvider     = &REST{}
 	_ rest.TableConvertor           = &REST{}
 	_ rest.GroupVersionKindProvider = &REST{}
+	_ rest.ResetFieldsStrategy      = &REST{}
 )
 
 // NewREST returns the storage for one kind, validated and defaulted by specSchema.
@@ -112,6 +114,15 @@ func (r *REST) GetSingularName() string { return r.kind.Singular }
 // GroupVersionKind is the kind served by this storage.
 func (r *REST) GroupVersionKind(schema.GroupVersion) schema.GroupVersionKind {
 	return r.kind.GroupVersionKind(r.gv)
+}
+
+// GetResetFields says that the main resource never takes status, as for a CRD with a status
+// subresource: server-side apply of an object with status records no status ownership (the
+// handlers' field manager drops those fields).
+func (r *REST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return map[fieldpath.APIVersion]*fieldpath.Set{
+		fieldpath.APIVersion(r.gv.String()): fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
+	}
 }
 
 // ConvertToTable renders `kubectl get` rows with the kind's printer columns.

@@ -154,3 +154,25 @@ func hasManager(obj *unstructured.Unstructured, manager string) bool {
 	}
 	return false
 }
+
+// TestSemanticsApplyWithStatusOwnsNoStatus: server-side apply of an object carrying status on the
+// main resource records no ownership of status and leaves status as it was, as for a CRD with a
+// status subresource.
+func TestSemanticsApplyWithStatusOwnsNoStatus(t *testing.T) {
+	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
+		body := `{"apiVersion":"` + tg.resource.GroupVersion().String() + `","kind":"Bucket","metadata":{"name":"applied"},` +
+			`"spec":{"storagePool":"default"},"status":{"version":"9.9.9","bucketName":"forged"}}`
+		got, err := c.Patch(context.Background(), "applied", types.ApplyPatchType, []byte(body), metav1.PatchOptions{FieldManager: "with-status"})
+		if err != nil {
+			t.Fatalf("apply: %v", err)
+		}
+		for _, m := range got.GetManagedFields() {
+			if m.FieldsV1 != nil && strings.Contains(string(m.FieldsV1.Raw), `"f:status"`) {
+				t.Errorf("%s owns status: %s", m.Manager, m.FieldsV1.Raw)
+			}
+		}
+		if v, _, _ := unstructured.NestedString(got.Object, "status", "version"); v == "9.9.9" {
+			t.Errorf("status taken from the applied object: %v", got.Object["status"])
+		}
+	})
+}
