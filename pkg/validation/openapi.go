@@ -43,18 +43,10 @@ func specSchema(getDefinitions common.GetOpenAPIDefinitions, kindModel string) (
 	if err != nil {
 		return nil, err
 	}
-	raw, err = json.Marshal(map[string]any{
+	return crdSchema(kindModel, map[string]any{
 		"type":       "object",
 		"properties": map[string]any{"spec": resolved},
 	})
-	if err != nil {
-		return nil, err
-	}
-	var props apiextensionsv1.JSONSchemaProps
-	if err := json.Unmarshal(raw, &props); err != nil {
-		return nil, fmt.Errorf("converting the OpenAPI of %s to a CRD schema: %w", kindModel, err)
-	}
-	return &props, nil
 }
 
 // ModelSchema is the CRD-style schema of the Go type whose OpenAPI model name is model, with every
@@ -65,6 +57,11 @@ func ModelSchema(getDefinitions common.GetOpenAPIDefinitions, model string) (*ap
 	if err != nil {
 		return nil, err
 	}
+	return crdSchema(model, resolved)
+}
+
+// crdSchema reads a resolved OpenAPI schema (JSON-shaped data) as a CRD schema.
+func crdSchema(model string, resolved map[string]any) (*apiextensionsv1.JSONSchemaProps, error) {
 	raw, err := json.Marshal(resolved)
 	if err != nil {
 		return nil, err

@@ -76,8 +76,9 @@ func (f *Flux) serveArtifacts(ctx context.Context, cp *ControlPlane, chartsDir s
 	f.artifacts = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = f.artifacts.Serve(listener) }()
 	base := "http://" + listener.Addr().String()
-	for _, kind := range kinds.All() {
-		archive, err := packageChart(localChartDir(chartsDir, kind))
+	// serve packages the chart in dir, serves it and points the ExternalArtifact at it.
+	serve := func(dir, namespace, name string) error {
+		archive, err := packageChart(dir)
 		if err != nil {
 			return err
 		}
@@ -86,11 +87,14 @@ func (f *Flux) serveArtifacts(ctx context.Context, cp *ControlPlane, chartsDir s
 			w.Header().Set("Content-Type", "application/gzip")
 			_, _ = w.Write(archive.data)
 		})
+		return publishArtifact(ctx, cp, namespace, name, base+path, archive)
+	}
+	for _, kind := range kinds.All() {
 		ref := kind.Chart.ChartRef
 		if ref == nil || ref.Kind != "ExternalArtifact" {
 			return fmt.Errorf("kind %s does not install from an ExternalArtifact", kind.Kind)
 		}
-		if err := publishArtifact(ctx, cp, ref.Namespace, ref.Name, base+path, archive); err != nil {
+		if err := serve(localChartDir(chartsDir, kind), ref.Namespace, ref.Name); err != nil {
 			return err
 		}
 	}
@@ -107,16 +111,7 @@ func (f *Flux) serveArtifacts(ctx context.Context, cp *ControlPlane, chartsDir s
 		if typed[artifact] {
 			continue
 		}
-		archive, err := packageChart(dir)
-		if err != nil {
-			return err
-		}
-		path := "/charts/" + archive.name + ".tgz"
-		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/gzip")
-			_, _ = w.Write(archive.data)
-		})
-		if err := publishArtifact(ctx, cp, "cozy-system", artifact, base+path, archive); err != nil {
+		if err := serve(dir, "cozy-system", artifact); err != nil {
 			return err
 		}
 	}
