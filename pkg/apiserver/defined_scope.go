@@ -3,7 +3,6 @@ package apiserver
 import (
 	"fmt"
 
-	"k8s.io/apiextensions-apiserver/pkg/controller/openapi/builder"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -18,7 +17,6 @@ import (
 	"k8s.io/kube-openapi/pkg/validation/spec"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
-	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	"github.com/cozystack/apps-apiserver/pkg/openapi"
 	"github.com/cozystack/apps-apiserver/pkg/registry"
@@ -34,7 +32,7 @@ type definedStorage interface {
 }
 
 // scopeConfig is what the request scopes of every defined kind share: the server's authorizer,
-// admission, resource mapper and limits.
+// resource mapper, parameter codec and request size limit.
 type scopeConfig struct {
 	base handlers.RequestScope
 }
@@ -43,7 +41,7 @@ type scopeConfig struct {
 // builds a CRD's: unstructured objects, a serializer that checks and coerces request bodies
 // against the kind's schema, and a field manager from the kind's schema (the main resource resets
 // status, as for a CRD with a status subresource; status is read-only).
-func (c scopeConfig) requestScopes(d *kinds.Defined, table definedStorage) (main, status *handlers.RequestScope, err error) {
+func (c scopeConfig) requestScopes(d *kinds.Defined, table definedStorage, openapi *kindOpenAPI) (main, status *handlers.RequestScope, err error) {
 	gvk := d.GroupVersionKind()
 	gv := gvk.GroupVersion()
 	creator := unstructuredscheme.NewUnstructuredCreator()
@@ -69,9 +67,9 @@ func (c scopeConfig) requestScopes(d *kinds.Defined, table definedStorage) (main
 	scope.MetaGroupVersion = metav1.SchemeGroupVersion
 	scope.TableConvertor = table
 
-	typeConverter, err := applyTypeConverter(d)
+	typeConverter, err := applyTypeConverter(openapi)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("server-side apply of %s: %w", d.Kind.Kind, err)
 	}
 	main, err = withFieldManager(scope, typeConverter, table.GetResetFields())
 	if err != nil {
@@ -104,18 +102,14 @@ var staticModels = func() map[string]*spec.Schema {
 	return out
 }()
 
-// applyTypeConverter is server-side apply's view of a defined kind, built from the OpenAPI v3
-// that apiextensions-apiserver's builder makes of the kind's CRD description.
-func applyTypeConverter(d *kinds.Defined) (managedfields.TypeConverter, error) {
-	v3, err := builder.BuildOpenAPIV3(d.CRD, appsv1alpha1.SchemeGroupVersion.Version, builder.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("OpenAPI of %s: %w", d.Kind.Kind, err)
-	}
-	models := make(map[string]*spec.Schema, len(staticModels)+len(v3.Components.Schemas))
+// applyTypeConverter is server-side apply's view of a defined kind, from the OpenAPI v3 that
+// apiextensions-apiserver's builder made of the kind's CRD description.
+func applyTypeConverter(k *kindOpenAPI) (managedfields.TypeConverter, error) {
+	models := make(map[string]*spec.Schema, len(staticModels)+len(k.v3.Components.Schemas))
 	for name, s := range staticModels {
 		models[name] = s
 	}
-	for name, s := range v3.Components.Schemas {
+	for name, s := range k.v3.Components.Schemas {
 		models[name] = s
 	}
 	return managedfields.NewTypeConverter(models, false)

@@ -243,11 +243,11 @@ func (r *kindRouter) serve(d *kinds.Defined) (*servedKind, error) {
 	if err != nil {
 		return nil, err
 	}
-	scope, statusScope, err := r.scopes.requestScopes(d, storage)
+	openapi, err := buildKindOpenAPI(d)
 	if err != nil {
 		return nil, err
 	}
-	openapi, err := buildKindOpenAPI(d)
+	scope, statusScope, err := r.scopes.requestScopes(d, storage, openapi)
 	if err != nil {
 		return nil, err
 	}
