@@ -284,3 +284,30 @@ func TestOneUpstreamWatch(t *testing.T) {
 		t.Errorf("HelmRelease watches at kube-apiserver: %d before 30 client watches, %d with them", before, after)
 	}
 }
+
+// TestSemanticsWatchWithAnExpiredTimeout: a watch whose timeoutSeconds has passed before it could
+// start (timeoutSeconds=-1, from "" and from "0") answers as kube-apiserver answers for a CRD: 200,
+// and a body that is empty or the one ERROR event saying the context's deadline passed (which of
+// the two is kube-apiserver's own race between the expired timeout and the event, so both
+// targets are asked ten times and every answer must be one of those two).
+func TestSemanticsWatchWithAnExpiredTimeout(t *testing.T) {
+	const expired = `{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"context deadline exceeded","reason":"InternalError","code":500}}` + "\n"
+	compare(t, func(t *testing.T, tg target, c dynamic.ResourceInterface, ns string) {
+		for _, rv := range []string{"", "0"} {
+			for range 10 {
+				req := cp.Kube.Discovery().RESTClient().Get().AbsPath("/apis/"+tg.resource.Group+"/v1alpha1/namespaces/"+ns+"/buckets").
+					Param("watch", "true").Param("timeoutSeconds", "-1")
+				if rv != "" {
+					req = req.Param("resourceVersion", rv)
+				}
+				res := req.Do(context.Background())
+				var code int
+				res.StatusCode(&code)
+				raw, _ := res.Raw()
+				if code != 200 || (len(raw) > 0 && string(raw) != expired) {
+					t.Errorf("watch from %q with timeoutSeconds=-1: %d %s", rv, code, raw)
+				}
+			}
+		}
+	})
+}
