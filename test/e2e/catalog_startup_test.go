@@ -56,3 +56,25 @@ func TestCatalogServerStartsWithoutTheCRD(t *testing.T) {
 		})
 	}
 }
+
+// TestCatalogReplicaIsReadyWithTheKindsServed: a replica started while definitions exist is ready
+// only once it serves their kinds, so a rolled-in replica answers like the others from its first
+// request (no polling here: StartReplica returns when the replica is ready).
+func TestCatalogReplicaIsReadyWithTheKindsServed(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	applyDefinition(t, renamedDefinition(t, "redis", "early", "Early", "earlies", "early-"))
+	awaitServed(t, cp.Dynamic, "earlies", ns)
+	replica, err := cp.StartReplica(ctx, "rolled-in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer replica.Stop()
+	cfg, err := cp.ReplicaConfig(replica, "admin", "system:masters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dynamic.NewForConfigOrDie(cfg).Resource(gvr("earlies")).Namespace(ns).List(ctx, metav1.ListOptions{}); err != nil {
+		t.Errorf("a ready replica does not serve a kind defined before it started: %v", err)
+	}
+}

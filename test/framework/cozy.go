@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
@@ -91,8 +92,35 @@ func (s *CozyServer) start(ctx context.Context, listener net.Listener) error {
 	if err := s.waitReady(ctx); err != nil {
 		return err
 	}
+	if err := s.waitAuthenticates(ctx); err != nil {
+		return err
+	}
 	s.ready.Store(true)
 	return nil
+}
+
+// waitAuthenticates waits until the server recognizes the aggregator's front-proxy identity: its
+// /readyz does not cover the request-header CA, which it loads from kube-apiserver, so right after
+// readiness a request may still be taken for system:anonymous (seen once in CI: TestAuditLog).
+func (s *CozyServer) waitAuthenticates(ctx context.Context) error {
+	cfg, err := s.cp.ReplicaConfig(s, "framework-probe", "system:masters")
+	if err != nil {
+		return err
+	}
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return err
+	}
+	defer client.CloseIdleConnections()
+	return poll(ctx, 30*time.Second, "cozy-apiserver authenticating front-proxy requests", func(ctx context.Context) (bool, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL()+"/apis/"+appsv1alpha1.SchemeGroupVersion.String(), nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, fmt.Errorf("status %d", resp.StatusCode)
+	})
 }
 
 // waitReady polls the server's own /readyz, which includes the HelmRelease cache sync.
