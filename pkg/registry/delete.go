@@ -23,7 +23,10 @@ import (
 // release) hold it, the object stays visible with a deletionTimestamp, as any Kubernetes object.
 func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
 	for attempt := 1; ; attempt++ {
-		obj, gone, raced, err := r.deleteOnce(ctx, name, deleteValidation, options)
+		// The last attempt does not pin the version it read: a delete without preconditions
+		// never conflicts in kube-apiserver, however often the release is written meanwhile
+		// (Flux's status writes); it then waits for the cache to show the object gone or held.
+		obj, gone, raced, err := r.deleteOnce(ctx, name, deleteValidation, options, attempt < maxUpdateAttempts)
 		if raced {
 			if attempt < maxUpdateAttempts {
 				continue
@@ -36,8 +39,9 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 
 // deleteOnce deletes the release as read once. raced reports that it changed between the read and
 // the delete in a way that matters (a release without finalizers got one, or was written) while
-// the client did not pin a resourceVersion: the caller reads it again.
-func (r *REST) deleteOnce(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (result runtime.Object, gone, raced bool, err error) {
+// the client did not pin a resourceVersion: the caller reads it again. answerAtOnce lets a delete
+// that nothing holds be pinned to the version it read and answered without waiting for the cache.
+func (r *REST) deleteOnce(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions, answerAtOnce bool) (result runtime.Object, gone, raced bool, err error) {
 	namespace := genericapirequest.NamespaceValue(ctx)
 	// The release's metadata is all a delete needs from kube-apiserver; the object it validates
 	// and returns is the cached conversion of that revision (see readCurrent).
@@ -63,7 +67,7 @@ func (r *REST) deleteOnce(ctx context.Context, name string, deleteValidation res
 	pinned := options.Preconditions != nil && options.Preconditions.ResourceVersion != nil
 	// Without finalizers, and with a policy that adds none (foreground and orphan deletion do),
 	// kube-apiserver removes the release at once.
-	immediate := len(hr.GetFinalizers()) == 0 &&
+	immediate := answerAtOnce && len(hr.GetFinalizers()) == 0 &&
 		(options.PropagationPolicy == nil || *options.PropagationPolicy == metav1.DeletePropagationBackground)
 	if len(hr.GetFinalizers()) > 0 {
 		// The release outlives the request while finalizers (Flux uninstalling it) hold it:

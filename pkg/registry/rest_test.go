@@ -345,3 +345,42 @@ func TestWatchWithoutResourceVersionStartsFromAConsistentState(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteThatAlwaysLosesTheRaceStillDeletes: while the release is written between every read
+// and delete (Flux's status writes), an unconditional delete does not end in a 409, as it never
+// does in kube-apiserver: its last attempt deletes the same release without pinning the version.
+func TestDeleteThatAlwaysLosesTheRaceStillDeletes(t *testing.T) {
+	dyn := newFakeReleases(bucketRelease(t, "busy", "13", nil))
+	r, ctx := newBucketRESTOn(t, dyn)
+	var pinned, unpinned atomic.Int32
+	dyn.PrependReactor("delete", "helmreleases", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		opts := a.(clienttesting.DeleteActionImpl).DeleteOptions
+		if opts.Preconditions == nil || opts.Preconditions.UID == nil {
+			t.Errorf("a delete must always be pinned to the uid it read: %+v", opts.Preconditions)
+		}
+		if opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil {
+			pinned.Add(1)
+			return true, nil, apierrors.NewConflict(release.HelmReleaseGVR.GroupResource(), "bucket-busy", errors.New("the object has been modified"))
+		}
+		unpinned.Add(1)
+		return false, nil, nil
+	})
+	got, deleted, err := r.Delete(ctx, "busy", nil, &metav1.DeleteOptions{})
+	status, ok := got.(*metav1.Status)
+	if err != nil || !deleted || !ok || status.Status != metav1.StatusSuccess {
+		t.Fatalf("an unconditional delete that keeps losing the race: want a Success status, got %v %v %+v", err, deleted, got)
+	}
+	if pinned.Load() != maxUpdateAttempts-1 || unpinned.Load() != 1 {
+		t.Errorf("attempts: %d pinned to the version, %d not; want %d and 1", pinned.Load(), unpinned.Load(), maxUpdateAttempts-1)
+	}
+	// A client that pinned a version gets the conflict, as from kube-apiserver.
+	dyn2 := newFakeReleases(bucketRelease(t, "pinned", "13", nil))
+	r2, ctx2 := newBucketRESTOn(t, dyn2)
+	dyn2.PrependReactor("delete", "helmreleases", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewConflict(release.HelmReleaseGVR.GroupResource(), "bucket-pinned", errors.New("the object has been modified"))
+	})
+	rv := "13"
+	if _, _, err := r2.Delete(ctx2, "pinned", nil, &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &rv}}); !apierrors.IsConflict(err) {
+		t.Errorf("a pinned delete that lost the race: want 409, got %v", err)
+	}
+}
