@@ -124,3 +124,20 @@ func eventReasons(events []corev1.Event) []string {
 	}
 	return out
 }
+
+// startReplica starts another server replica, stopped when the test ends, and returns a client
+// that talks to it directly as a cluster admin; the replica is ready (serving the definitions
+// that exist) when it returns.
+func startReplica(t *testing.T, name string) dynamic.Interface {
+	t.Helper()
+	replica, err := cp.StartReplica(context.Background(), name)
+	if err != nil {
+		t.Fatalf("starting replica %s: %v", name, err)
+	}
+	t.Cleanup(replica.Stop)
+	cfg, err := cp.ReplicaConfig(replica, "admin", "system:masters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dynamic.NewForConfigOrDie(cfg)
+}

@@ -23,16 +23,7 @@ import (
 func TestCatalogHotReload(t *testing.T) {
 	ctx := context.Background()
 	ns := newTenant(t)
-	replica, err := cp.StartReplica(ctx, "catalog-replica")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer replica.Stop()
-	replicaConfig, err := cp.ReplicaConfig(replica, "admin", "system:masters")
-	if err != nil {
-		t.Fatal(err)
-	}
-	replicaClient := dynamic.NewForConfigOrDie(replicaConfig)
+	replicaClient := startReplica(t, "catalog-replica")
 
 	buckets := cp.Dynamic.Resource(gvr("buckets")).Namespace(ns)
 	list, err := buckets.List(ctx, metav1.ListOptions{})

@@ -32,16 +32,7 @@ func TestCatalogServerStartsWithoutTheCRD(t *testing.T) {
 		return apierrors.IsNotFound(err), err
 	})
 
-	replica, err := cp.StartReplica(ctx, "no-catalog-crd")
-	if err != nil {
-		t.Fatalf("a server on a cluster without the ApplicationDefinition CRD: %v", err)
-	}
-	defer replica.Stop()
-	cfg, err := cp.ReplicaConfig(replica, "admin", "system:masters")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := dynamic.NewForConfigOrDie(cfg)
+	client := startReplica(t, "no-catalog-crd")
 	ns := newTenant(t)
 	mustCreate(t, client.Resource(gvr("buckets")).Namespace(ns), bucketObject("typed-without-catalog"))
 
@@ -65,16 +56,8 @@ func TestCatalogReplicaIsReadyWithTheKindsServed(t *testing.T) {
 	ns := newTenant(t)
 	applyDefinition(t, renamedDefinition(t, "redis", "early", "Early", "earlies", "early-"))
 	awaitServed(t, cp.Dynamic, "earlies", ns)
-	replica, err := cp.StartReplica(ctx, "rolled-in")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer replica.Stop()
-	cfg, err := cp.ReplicaConfig(replica, "admin", "system:masters")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dynamic.NewForConfigOrDie(cfg).Resource(gvr("earlies")).Namespace(ns).List(ctx, metav1.ListOptions{}); err != nil {
+	replica := startReplica(t, "rolled-in")
+	if _, err := replica.Resource(gvr("earlies")).Namespace(ns).List(ctx, metav1.ListOptions{}); err != nil {
 		t.Errorf("a ready replica does not serve a kind defined before it started: %v", err)
 	}
 }
