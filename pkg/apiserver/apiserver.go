@@ -34,6 +34,7 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/requestdecode"
 	"github.com/cozystack/apps-apiserver/pkg/subresources"
 	"github.com/cozystack/apps-apiserver/pkg/tenancy"
+	"github.com/cozystack/apps-apiserver/pkg/tenantroles"
 	"github.com/cozystack/apps-apiserver/pkg/validation"
 	"github.com/cozystack/apps-apiserver/pkg/workloadstatus"
 )
@@ -61,6 +62,8 @@ type ExtraConfig struct {
 	// CrossNamespaceRefresh is how often an open watch across namespaces asks the authorizer again
 	// which namespaces its user may read.
 	CrossNamespaceRefresh time.Duration
+	// TenantRoles are the ClusterRoles whose apps.cozy.io rules follow the served kinds.
+	TenantRoles []tenantroles.Role
 }
 
 // Config is the complete configuration of the server.
@@ -204,6 +207,15 @@ func (c CompletedConfig) New() (*Server, error) {
 		go definitions.Run(hook)
 		return nil
 	})
+	if len(c.extra.TenantRoles) > 0 {
+		// Tenants' rights follow the kinds: written once the catalog settled, never before.
+		keeper := tenantroles.New(kube.RbacV1().ClusterRoles(), appsv1alpha1.GroupName, c.extra.TenantRoles, definitions.Ready)
+		router.onServed = keeper.Serve
+		generic.AddPostStartHookOrDie("keep-tenant-roles", func(hook genericapiserver.PostStartHookContext) error {
+			go keeper.Run(hook)
+			return nil
+		})
+	}
 
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {

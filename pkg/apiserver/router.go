@@ -50,7 +50,9 @@ type kindRouter struct {
 	// onResourceGone when a defined kind's resource is no longer served (its watches end).
 	onKindsChanged func()
 	onResourceGone func(kind string)
-	next           http.Handler
+	// onServed is told every resource served, typed and defined, after each publish.
+	onServed func(resources []string)
+	next     http.Handler
 }
 
 // servedSet is one published set of defined kinds.
@@ -71,7 +73,7 @@ type servedKind struct {
 }
 
 func newKindRouter(typed []*release.Kind) *kindRouter {
-	r := &kindRouter{typed: map[string]*release.Kind{}, onKindsChanged: func() {}, onResourceGone: func(string) {}}
+	r := &kindRouter{typed: map[string]*release.Kind{}, onKindsChanged: func() {}, onResourceGone: func(string) {}, onServed: func([]string) {}}
 	for _, k := range typed {
 		r.typed[k.ApplicationKind] = k
 	}
@@ -234,6 +236,7 @@ func (r *kindRouter) publish(defined []*kinds.Defined) map[string]error {
 	if !sameReleaseKinds(old.byApplicationKind, next.byApplicationKind) {
 		r.onKindsChanged()
 	}
+	r.onServed(next.resources())
 	return failed
 }
 
@@ -265,6 +268,15 @@ func (r *kindRouter) serve(d *kinds.Defined) (*servedKind, error) {
 }
 
 // definedKinds lists the served defined kinds by resource name.
+// resources are the resources of every kind served, typed and defined.
+func (s *servedSet) resources() []string {
+	out := make([]string, 0, len(s.byApplicationKind))
+	for _, k := range s.byApplicationKind {
+		out = append(out, k.Resource)
+	}
+	return out
+}
+
 func (s *servedSet) definedKinds() []*kinds.Defined {
 	out := make([]*kinds.Defined, 0, len(s.byResource))
 	for _, k := range s.byResource {

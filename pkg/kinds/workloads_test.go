@@ -135,38 +135,3 @@ func TestServerReadsExactlyTheProjectedWorkloadTypes(t *testing.T) {
 		t.Errorf("the server's ClusterRole reads %s, which no kind projects", gr)
 	}
 }
-
-// TestRolesNameEveryKind keeps the shipped roles that name kinds covering every served kind: view
-// names them (so it can leave out the credentials subresources), where edit covers all with "*",
-// and the grant of lists across namespaces names them with list and watch only.
-func TestRolesNameEveryKind(t *testing.T) {
-	raw, err := os.ReadFile("../../artifacts/deploy/60-tenant-roles.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for roleName, verbs := range map[string]string{"cozy-apps-view": "get,list,watch", "cozy-apps-list-across-namespaces": "list,watch"} {
-		named := map[string]bool{}
-		for _, doc := range strings.Split(string(raw), "\n---") {
-			var role rbacv1.ClusterRole
-			if err := yaml.Unmarshal([]byte(doc), &role); err != nil || role.Kind != "ClusterRole" || role.Name != roleName {
-				continue
-			}
-			for _, rule := range role.Rules {
-				if got := strings.Join(rule.Verbs, ","); got != verbs {
-					t.Errorf("%s grants %s, want %s", roleName, got, verbs)
-				}
-				for _, r := range rule.Resources {
-					if r == "*" || strings.HasSuffix(r, "/kubeconfig") || strings.HasSuffix(r, "/credentials") {
-						t.Errorf("%s grants %q, which includes credentials", roleName, r)
-					}
-					named[r] = true
-				}
-			}
-		}
-		for _, k := range All() {
-			if !named[k.Resource] {
-				t.Errorf("%s does not name %s", roleName, k.Resource)
-			}
-		}
-	}
-}

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -29,8 +30,8 @@ func DeployDir() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "artifacts", "deploy")
 }
 
-// applyManifests creates the namespaces, ServiceAccounts and RBAC objects of shipped manifests,
-// so the server runs with exactly the rights a deployment grants it.
+// applyManifests creates the namespaces, ServiceAccounts, RBAC objects and admission policies of
+// shipped manifests, so the server runs with exactly the rights a deployment grants it.
 func (cp *ControlPlane) applyManifests(ctx context.Context, files ...string) error {
 	for _, file := range files {
 		raw, err := os.ReadFile(filepath.Join(DeployDir(), file))
@@ -77,6 +78,10 @@ func (cp *ControlPlane) create(ctx context.Context, obj any) error {
 		_, err = cp.Kube.RbacV1().ClusterRoleBindings().Create(ctx, o, opts)
 	case *rbacv1.RoleBinding:
 		_, err = cp.Kube.RbacV1().RoleBindings(o.Namespace).Create(ctx, o, opts)
+	case *admissionregistrationv1.ValidatingAdmissionPolicy:
+		_, err = cp.Kube.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, o, opts)
+	case *admissionregistrationv1.ValidatingAdmissionPolicyBinding:
+		_, err = cp.Kube.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(ctx, o, opts)
 	default:
 		return fmt.Errorf("the framework does not apply %T", obj)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/openapi"
 	"github.com/cozystack/apps-apiserver/pkg/quota"
 	"github.com/cozystack/apps-apiserver/pkg/tenancy"
+	"github.com/cozystack/apps-apiserver/pkg/tenantroles"
 
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 )
@@ -63,6 +64,10 @@ type Options struct {
 	// CrossNamespaceRefresh is how often an open watch across namespaces asks again which
 	// namespaces its user may read.
 	CrossNamespaceRefresh time.Duration
+	// ViewClusterRole and ListAcrossNamespacesClusterRole are the shipped tenant roles whose
+	// apps.cozy.io rules the server keeps equal to the kinds it serves; empty leaves one alone.
+	ViewClusterRole                 string
+	ListAcrossNamespacesClusterRole string
 	// AlternateDNS are extra names for the self-signed serving certificate, e.g. the Service name
 	// the APIService points at.
 	AlternateDNS []string
@@ -73,16 +78,18 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	o := &Options{
-		RecommendedOptions:    genericoptions.NewRecommendedOptions("", apiserver.Codecs.LegacyCodec(appsv1alpha1.SchemeGroupVersion)),
-		EventLogSize:          10000,
-		EventLogBytes:         resource.QuantityValue{Quantity: resource.MustParse("16Mi")},
-		BookmarkInterval:      time.Minute,
-		KubeAPIQPS:            500,
-		KubeAPIBurst:          1000,
-		TenantSelector:        tenancy.DefaultSelector,
-		WorkloadStatus:        true,
-		CrossNamespaceGroup:   user.AllAuthenticated,
-		CrossNamespaceRefresh: 10 * time.Second,
+		RecommendedOptions:              genericoptions.NewRecommendedOptions("", apiserver.Codecs.LegacyCodec(appsv1alpha1.SchemeGroupVersion)),
+		EventLogSize:                    10000,
+		EventLogBytes:                   resource.QuantityValue{Quantity: resource.MustParse("16Mi")},
+		BookmarkInterval:                time.Minute,
+		KubeAPIQPS:                      500,
+		KubeAPIBurst:                    1000,
+		TenantSelector:                  tenancy.DefaultSelector,
+		WorkloadStatus:                  true,
+		CrossNamespaceGroup:             user.AllAuthenticated,
+		CrossNamespaceRefresh:           10 * time.Second,
+		ViewClusterRole:                 "cozy-apps-view",
+		ListAcrossNamespacesClusterRole: "cozy-apps-list-across-namespaces",
 	}
 	o.RecommendedOptions.Etcd = nil
 	var resources []schema.GroupResource
@@ -115,6 +122,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"The group granted list and watch on the kinds in every namespace (artifacts/deploy/60-tenant-roles.yaml) so its members can list across namespaces. Its rights do not count when the server decides what a list or watch shows: the namespaces where the user may make it on their own rights.")
 	fs.DurationVar(&o.CrossNamespaceRefresh, "cross-namespace-refresh", o.CrossNamespaceRefresh,
 		"How often an open list-watch across namespaces (kubectl get -A -w) asks the authorizer again which namespaces its user may read; a RoleBinding change shows within this plus the authorizer's cache TTL.")
+	fs.StringVar(&o.ViewClusterRole, "view-cluster-role", o.ViewClusterRole,
+		"The ClusterRole aggregated into view (artifacts/deploy/60-tenant-roles.yaml) whose rules the server keeps naming every kind it serves and */status, so view reads kinds defined at run time but no credentials subresource; needs get and update on it (artifacts/deploy/10-rbac.yaml). Empty leaves it alone.")
+	fs.StringVar(&o.ListAcrossNamespacesClusterRole, "list-across-namespaces-cluster-role", o.ListAcrossNamespacesClusterRole,
+		"The ClusterRole bound to --cross-namespace-group whose rules the server keeps naming every kind it serves (list and watch). Empty leaves it alone.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the self-signed serving certificate.")
 }
 
@@ -176,8 +187,20 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		GenericConfig: cfg,
 		ExtraConfig: apiserver.ExtraConfig{Kinds: kindList, EventLogSize: o.EventLogSize, EventLogBytes: o.EventLogBytes.Value(), BookmarkInterval: o.BookmarkInterval,
 			TenantSelector: o.TenantSelector, WorkloadStatus: o.WorkloadStatus, CredentialsSubresources: o.CredentialsSubresources,
-			CrossNamespaceGroup: o.CrossNamespaceGroup, CrossNamespaceRefresh: o.CrossNamespaceRefresh},
+			CrossNamespaceGroup: o.CrossNamespaceGroup, CrossNamespaceRefresh: o.CrossNamespaceRefresh, TenantRoles: o.tenantRoles()},
 	}, nil
+}
+
+// tenantRoles are the roles named by the flags.
+func (o *Options) tenantRoles() []tenantroles.Role {
+	var roles []tenantroles.Role
+	if o.ViewClusterRole != "" {
+		roles = append(roles, tenantroles.View(o.ViewClusterRole))
+	}
+	if o.ListAcrossNamespacesClusterRole != "" {
+		roles = append(roles, tenantroles.ListAcrossNamespaces(o.ListAcrossNamespacesClusterRole))
+	}
+	return roles
 }
 
 // Run builds and runs the server until ctx ends.
