@@ -382,3 +382,25 @@ func workloadsUp(t *testing.T, ns, releaseName string, objects ...chartObject) {
 		return err == nil && state != nil && state.Ready, err
 	})
 }
+
+// awaitNamespaceGone waits until the deleted namespace is gone, failing with the conditions that
+// hold it.
+func awaitNamespaceGone(t *testing.T, ns string) {
+	t.Helper()
+	eventually(t, 90*time.Second, "the namespace is gone", func(ctx context.Context) (bool, error) {
+		got, err := cp.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		var why []string
+		for _, c := range got.Status.Conditions {
+			if c.Status == "True" {
+				why = append(why, c.Message)
+			}
+		}
+		return false, fmt.Errorf("still %s: %v", got.Status.Phase, why)
+	})
+}

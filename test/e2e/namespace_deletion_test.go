@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cozystack/apps-apiserver/pkg/release"
@@ -41,22 +39,7 @@ func TestTenantNamespaceDeletionFinishes(t *testing.T) {
 	if err := cp.Kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 90*time.Second, "the namespace is gone", func(ctx context.Context) (bool, error) {
-		got, err := cp.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return true, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		var why []string
-		for _, c := range got.Status.Conditions {
-			if c.Status == "True" {
-				why = append(why, c.Message)
-			}
-		}
-		return false, fmt.Errorf("still %s: %v", got.Status.Phase, why)
-	})
+	awaitNamespaceGone(t, ns)
 	releases, err := cp.Dynamic.Resource(release.HelmReleaseGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
 	if err != nil || len(releases.Items) != 0 {
 		t.Errorf("HelmReleases left in the deleted namespace: %v %v", err, releases)
