@@ -69,9 +69,13 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 	}
 	visible := visibleNamespaces(scope, objects)
 	type keyed struct {
-		key string
-		obj runtime.Object
+		key     string
+		obj     runtime.Object
+		matches bool
 	}
+	// Every visible object after the start key, matching or not: as in kube-apiserver, a full page
+	// gets a continue token when any object follows it in storage, even one the selectors would
+	// leave out (then the last page is empty).
 	items := make([]keyed, 0, len(objects))
 	for _, obj := range objects {
 		m, err := meta.Accessor(obj)
@@ -82,18 +86,20 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 		if (fromKey != "" && key < fromKey) || (visible != nil && !visible[m.GetNamespace()]) {
 			continue
 		}
-		if ok, err := predicate.Matches(obj); err != nil || !ok {
-			continue
-		}
-		items = append(items, keyed{key, obj})
+		ok, err := predicate.Matches(obj)
+		items = append(items, keyed{key, obj, err == nil && ok})
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].key < items[j].key })
 
 	list := r.kind.NewList()
 	var page []runtime.Object
 	limit := int(options.Limit)
+	if options.ResourceVersion == "0" && options.Continue == "" && options.ResourceVersionMatch != metav1.ResourceVersionMatchExact {
+		// As kube-apiserver's watch cache: a list of any state (resourceVersion=0) is one page.
+		limit = 0
+	}
 	for i, it := range items {
-		if limit > 0 && i == limit {
+		if limit > 0 && len(page) == limit {
 			// The next page starts at this item's key.
 			token, err := storage.EncodeContinue(it.key, "/", int64(rv))
 			if err != nil {
@@ -108,7 +114,9 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 			}
 			break
 		}
-		page = append(page, it.obj.DeepCopyObject())
+		if it.matches {
+			page = append(page, it.obj.DeepCopyObject())
+		}
 	}
 	if err := meta.SetList(list, page); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -211,7 +213,7 @@ func TestReleasesOfOtherKindsAreNotFound(t *testing.T) {
 
 func TestListPagesAndContinueTokens(t *testing.T) {
 	r, ctx := newBucketREST(t, bucketRelease(t, "a", "2", nil), bucketRelease(t, "b", "3", nil), bucketRelease(t, "c", "4", nil))
-	list, err := r.List(ctx, &metainternalversion.ListOptions{Limit: 2, ResourceVersion: "0"})
+	list, err := r.List(ctx, &metainternalversion.ListOptions{Limit: 2, ResourceVersion: "4"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,6 +230,51 @@ func TestListPagesAndContinueTokens(t *testing.T) {
 	}
 	if _, err := r.List(ctx, &metainternalversion.ListOptions{Limit: 2, Continue: "garbage"}); !apierrors.IsBadRequest(err) {
 		t.Errorf("invalid continue token: want 400, got %v", err)
+	}
+}
+
+// As kube-apiserver's watch cache: a list of any state (resourceVersion=0) is one page whatever
+// the limit.
+func TestListOfAnyStateIgnoresTheLimit(t *testing.T) {
+	r, ctx := newBucketREST(t, bucketRelease(t, "a", "2", nil), bucketRelease(t, "b", "3", nil), bucketRelease(t, "c", "4", nil))
+	list, err := r.List(ctx, &metainternalversion.ListOptions{Limit: 1, ResourceVersion: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page := list.(*appsv1alpha1.BucketList); len(page.Items) != 3 || page.Continue != "" {
+		t.Errorf("resourceVersion=0&limit=1: %d items, continue %q", len(page.Items), page.Continue)
+	}
+}
+
+// As kube-apiserver reading etcd: a full page gets a continue token when any object follows it,
+// even one the selector leaves out, so the last page may be empty; a page that is not full ends
+// the list.
+func TestListContinuesPastObjectsTheSelectorLeavesOut(t *testing.T) {
+	r, ctx := newBucketREST(t, bucketRelease(t, "a", "2", nil), bucketRelease(t, "b", "3", nil), bucketRelease(t, "c", "4", nil))
+	selector := fields.OneTermNotEqualSelector("metadata.name", "c")
+	var pages []string
+	opts := &metainternalversion.ListOptions{Limit: 2, ResourceVersion: "4", FieldSelector: selector}
+	for range 5 {
+		list, err := r.List(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := list.(*appsv1alpha1.BucketList)
+		var names []string
+		for _, b := range page.Items {
+			names = append(names, b.Name)
+		}
+		pages = append(pages, fmt.Sprintf("%v %t", names, page.Continue != ""))
+		if page.RemainingItemCount != nil {
+			t.Errorf("a count of remaining items with a selector: %d", *page.RemainingItemCount)
+		}
+		if page.Continue == "" {
+			break
+		}
+		opts = &metainternalversion.ListOptions{Limit: 2, Continue: page.Continue, FieldSelector: selector}
+	}
+	if got, want := strings.Join(pages, " | "), "[a b] true | [] false"; got != want {
+		t.Errorf("pages %s, want %s", got, want)
 	}
 }
 
