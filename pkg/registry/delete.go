@@ -61,7 +61,7 @@ func (r *REST) deleteOnce(ctx context.Context, name string, deleteValidation res
 		if len(hr.GetFinalizers()) == 0 {
 			return r.deletedStatus(obj), true, false, nil
 		}
-		return obj, false, false, nil
+		return markedForDeletion(obj), false, false, nil
 	}
 	uid, rv := hr.GetUID(), hr.GetResourceVersion()
 	pinned := options.Preconditions != nil && options.Preconditions.ResourceVersion != nil
@@ -127,6 +127,26 @@ func (r *REST) deleteOnce(ctx context.Context, name string, deleteValidation res
 		return marked, false, false, nil
 	}
 	return r.deletedStatus(obj), true, false, nil
+}
+
+// markedForDeletion is a copy of an object that finalizers hold as a delete would leave it, for a
+// dry run to answer (kube-apiserver's generic storage marks its copy the same way and stores
+// nothing): deletionTimestamp now, no grace period, generation advanced. An object already being
+// deleted is returned as it is.
+func markedForDeletion(obj runtime.Object) runtime.Object {
+	marked := obj.DeepCopyObject()
+	m, err := meta.Accessor(marked)
+	if err != nil || m.GetDeletionTimestamp() != nil {
+		return marked
+	}
+	if m.GetGeneration() > 0 {
+		m.SetGeneration(m.GetGeneration() + 1)
+	}
+	now := metav1.Now()
+	var zero int64
+	m.SetDeletionTimestamp(&now)
+	m.SetDeletionGracePeriodSeconds(&zero)
+	return marked
 }
 
 // deletedStatus is what kube-apiserver's generic storage answers for an object that is gone

@@ -290,6 +290,29 @@ func TestImmediateDryRunDeleteAnswersAStatus(t *testing.T) {
 	}
 }
 
+// A dry-run delete of an object finalizers hold answers it as the delete would leave it, marked
+// for deletion, and stores nothing, as kube-apiserver does.
+func TestDryRunDeleteOfAHeldObjectAnswersItMarked(t *testing.T) {
+	hr := bucketRelease(t, "held", "9", nil)
+	hr.SetFinalizers([]string{"example.com/hold"})
+	r, ctx := newBucketREST(t, hr)
+	got, deleted, err := r.Delete(ctx, "held", nil, &metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil || deleted {
+		t.Fatalf("dry-run delete: %v, deleted %v", err, deleted)
+	}
+	marked, ok := got.(*appsv1alpha1.Bucket)
+	if !ok || marked.DeletionTimestamp == nil || marked.DeletionGracePeriodSeconds == nil || *marked.DeletionGracePeriodSeconds != 0 {
+		t.Fatalf("dry-run delete answered %+v, want the object marked for deletion", got)
+	}
+	stored, err := r.Get(ctx, "held", &metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := stored.(*appsv1alpha1.Bucket); b.DeletionTimestamp != nil || marked.Generation != b.Generation+1 {
+		t.Errorf("stored: deleting %v generation %d; answered generation %d", b.DeletionTimestamp != nil, b.Generation, marked.Generation)
+	}
+}
+
 func TestDeletePreconditions(t *testing.T) {
 	r, ctx := newBucketREST(t, bucketRelease(t, "p", "11", nil))
 	wrongUID := types.UID("someone-else")
