@@ -160,9 +160,13 @@ func storableKeys(path *field.Path, what string, keys map[string]string, allowed
 	return errs
 }
 
-func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
-func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
+// WarningsOnCreate and WarningsOnUpdate warn about the finalizer names a request adds, as for a
+// custom resource (k8s.io/apiserver gives them only to requests that validated).
+func (strategy) WarningsOnCreate(_ context.Context, obj runtime.Object) []string {
+	return finalizerWarnings(obj, nil)
+}
+func (strategy) WarningsOnUpdate(_ context.Context, obj, old runtime.Object) []string {
+	return finalizerWarnings(obj, old)
 }
 func (strategy) Canonicalize(runtime.Object)              {}
 func (strategy) AllowCreateOnUpdate(context.Context) bool { return false }
