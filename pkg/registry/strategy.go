@@ -86,6 +86,9 @@ func (s strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorL
 		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
 	}
 	decodeErrs := requestdecode.TakeErrors(obj)
+	if typeErrs := requestdecode.TypeMetaErrors(decodeErrs); len(typeErrs) > 0 {
+		return typeErrs
+	}
 	errs := apimachineryvalidation.ValidateObjectMetaAccessor(m, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
 	errs = append(errs, s.validateStorable(m)...)
 	content, err := specContent(obj)
@@ -106,6 +109,9 @@ func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) f
 		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
 	}
 	decodeErrs := requestdecode.TakeErrors(obj)
+	if typeErrs := requestdecode.TypeMetaErrors(decodeErrs); len(typeErrs) > 0 {
+		return typeErrs
+	}
 	errs := apimachineryvalidation.ValidateObjectMetaAccessorUpdate(m, oldMeta, field.NewPath("metadata"))
 	errs = append(errs, s.validateStorable(m)...)
 	content, err := specContent(obj)

@@ -129,6 +129,12 @@ func (s serializer) Decode(data []byte, defaults *schema.GroupVersionKind, into 
 	// Status is the platform's: never written through the object, and never a reason to refuse it.
 	delete(content, "status")
 	errs := coercer.Coerce(content)
+	if want := expectedKind(into); want != "" && content["kind"] != want {
+		// Another kind in the body: as for a custom resource, a 422 saying which kind it must be
+		// and nothing else, not the 400 of a kind the scheme does not know.
+		errs = field.ErrorList{field.Invalid(field.NewPath("kind"), content["kind"], "must be "+want)}
+		content["kind"] = want
+	}
 	var unknown []string
 	if pruner, ok := coercer.(Pruner); ok && isUnstructured(into) {
 		// Unstructured objects keep whatever they are given: prune as for a custom resource.
@@ -164,6 +170,30 @@ func (s serializer) Decode(data []byte, defaults *schema.GroupVersionKind, into 
 		return obj, gvk, runtime.NewStrictDecodingError(duplicates)
 	}
 	return obj, gvk, nil
+}
+
+// expectedKind is the kind a body decoded into into must name: the kind an unstructured object
+// was made with, or the Go type's name, which is the kind of every typed kind.
+func expectedKind(into runtime.Object) string {
+	if kind := into.GetObjectKind().GroupVersionKind().Kind; kind != "" {
+		return kind
+	}
+	if t := reflect.TypeOf(into); t.Kind() == reflect.Pointer && !isUnstructured(into) {
+		return t.Elem().Name()
+	}
+	return ""
+}
+
+// TypeMetaErrors are the errors about the body's kind among errs: as for a custom resource, they
+// are reported alone, before the rest of the object is validated.
+func TypeMetaErrors(errs field.ErrorList) field.ErrorList {
+	var out field.ErrorList
+	for _, e := range errs {
+		if e.Field == "kind" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // duplicateFields returns the strict decoder's duplicate-field errors for data.

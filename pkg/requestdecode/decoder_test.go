@@ -91,6 +91,22 @@ func TestApiVersionAndKindAreRequired(t *testing.T) {
 	}
 }
 
+// Another kind in the body decodes, so validation answers a 422 at kind as for a custom resource,
+// reporting that error alone.
+func TestAnotherKindIsReportedAlone(t *testing.T) {
+	b, errs, err := decodeBucket(t, false, `{"apiVersion":"apps.cozy.io/v1alpha1","kind":"Kubernetes","metadata":{"name":"b"},"spec":{"locking":"no"}}`)
+	if err != nil {
+		t.Fatalf("decoding must succeed so validation can answer 422: %v", err)
+	}
+	typeErrs := requestdecode.TypeMetaErrors(errs)
+	if len(typeErrs) != 1 || typeErrs[0].Field != "kind" || typeErrs[0].Detail != "must be Bucket" || typeErrs[0].BadValue != "Kubernetes" {
+		t.Errorf("errors: %v", errs)
+	}
+	if b.Kind != "Bucket" {
+		t.Errorf("decoded as %q", b.Kind)
+	}
+}
+
 func TestStrictDecodingStillReportsDuplicateAndUnknownFields(t *testing.T) {
 	_, _, err := decodeBucket(t, true, bucketHead+`"spec":{"storagePool":"a","storagePool":"b","colour":"red"}}`)
 	strictErr, ok := runtime.AsStrictDecodingError(err)

@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
+	"sync"
 
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	"github.com/cozystack/apps-apiserver/test/framework"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 )
 
 // The CRD twins: one CRD per apps.cozy.io kind, in the group twinGroup, with the schema the
@@ -179,4 +183,39 @@ func inlineRefs(schemas map[string]any, node map[string]any, visiting map[string
 		}
 	}
 	return out, nil
+}
+
+// warningLog records the warnings of the responses a client receives, for comparing them with the
+// twin's.
+type warningLog struct {
+	mu       sync.Mutex
+	warnings []string
+}
+
+// HandleWarningHeader records one warning.
+func (w *warningLog) HandleWarningHeader(code int, agent string, text string) {
+	if code != 299 || text == "" {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.warnings = append(w.warnings, text)
+}
+
+// take returns the warnings recorded since the last take, sorted.
+func (w *warningLog) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.warnings
+	w.warnings = nil
+	sort.Strings(out)
+	return out
+}
+
+// warningClient is a cluster-admin dynamic client whose responses' warnings are recorded.
+func warningClient() (dynamic.Interface, *warningLog) {
+	log := &warningLog{}
+	cfg := rest.CopyConfig(cp.Config)
+	cfg.WarningHandler = log
+	return dynamic.NewForConfigOrDie(cfg), log
 }
