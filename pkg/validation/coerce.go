@@ -5,7 +5,9 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"sync"
 
+	"github.com/go-openapi/swag/conv"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
@@ -173,7 +175,7 @@ func checkInteger(path *field.Path, s schema.Structural, v any) field.ErrorList 
 	case int64:
 		n = x
 	case float64:
-		if x != math.Trunc(x) || x < math.MinInt64 || x > math.MaxInt64 {
+		if !jsonInteger(x) {
 			return field.ErrorList{typeInvalid(path, v, "integer")}
 		}
 		n = int64(x)
@@ -195,7 +197,7 @@ func checkIntOrString(path *field.Path, s schema.Structural, v any, quantities b
 		return nil
 	case float64:
 		// int-or-string takes integers: 1e3 is one, 2.5 is not.
-		if x != math.Trunc(x) || x < math.MinInt64 || x > math.MaxInt64 {
+		if !jsonInteger(x) {
 			return field.ErrorList{typeInvalid(path, v, "integer or string")}
 		}
 		return nil
@@ -203,16 +205,46 @@ func checkIntOrString(path *field.Path, s schema.Structural, v any, quantities b
 		if !quantities {
 			return nil
 		}
-		if _, err := resource.ParseQuantity(x); err != nil {
-			pattern := ""
-			if s.ValueValidation != nil {
-				pattern = s.ValueValidation.Pattern
-			}
+		// The schema's pattern first, as written: ParseQuantity also takes strings the pattern
+		// refuses ("Gi", "+", "m" all parse as 0), which would be stored canonicalized.
+		pattern := ""
+		if s.ValueValidation != nil {
+			pattern = s.ValueValidation.Pattern
+		}
+		if _, err := resource.ParseQuantity(x); err != nil || !matches(pattern, x) {
 			return field.ErrorList{field.Invalid(path, x, fmt.Sprintf("%s in body should match '%s'", path, pattern))}
 		}
 		return nil
 	}
 	return field.ErrorList{typeInvalid(path, v, "integer or string")}
+}
+
+// jsonInteger says whether a number decoded as a float is an integer as the schema validator
+// sees it (integral and within ±2^53: beyond, a JSON number is no longer exact), so that numbers
+// beyond int64 written as integers (-9223372036854775809, which a float would round into range)
+// are refused as for a custom resource rather than stored rounded.
+func jsonInteger(f float64) bool {
+	return conv.IsFloat64AJSONInteger(f) && f == math.Trunc(f)
+}
+
+// patterns caches compiled schema patterns: the typed kinds have a handful.
+var patterns sync.Map
+
+// matches reports whether value matches the schema pattern ("" matches everything); a pattern
+// that does not compile matches nothing.
+func matches(pattern, value string) bool {
+	if pattern == "" {
+		return true
+	}
+	re, ok := patterns.Load(pattern)
+	if !ok {
+		compiled, err := regexp.Compile(pattern)
+		if err != nil {
+			return false
+		}
+		re, _ = patterns.LoadOrStore(pattern, compiled)
+	}
+	return re.(*regexp.Regexp).MatchString(value)
 }
 
 // under reports whether path is field or inside it.
