@@ -47,6 +47,11 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 			return nil, err
 		}
 	}
+	if m.GetResourceVersion() != "" {
+		// Where kube-apiserver's storage refuses it too, after validation and admission; there
+		// the refusal is a 500 (README: deliberate differences), here the client's mistake is a 400.
+		return nil, apierrors.NewBadRequest("resourceVersion should not be set on objects to be created")
+	}
 	if err := r.gate.AllowWrite(ctx, r.resource, m.GetNamespace(), m.GetName()); err != nil {
 		return nil, err
 	}
@@ -87,6 +92,11 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 			obj, err := objInfo.UpdatedObject(ctx, nil)
 			if err != nil {
 				return nil, false, clientError(err)
+			}
+			if m, err := meta.Accessor(obj); err == nil {
+				// As kube-apiserver: a server-side apply that creates ignores the resourceVersion
+				// its configuration carries.
+				m.SetResourceVersion("")
 			}
 			created, err := r.Create(ctx, obj, createValidation, &metav1.CreateOptions{DryRun: options.DryRun, FieldManager: options.FieldManager})
 			return created, err == nil, err
