@@ -277,13 +277,28 @@ func (r *REST) listState(ctx context.Context, namespace string, options *metaint
 		if err != nil {
 			return nil, 0, "", apierrors.NewBadRequest(fmt.Sprintf("invalid continue token: %v", err))
 		}
+		if options.ResourceVersion != "" && options.ResourceVersion != "0" {
+			return nil, 0, "", apierrors.NewBadRequest("specifying resource version is not allowed when using continue")
+		}
+		if rv <= 0 {
+			// kube-apiserver's token for "the latest state from this key" (after a 410 with
+			// what remained): a consistent read.
+			if err := r.awaitConsistent(ctx, namespace); err != nil {
+				return nil, 0, "", err
+			}
+			objects, current := r.cache.List(r.kind.Kind, namespace)
+			return objects, current, key, nil
+		}
 		objects, err := r.listAt(ctx, namespace, uint64(rv))
 		if apierrors.IsResourceExpired(err) {
 			return nil, 0, "", apierrors.NewResourceExpired(fmt.Sprintf("the provided continue parameter is too old to display a consistent list result: %v", err))
 		}
 		return objects, uint64(rv), key, err
 	}
-	if options.ResourceVersionMatch == metav1.ResourceVersionMatchExact {
+	// As kube-apiserver reading etcd: a resourceVersion with a limit and no match is a read at
+	// exactly that version (the legacy meaning kept for paging clients).
+	legacyExact := options.ResourceVersionMatch == "" && options.Limit > 0 && options.ResourceVersion != "" && options.ResourceVersion != "0"
+	if options.ResourceVersionMatch == metav1.ResourceVersionMatchExact || legacyExact {
 		rv, err := releasecache.ParseResourceVersion(options.ResourceVersion)
 		if err != nil {
 			return nil, 0, "", apierrors.NewBadRequest(err.Error())

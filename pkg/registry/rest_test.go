@@ -231,6 +231,11 @@ func TestListPagesAndContinueTokens(t *testing.T) {
 	if _, err := r.List(ctx, &metainternalversion.ListOptions{Limit: 2, Continue: "garbage"}); !apierrors.IsBadRequest(err) {
 		t.Errorf("invalid continue token: want 400, got %v", err)
 	}
+	// As kube-apiserver: a continued list takes its version from the token alone.
+	if _, err := r.List(ctx, &metainternalversion.ListOptions{Limit: 2, Continue: page.Continue, ResourceVersion: "4"}); !apierrors.IsBadRequest(err) ||
+		!strings.Contains(err.Error(), "specifying resource version is not allowed when using continue") {
+		t.Errorf("continue with a resourceVersion: want 400, got %v", err)
+	}
 }
 
 // As kube-apiserver's watch cache: a list of any state (resourceVersion=0) is one page whatever
