@@ -20,8 +20,8 @@ import (
 // reason, causes and warnings, and a summary of the object or list returned. The twin's group is
 // written as apps.cozy.io, so the two compare as they are.
 type answer struct {
-	Code     int
-	Reason   metav1.StatusReason
+	Code   int
+	Reason metav1.StatusReason
 	// Message is compared when there are no causes.
 	Message  string
 	Causes   []string
