@@ -35,7 +35,9 @@ type Coercer interface {
 }
 
 // Pruner removes the fields a kind's schema does not declare and reports their paths; a Coercer
-// that is one prunes the bodies of unstructured objects (defined kinds), which decoding does not.
+// that is one prunes every body before coercing it (unstructured objects, the defined kinds',
+// would keep whatever they are given; typed ones would lose unknown fields inside a value of the
+// wrong type without a word).
 type Pruner interface {
 	PruneUnknown(obj map[string]any) []string
 }
@@ -128,17 +130,18 @@ func (s serializer) Decode(data []byte, defaults *schema.GroupVersionKind, into 
 	}
 	// Status is the platform's: never written through the object, and never a reason to refuse it.
 	delete(content, "status")
+	// Pruned first, as kube-apiserver prunes a custom resource while decoding it: unknown fields
+	// are reported also inside a value of the wrong type, which coercing then removes.
+	var unknown []string
+	if pruner, ok := coercer.(Pruner); ok {
+		unknown = pruner.PruneUnknown(content)
+	}
 	errs := coercer.Coerce(content)
 	if want := expectedKind(into); want != "" && content["kind"] != want {
 		// Another kind in the body: as for a custom resource, a 422 saying which kind it must be
 		// and nothing else, not the 400 of a kind the scheme does not know.
 		errs = field.ErrorList{field.Invalid(field.NewPath("kind"), content["kind"], "must be "+want)}
 		content["kind"] = want
-	}
-	var unknown []string
-	if pruner, ok := coercer.(Pruner); ok && isUnstructured(into) {
-		// Unstructured objects keep whatever they are given: prune as for a custom resource.
-		unknown = pruner.PruneUnknown(content)
 	}
 	var duplicates []error
 	if s.strict {

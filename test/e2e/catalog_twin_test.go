@@ -66,7 +66,7 @@ func TestCatalogTwinRandomPatches(t *testing.T) {
 		})
 		t.Run(k.Kind, func(t *testing.T) {
 			example := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps.cozy.io/v1alpha1", "kind": k.Kind}}
-			compareRandomPatches(t, seed, schemas, k.Kind, k.Resource, example)
+			compareRandomPatches(t, seed, schemas, k, example)
 		})
 	}
 }

@@ -10,8 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
+	"github.com/cozystack/apps-apiserver/pkg/release"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,25 +51,30 @@ func TestTwinRandomPatches(t *testing.T) {
 	}
 	for _, k := range kinds.All() {
 		t.Run(k.Kind, func(t *testing.T) {
-			compareRandomPatches(t, seed, schemas, k.Kind, k.Resource, loadExample(t, strings.ToLower(k.Kind)+".yaml"))
+			compareRandomPatches(t, seed, schemas, k, loadExample(t, strings.ToLower(k.Kind)+".yaml"))
 		})
 	}
 }
 
 // compareRandomPatches sends patchesPerKind seeded random merge patches over every path of the
 // kind's served schema to the apps.cozy.io resource and to its twin, starting from example, and
-// compares the status code, the causes' field paths and the stored spec.
-func compareRandomPatches(t *testing.T, seed int64, schemas map[string]any, kind, resource string, example *unstructured.Unstructured) {
+// compares the status code, the causes' field paths, the warnings, and the stored spec and
+// metadata. It runs as `make run` does: the real helm-controller reconciles every object under
+// test (installing its chart, writing the release's status and finalizer throughout), and its
+// writes must show nowhere but in status — no conflict, no finalizer, label or annotation more
+// than the CRD's object has.
+func compareRandomPatches(t *testing.T, seed int64, schemas map[string]any, k *release.Kind, example *unstructured.Unstructured) {
 	rng := rand.New(rand.NewSource(seed))
-	root, err := inlineRefs(schemas, schemas["io.cozy.apps.v1alpha1."+kind].(map[string]any), map[string]bool{})
+	root, err := inlineRefs(schemas, schemas["io.cozy.apps.v1alpha1."+k.Kind].(map[string]any), map[string]bool{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	spec := root["properties"].(map[string]any)["spec"].(map[string]any)
 	paths := collectPaths(nil, spec, 0)
 	ns := newTenant(t)
-	virtual := cp.Dynamic.Resource(gvr(resource)).Namespace(ns)
-	twin := cp.Dynamic.Resource(schema.GroupVersionResource{Group: twinGroup, Version: "v1alpha1", Resource: resource}).Namespace(ns)
+	client, warnings := warningClient()
+	virtual := client.Resource(gvr(k.Resource)).Namespace(ns)
+	twin := client.Resource(schema.GroupVersionResource{Group: twinGroup, Version: "v1alpha1", Resource: k.Resource}).Namespace(ns)
 	name := ""
 	reset := func(i int) {
 		name = fmt.Sprintf("r%d", i)
@@ -78,10 +85,16 @@ func compareRandomPatches(t *testing.T, seed int64, schemas map[string]any, kind
 			obj := example.DeepCopy()
 			obj.SetAPIVersion(c.group + "/v1alpha1")
 			obj.SetName(name)
+			obj.SetLabels(map[string]string{fluxLabel: "true"})
 			if _, err := c.client.Create(context.Background(), obj, metav1.CreateOptions{}); err != nil {
 				t.Fatalf("creating %s in %s: %v", name, c.group, err)
 			}
 		}
+		// The comparison starts once Flux reconciles the object (its finalizer on the release).
+		eventually(t, 60*time.Second, "Flux reconciles "+name, func(ctx context.Context) (bool, error) {
+			hr, err := helmRelease(ctx, ns, k.ReleaseName(name))
+			return err == nil && len(hr.GetFinalizers()) > 0, err
+		})
 	}
 	reset(0)
 	var same, differ int
@@ -89,8 +102,11 @@ func compareRandomPatches(t *testing.T, seed int64, schemas map[string]any, kind
 		p := paths[rng.Intn(len(paths))]
 		value := randomValue(rng, p.schema)
 		patch := buildPatch(p.path, value)
+		warnings.take()
 		vCode, vCauses := sendPatch(virtual, name, patch)
+		vWarnings := warnings.take()
 		tCode, tCauses := sendPatch(twin, name, patch)
+		tWarnings := warnings.take()
 		// Deliberate (README): an integer its 32-bit field cannot hold is refused with its
 		// own error, without the CEL rules a CRD would still evaluate over it.
 		beyondInt32 := strings.Contains(patch, "2147483648") || strings.Contains(patch, "9223372036854775807")
@@ -101,10 +117,14 @@ func compareRandomPatches(t *testing.T, seed int64, schemas map[string]any, kind
 		case beyondInt32:
 		case strings.Join(vCauses, ",") != strings.Join(tCauses, ","):
 			diff = fmt.Sprintf("causes %v, CRD %v", vCauses, tCauses)
+		case strings.Join(vWarnings, "\n") != strings.ReplaceAll(strings.Join(tWarnings, "\n"), twinGroup, "apps.cozy.io"):
+			diff = fmt.Sprintf("warnings %q, CRD %q", vWarnings, tWarnings)
 		case vCode == 200:
 			vSpec, tSpec := storedSpec(t, virtual, name, spec), storedSpec(t, twin, name, spec)
 			if vSpec != tSpec {
 				diff = fmt.Sprintf("stored spec\n  here %s\n  CRD  %s", vSpec, tSpec)
+			} else if vMeta, tMeta := storedMeta(t, virtual, name), storedMeta(t, twin, name); vMeta != tMeta {
+				diff = fmt.Sprintf("stored metadata\n  here %s\n  CRD  %s", vMeta, tMeta)
 			}
 		}
 		if diff == "" {
@@ -115,7 +135,22 @@ func compareRandomPatches(t *testing.T, seed int64, schemas map[string]any, kind
 		t.Errorf("patch %d %s: %s", i, patch, diff)
 		reset(i)
 	}
-	t.Logf("%s: %d patches over %d paths, %d answered as the CRD, %d differently", kind, patchesPerKind, len(paths), same, differ)
+	t.Logf("%s: %d patches over %d paths, %d answered as the CRD, %d differently", k.Kind, patchesPerKind, len(paths), same, differ)
+}
+
+// storedMeta is what a client sees of the stored object's metadata that Flux must not change:
+// labels, annotations, finalizers, owner references and generation.
+func storedMeta(t *testing.T, c dynamic.ResourceInterface, name string) string {
+	t.Helper()
+	obj, err := c.Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("reading back %s: %v", name, err)
+	}
+	raw, _ := json.Marshal(map[string]any{
+		"labels": obj.GetLabels(), "annotations": obj.GetAnnotations(), "finalizers": obj.GetFinalizers(),
+		"ownerReferences": obj.GetOwnerReferences(), "generation": obj.GetGeneration(),
+	})
+	return string(raw)
 }
 
 // collectPaths lists every field under a schema node; map values appear under the key "k1".
