@@ -173,6 +173,7 @@ func (c CompletedConfig) New() (*Server, error) {
 			return nil, fmt.Errorf("schema of %s: %w", kind, err)
 		}
 		kind.DefaultSpec = specSchema.Default
+		router.typedSchemas[kind.Resource] = typedSchema{kind: kind.Kind, schema: specSchema}
 		s, err := registry.NewREST(kind, appsv1alpha1.SchemeGroupVersion, Scheme, specSchema, backend)
 		if err != nil {
 			return nil, err

@@ -25,6 +25,7 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/registry"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/pkg/releasecache"
+	"github.com/cozystack/apps-apiserver/pkg/validation"
 )
 
 // kindRouter serves the kinds defined by ApplicationDefinitions, which come and go while the
@@ -46,6 +47,8 @@ type kindRouter struct {
 	announcer         *announcer
 	// typed are the typed kinds by application kind, for the cache's converter.
 	typed map[string]*release.Kind
+	// typedSchemas are the typed kinds' schemas by resource, for checks before their handlers.
+	typedSchemas map[string]typedSchema
 	// onKindsChanged is told when the kinds releases convert to have changed (the cache relists);
 	// onResourceGone when a defined kind's resource is no longer served (its watches end).
 	onKindsChanged func()
@@ -53,6 +56,12 @@ type kindRouter struct {
 	// onServed is told every resource served, typed and defined, after each publish.
 	onServed func(resources []string)
 	next     http.Handler
+}
+
+// typedSchema is a typed kind's name and schema.
+type typedSchema struct {
+	kind   string
+	schema *validation.Schema
 }
 
 // servedSet is one published set of defined kinds.
@@ -73,7 +82,7 @@ type servedKind struct {
 }
 
 func newKindRouter(typed []*release.Kind) *kindRouter {
-	r := &kindRouter{typed: map[string]*release.Kind{}, onKindsChanged: func() {}, onResourceGone: func(string) {}, onServed: func([]string) {}}
+	r := &kindRouter{typed: map[string]*release.Kind{}, typedSchemas: map[string]typedSchema{}, onKindsChanged: func() {}, onResourceGone: func(string) {}, onServed: func([]string) {}}
 	for _, k := range typed {
 		r.typed[k.ApplicationKind] = k
 	}
@@ -132,7 +141,13 @@ func (r *kindRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	kind := r.served.Load().byResource[info.Resource]
 	if kind == nil || (info.Namespace == "" && !possiblyAcrossNamespaces[info.Verb]) {
+		if typed, ok := r.typedSchemas[info.Resource]; ok && refuseTooDeepMergePatch(w, req, info, typed.kind, typed.schema) {
+			return
+		}
 		r.next.ServeHTTP(w, req)
+		return
+	}
+	if refuseTooDeepMergePatch(w, req, info, kind.defined.Kind.Kind, kind.defined.Schema) {
 		return
 	}
 	var handler http.HandlerFunc
