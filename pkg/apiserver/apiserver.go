@@ -155,7 +155,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 
-	subresourceBackend := subresources.Backend{Dynamic: dyn}
+	subresourceBackend := subresources.Backend{Dynamic: dyn, PatchMainResource: router.patchMainResource}
 	if c.extra.CredentialsSubresources {
 		subresourceBackend.Secrets = kube.CoreV1()
 	}

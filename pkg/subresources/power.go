@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/utils/ptr"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
@@ -30,15 +29,19 @@ const (
 )
 
 // powerREST serves virtualmachines/start, /stop and /restart (PUT, as KubeVirt's subresources).
-// Start and stop change spec.runStrategy through the kind's own update, so generation,
-// validation, dry-run and the acting user are handled as for any update; restart deletes the
-// running instance, which KubeVirt starts again, and leaves the spec alone.
+// Start and stop change spec.runStrategy with a merge patch through the kind's own PATCH
+// handling, so admission, managedFields, generation, validation, dry-run and the acting user are
+// handled as for any patch; restart deletes the running instance, which KubeVirt starts again,
+// and leaves the spec alone (admission sees it as the CONNECT it is, as for any connect
+// subresource).
 type powerREST struct {
 	parent   *registry.REST
 	kind     *release.Kind
 	resource schema.GroupResource
 	action   string
 	dynamic  dynamic.Interface
+	// patchMain sends a merge patch of the machine through the kind's PATCH handling.
+	patchMain PatchMainResource
 }
 
 func (r *powerREST) New() runtime.Object { return &appsv1alpha1.VirtualMachine{} }
@@ -88,7 +91,7 @@ func (r *powerREST) Connect(ctx context.Context, name string, _ runtime.Object, 
 		if r.action == actionRestart {
 			obj, err = r.restart(ctx, name, len(dryRun) > 0)
 		} else {
-			obj, err = r.setRunStrategy(ctx, name, dryRun)
+			obj, err = r.setRunStrategy(ctx, req, name, len(dryRun) > 0)
 		}
 		if err != nil {
 			responder.Error(err)
@@ -98,30 +101,38 @@ func (r *powerREST) Connect(ctx context.Context, name string, _ runtime.Object, 
 	}), nil
 }
 
-// setRunStrategy starts (Always) or stops (Halted) the machine through the kind's update.
-func (r *powerREST) setRunStrategy(ctx context.Context, name string, dryRun []string) (runtime.Object, error) {
+// setRunStrategy starts (Always) or stops (Halted) the machine with a merge patch of
+// spec.runStrategy sent through the kind's own PATCH handling (Backend.PatchMainResource), so
+// admission sees an UPDATE of the machine and managedFields record the client's manager, as for
+// any change of the spec. The patch is pinned to the version read, and read again on a conflict.
+func (r *powerREST) setRunStrategy(ctx context.Context, req *http.Request, name string, dryRun bool) (runtime.Object, error) {
 	want := appsv1alpha1.RunStrategyAlways
-	if r.action == actionStop {
-		want = appsv1alpha1.RunStrategyHalted
-	}
 	state := "running"
 	if r.action == actionStop {
-		state = "stopped"
+		want, state = appsv1alpha1.RunStrategyHalted, "stopped"
 	}
-	obj, _, err := r.parent.Update(ctx, name, rest.DefaultUpdatedObjectInfo(nil, func(_ context.Context, _, old runtime.Object) (runtime.Object, error) {
-		vm := old.DeepCopyObject().(*appsv1alpha1.VirtualMachine)
-		if vm.Spec == nil {
-			vm.Spec = &appsv1alpha1.VirtualMachineSpec{}
+	for attempt := 1; ; attempt++ {
+		obj, err := r.parent.Get(ctx, name, &metav1.GetOptions{})
+		if err != nil {
+			return nil, err
 		}
-		if vm.Spec.RunStrategy != nil && *vm.Spec.RunStrategy == want {
+		vm := obj.(*appsv1alpha1.VirtualMachine)
+		if vm.Spec != nil && vm.Spec.RunStrategy != nil && *vm.Spec.RunStrategy == want {
 			// As KubeVirt answers: nothing to do is a conflict with the current state.
 			return nil, apierrors.NewConflict(r.resource, name, fmt.Errorf("the machine is already %s (spec.runStrategy %s)", state, want))
 		}
-		vm.Spec.RunStrategy = ptr.To(want)
-		return vm, nil
-	}), nil, nil, false, &metav1.UpdateOptions{DryRun: dryRun})
-	return obj, err
+		patch := fmt.Sprintf(`{"metadata":{"resourceVersion":%q},"spec":{"runStrategy":%q}}`, vm.ResourceVersion, want)
+		out, err := r.patchMain(ctx, req, r.kind.Resource, vm.Namespace, name, []byte(patch), dryRun)
+		if apierrors.IsConflict(err) && attempt < maxPowerAttempts {
+			continue
+		}
+		return out, err
+	}
 }
+
+// maxPowerAttempts bounds how often start or stop reads the machine again after a conflicting
+// write (Flux's status writes do not conflict: they do not change the object's version).
+const maxPowerAttempts = 3
 
 // restart deletes the running instance; KubeVirt starts a new one for a machine that should run.
 func (r *powerREST) restart(ctx context.Context, name string, dryRun bool) (runtime.Object, error) {

@@ -6,10 +6,12 @@
 package subresources
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/client-go/dynamic"
@@ -25,7 +27,14 @@ type Backend struct {
 	Secrets corev1client.SecretsGetter
 	// Dynamic reads workload objects and deletes a virtual machine's running instance on restart.
 	Dynamic dynamic.Interface
+	// PatchMainResource changes an object as a PATCH of it would, within the request being served.
+	PatchMainResource PatchMainResource
 }
+
+// PatchMainResource sends a JSON merge patch of an object through its kind's own PATCH handling
+// (admission, field manager, dry run) as part of the request req being served, and returns the
+// patched object or the error that PATCH would answer.
+type PatchMainResource func(ctx context.Context, req *http.Request, resource, namespace, name string, patch []byte, dryRun bool) (runtime.Object, error)
 
 // For returns the subresources of kind, keyed by their path under the kind's resource.
 func For(kind *release.Kind, parent *registry.REST, backend Backend) map[string]rest.Storage {
@@ -38,7 +47,7 @@ func For(kind *release.Kind, parent *registry.REST, backend Backend) map[string]
 	case "VirtualMachine":
 		out := map[string]rest.Storage{}
 		for _, action := range []string{actionStart, actionStop, actionRestart} {
-			out[action] = &powerREST{parent: parent, kind: kind, resource: gr, action: action, dynamic: backend.Dynamic}
+			out[action] = &powerREST{parent: parent, kind: kind, resource: gr, action: action, dynamic: backend.Dynamic, patchMain: backend.PatchMainResource}
 		}
 		return out
 	}
