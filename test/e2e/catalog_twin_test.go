@@ -15,8 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
 )
 
 // twinnedApplications are the defined kinds the twin comparison covers: objects with defaults,
@@ -93,10 +91,7 @@ func TestCatalogFieldValidation(t *testing.T) {
 	t.Cleanup(func() {
 		_ = cp.APIExtensions.ApiextensionsV1().CustomResourceDefinitions().Delete(context.Background(), "fieldchecks."+twinGroup, metav1.DeleteOptions{})
 	})
-	warnings := &warningCollector{}
-	cfg := rest.CopyConfig(cp.Config)
-	cfg.WarningHandler = warnings
-	client := dynamic.NewForConfigOrDie(cfg)
+	client, warnings := warningClient()
 	type outcome struct {
 		code     int32
 		warnings string

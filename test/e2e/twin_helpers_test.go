@@ -185,37 +185,37 @@ func inlineRefs(schemas map[string]any, node map[string]any, visiting map[string
 	return out, nil
 }
 
-// warningLog records the warnings of the responses a client receives, for comparing them with the
-// twin's.
-type warningLog struct {
+// warningCollector records the warnings of the responses a client receives, for comparing them
+// with the twin's.
+type warningCollector struct {
 	mu       sync.Mutex
-	warnings []string
+	messages []string
 }
 
 // HandleWarningHeader records one warning.
-func (w *warningLog) HandleWarningHeader(code int, agent string, text string) {
-	if code != 299 || text == "" {
+func (w *warningCollector) HandleWarningHeader(code int, agent, message string) {
+	if code != 299 || message == "" {
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.warnings = append(w.warnings, text)
+	w.messages = append(w.messages, message)
 }
 
 // take returns the warnings recorded since the last take, sorted.
-func (w *warningLog) take() []string {
+func (w *warningCollector) take() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := w.warnings
-	w.warnings = nil
+	out := w.messages
+	w.messages = nil
 	sort.Strings(out)
 	return out
 }
 
 // warningClient is a cluster-admin dynamic client whose responses' warnings are recorded.
-func warningClient() (dynamic.Interface, *warningLog) {
-	log := &warningLog{}
+func warningClient() (dynamic.Interface, *warningCollector) {
+	warnings := &warningCollector{}
 	cfg := rest.CopyConfig(cp.Config)
-	cfg.WarningHandler = log
-	return dynamic.NewForConfigOrDie(cfg), log
+	cfg.WarningHandler = warnings
+	return dynamic.NewForConfigOrDie(cfg), warnings
 }

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,8 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
 )
 
 func hasCause(err error, field, message string) bool {
@@ -197,37 +194,11 @@ func TestTransitionRules(t *testing.T) {
 	}
 }
 
-// warningCollector records the warnings a client receives.
-type warningCollector struct {
-	mu       sync.Mutex
-	messages []string
-}
-
-func (w *warningCollector) HandleWarningHeader(code int, agent, message string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.messages = append(w.messages, message)
-}
-
-func (w *warningCollector) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := w.messages
-	w.messages = nil
-	return out
-}
-
 // TestFieldValidation compares unknown-field handling with the CRD twin for every write verb:
 // Strict refuses naming the field, Warn drops it with a warning, Ignore drops it silently. On
 // apps.cozy.io an unknown field never reaches the HelmRelease values.
 func TestFieldValidation(t *testing.T) {
-	warnings := &warningCollector{}
-	cfg := rest.CopyConfig(cp.Config)
-	cfg.WarningHandler = warnings
-	client, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, warnings := warningClient()
 	type outcome struct {
 		code    int32
 		warned  bool
