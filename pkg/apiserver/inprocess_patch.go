@@ -36,6 +36,8 @@ func (r *kindRouter) patchMainResource(ctx context.Context, outer *http.Request,
 	}
 	inner := outer.Clone(request.WithRequestInfo(ctx, info))
 	inner.Method, inner.URL, inner.RequestURI = http.MethodPatch, target, target.RequestURI()
+	inner.Header.Del("Content-Length")
+	inner.Header.Del("Content-Encoding")
 	inner.Header.Set("Content-Type", "application/merge-patch+json")
 	inner.Header.Set("Accept", "application/json")
 	inner.Body, inner.ContentLength = nopCloser{bytes.NewReader(patch)}, int64(len(patch))

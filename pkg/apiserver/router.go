@@ -282,7 +282,6 @@ func (r *kindRouter) serve(d *kinds.Defined) (*servedKind, error) {
 	return &servedKind{defined: d, storage: storage, status: registry.NewStatusREST(storage), scope: scope, statusScope: statusScope, openapi: openapi}, nil
 }
 
-// definedKinds lists the served defined kinds by resource name.
 // resources are the resources of every kind served, typed and defined.
 func (s *servedSet) resources() []string {
 	out := make([]string, 0, len(s.byApplicationKind))
@@ -292,6 +291,7 @@ func (s *servedSet) resources() []string {
 	return out
 }
 
+// definedKinds lists the served defined kinds by resource name.
 func (s *servedSet) definedKinds() []*kinds.Defined {
 	out := make([]*kinds.Defined, 0, len(s.byResource))
 	for _, k := range s.byResource {

@@ -7,8 +7,10 @@
 // instead of `*`; such a list can only be kept by a controller. The roles are shipped
 // (artifacts/deploy/60-tenant-roles.yaml, aggregated into view) and the server only rewrites their
 // rules: it may get and update those two ClusterRoles by name and create none. kube-apiserver lets
-// a role be written only with rights its writer holds itself, and the server holds read rights on
-// apps.cozy.io alone, so no rule it could write grants anything outside apps.cozy.io.
+// a role be written only with rights its writer holds itself (the server is granted reads of
+// apps.cozy.io for it), and a shipped ValidatingAdmissionPolicy refuses any rule from the server
+// that is not a read of apps.cozy.io (artifacts/deploy/10-rbac.yaml), so nothing it writes grants
+// anything else, whatever else the server may do itself.
 package tenantroles
 
 import (
