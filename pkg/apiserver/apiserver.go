@@ -159,6 +159,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	if c.extra.CredentialsSubresources {
 		subresourceBackend.Secrets = kube.CoreV1()
 	}
+	router.ownObjects = ownObjectsReader{client: dyn, secrets: c.extra.CredentialsSubresources}
 	backend := registry.Backend{Cache: releaseCache, Releases: releases, ReleaseMeta: meta.Resource(release.HelmReleaseGVR), Gate: gate, Filter: filter}
 	group := genericapiserver.NewDefaultAPIGroupInfo(appsv1alpha1.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	storage := map[string]rest.Storage{}
@@ -173,11 +174,11 @@ func (c CompletedConfig) New() (*Server, error) {
 			return nil, fmt.Errorf("schema of %s: %w", kind, err)
 		}
 		kind.DefaultSpec = specSchema.Default
-		router.typedSchemas[kind.Resource] = typedSchema{kind: kind.Kind, schema: specSchema}
 		s, err := registry.NewREST(kind, appsv1alpha1.SchemeGroupVersion, Scheme, specSchema, backend)
 		if err != nil {
 			return nil, err
 		}
+		router.typedKinds[kind.Resource] = typedKind{kind: kind, schema: specSchema, storage: s}
 		storage[kind.Resource] = s
 		storage[kind.Resource+"/status"] = registry.NewStatusREST(s)
 		for path, sub := range subresources.For(kind, s, subresourceBackend) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/klog/v2"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/appobjects"
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 )
@@ -44,8 +46,14 @@ func newGroupDiscovery(installed http.Handler, aggregated discoveryendpoint.Reso
 	if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil {
 		return nil, fmt.Errorf("reading the typed kinds' discovery: %w", err)
 	}
-	d := &groupDiscovery{typed: list.APIResources, aggregated: aggregated}
-	d.resources.Store(&list.APIResources)
+	typed := list.APIResources
+	for _, r := range list.APIResources {
+		if !strings.Contains(r.Name, "/") {
+			typed = append(typed, ownObjectResources(r.Name)...)
+		}
+	}
+	d := &groupDiscovery{typed: typed, aggregated: aggregated}
+	d.resources.Store(&typed)
 	d.handler = discovery.NewAPIVersionHandler(Codecs, gv, discovery.APIResourceListerFunc(func() []metav1.APIResource {
 		return *d.resources.Load()
 	}))
@@ -79,15 +87,26 @@ func (d *groupDiscovery) update(defined []*kinds.Defined) {
 }
 
 // definedResources are a defined kind's resource and its status subresource, with the verbs,
-// category and names a CRD of the same description gets.
+// category and names a CRD of the same description gets, and its own objects' subresources.
 func definedResources(d *kinds.Defined) []metav1.APIResource {
 	names := d.CRD.Spec.Names
-	return []metav1.APIResource{
+	return append([]metav1.APIResource{
 		{
 			Name: names.Plural, SingularName: names.Singular, Namespaced: true, Kind: names.Kind,
 			Verbs:      metav1.Verbs{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"},
 			Categories: []string{release.Category},
 		},
 		{Name: names.Plural + "/status", Namespaced: true, Kind: names.Kind, Verbs: metav1.Verbs{"get"}},
+	}, ownObjectResources(names.Plural)...)
+}
+
+// ownObjectResources are the subresources every kind serves with an application's own objects
+// (see own_objects.go), each answering a list of another group's type.
+func ownObjectResources(plural string) []metav1.APIResource {
+	var out []metav1.APIResource
+	for _, t := range appobjects.Types {
+		out = append(out, metav1.APIResource{Name: plural + "/" + t.Subresource, Namespaced: true,
+			Group: t.Resource.Group, Version: t.Resource.Version, Kind: t.ListKind, Verbs: metav1.Verbs{"get"}})
 	}
+	return out
 }

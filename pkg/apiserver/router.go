@@ -47,21 +47,24 @@ type kindRouter struct {
 	announcer         *announcer
 	// typed are the typed kinds by application kind, for the cache's converter.
 	typed map[string]*release.Kind
-	// typedSchemas are the typed kinds' schemas by resource, for checks before their handlers.
-	typedSchemas map[string]typedSchema
+	// typedKinds are the typed kinds by resource, for what the router serves of every kind.
+	typedKinds map[string]typedKind
 	// onKindsChanged is told when the kinds releases convert to have changed (the cache relists);
 	// onResourceGone when a defined kind's resource is no longer served (its watches end).
 	onKindsChanged func()
 	onResourceGone func(kind string)
+	// ownObjects reads the Secrets, Services and Ingresses that belong to an application.
+	ownObjects ownObjectsReader
 	// onServed is told every resource served, typed and defined, after each publish.
 	onServed func(resources []string)
 	next     http.Handler
 }
 
-// typedSchema is a typed kind's name and schema.
-type typedSchema struct {
-	kind   string
-	schema *validation.Schema
+// typedKind is a typed kind with its schema and storage.
+type typedKind struct {
+	kind    *release.Kind
+	schema  *validation.Schema
+	storage *registry.REST
 }
 
 // servedSet is one published set of defined kinds.
@@ -82,7 +85,7 @@ type servedKind struct {
 }
 
 func newKindRouter(typed []*release.Kind) *kindRouter {
-	r := &kindRouter{typed: map[string]*release.Kind{}, typedSchemas: map[string]typedSchema{}, onKindsChanged: func() {}, onResourceGone: func(string) {}, onServed: func([]string) {}}
+	r := &kindRouter{typed: map[string]*release.Kind{}, typedKinds: map[string]typedKind{}, onKindsChanged: func() {}, onResourceGone: func(string) {}, onServed: func([]string) {}}
 	for _, k := range typed {
 		r.typed[k.ApplicationKind] = k
 	}
@@ -141,13 +144,14 @@ func (r *kindRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	kind := r.served.Load().byResource[info.Resource]
 	if kind == nil || (info.Namespace == "" && !possiblyAcrossNamespaces[info.Verb]) {
-		if typed, ok := r.typedSchemas[info.Resource]; ok && refuseTooDeepMergePatch(w, req, info, typed.kind, typed.schema) {
+		typed, ok := r.typedKinds[info.Resource]
+		if ok && (refuseTooDeepMergePatch(w, req, info, typed.kind.Kind, typed.schema) || r.serveOwnObjects(w, req, info, typed.kind, typed.storage)) {
 			return
 		}
 		r.next.ServeHTTP(w, req)
 		return
 	}
-	if refuseTooDeepMergePatch(w, req, info, kind.defined.Kind.Kind, kind.defined.Schema) {
+	if refuseTooDeepMergePatch(w, req, info, kind.defined.Kind.Kind, kind.defined.Schema) || r.serveOwnObjects(w, req, info, kind.defined.Kind, kind.storage) {
 		return
 	}
 	var handler http.HandlerFunc

@@ -17,13 +17,25 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
-
-	"github.com/cozystack/apps-apiserver/pkg/kinds"
 )
 
 // HelmReleaseAnnotation is set by Helm on every object a release installed: its release's name.
 // An object that names another release belongs to that release's application.
 const HelmReleaseAnnotation = "meta.helm.sh/release-name"
+
+// ResourceSelection lists selectors of objects that belong to an application: include minus
+// exclude (an ApplicationDefinition's spec.secrets, spec.services, spec.ingresses).
+type ResourceSelection struct {
+	Include []ResourceSelector `json:"include,omitempty"`
+	Exclude []ResourceSelector `json:"exclude,omitempty"`
+}
+
+// ResourceSelector is a label selector plus names templated with the object's name, kind and
+// namespace (e.g. "postgres-{{ .name }}-credentials").
+type ResourceSelector struct {
+	metav1.LabelSelector `json:",inline"`
+	ResourceNames        []string `json:"resourceNames,omitempty"`
+}
 
 // Application is the object whose own objects are selected.
 type Application struct {
@@ -51,13 +63,13 @@ var placeholder = regexp.MustCompile(`\{\{\s*\.(name|kind|namespace)\s*\}\}`)
 // dropped and said in a note: one with neither labels nor names (it would select everything), a
 // name template with other syntax than the three placeholders, or without {{ .name }} (a fixed
 // name is the same object for every application of the kind). A nil selection selects nothing.
-func Compile(sel *kinds.ResourceSelection) (*Selection, []string) {
+func Compile(sel *ResourceSelection) (*Selection, []string) {
 	out := &Selection{}
 	if sel == nil {
 		return out, nil
 	}
 	var notes []string
-	compile := func(list []kinds.ResourceSelector, what string) []selector {
+	compile := func(list []ResourceSelector, what string) []selector {
 		var compiled []selector
 		for i, s := range list {
 			c, err := compileSelector(s)
@@ -74,7 +86,7 @@ func Compile(sel *kinds.ResourceSelection) (*Selection, []string) {
 	return out, notes
 }
 
-func compileSelector(s kinds.ResourceSelector) (selector, error) {
+func compileSelector(s ResourceSelector) (selector, error) {
 	var c selector
 	if len(s.MatchLabels) > 0 || len(s.MatchExpressions) > 0 {
 		ls, err := metav1.LabelSelectorAsSelector(&s.LabelSelector)

@@ -7,8 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/cozystack/apps-apiserver/pkg/kinds"
 )
 
 var app = Application{Name: "db", Kind: "Postgres", Namespace: "tenant-a", Release: "postgres-db"}
@@ -18,13 +16,13 @@ func secret(namespace, name string, labels, annotations map[string]string) *core
 }
 
 // The platform's Postgres selection: its credentials by name, and the tenant's CA by label.
-func postgresSecrets() *kinds.ResourceSelection {
-	return &kinds.ResourceSelection{
-		Include: []kinds.ResourceSelector{
+func postgresSecrets() *ResourceSelection {
+	return &ResourceSelection{
+		Include: []ResourceSelector{
 			{ResourceNames: []string{"postgres-{{ .name }}-credentials", "{{.kind}}-{{ .name }}-{{ .namespace }}"}},
 			{LabelSelector: metav1.LabelSelector{MatchLabels: map[string]string{"internal.cozystack.io/tenant-ca": "true"}}},
 		},
-		Exclude: []kinds.ResourceSelector{{ResourceNames: []string{"{{ .name }}-excluded"}}},
+		Exclude: []ResourceSelector{{ResourceNames: []string{"{{ .name }}-excluded"}}},
 	}
 }
 
@@ -66,18 +64,18 @@ func TestSelectsTheApplicationsOwnObjects(t *testing.T) {
 func TestSelectorsThatCouldEscapeAreDropped(t *testing.T) {
 	for _, c := range []struct {
 		name     string
-		selector kinds.ResourceSelector
+		selector ResourceSelector
 		why      string
 	}{
-		{"empty", kinds.ResourceSelector{}, "select everything"},
-		{"a fixed name", kinds.ResourceSelector{ResourceNames: []string{"admin-credentials"}}, "does not contain {{ .name }}"},
-		{"the namespace only", kinds.ResourceSelector{ResourceNames: []string{"{{ .namespace }}-ca"}}, "does not contain {{ .name }}"},
-		{"template code", kinds.ResourceSelector{ResourceNames: []string{`{{ .name }}{{ printf "%s" "x" }}`}}, "only {{ .name }}"},
-		{"a half placeholder", kinds.ResourceSelector{ResourceNames: []string{"{{ .name }}-}}"}}, "only {{ .name }}"},
-		{"an invalid label selector", kinds.ResourceSelector{LabelSelector: metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "a", Operator: "Bogus"}}}}, "label selector"},
+		{"empty", ResourceSelector{}, "select everything"},
+		{"a fixed name", ResourceSelector{ResourceNames: []string{"admin-credentials"}}, "does not contain {{ .name }}"},
+		{"the namespace only", ResourceSelector{ResourceNames: []string{"{{ .namespace }}-ca"}}, "does not contain {{ .name }}"},
+		{"template code", ResourceSelector{ResourceNames: []string{`{{ .name }}{{ printf "%s" "x" }}`}}, "only {{ .name }}"},
+		{"a half placeholder", ResourceSelector{ResourceNames: []string{"{{ .name }}-}}"}}, "only {{ .name }}"},
+		{"an invalid label selector", ResourceSelector{LabelSelector: metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "a", Operator: "Bogus"}}}}, "label selector"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s, notes := Compile(&kinds.ResourceSelection{Include: []kinds.ResourceSelector{c.selector}})
+			s, notes := Compile(&ResourceSelection{Include: []ResourceSelector{c.selector}})
 			if len(notes) != 1 || !strings.Contains(notes[0], c.why) {
 				t.Errorf("notes %v, want one saying %q", notes, c.why)
 			}
@@ -93,7 +91,7 @@ func TestSelectorsThatCouldEscapeAreDropped(t *testing.T) {
 
 // A rendered name that is not an object name (a long application name) selects nothing.
 func TestRenderedNamesMustBeObjectNames(t *testing.T) {
-	s, _ := Compile(&kinds.ResourceSelection{Include: []kinds.ResourceSelector{{ResourceNames: []string{"{{ .name }}-" + strings.Repeat("x", 260)}}}})
+	s, _ := Compile(&ResourceSelection{Include: []ResourceSelector{{ResourceNames: []string{"{{ .name }}-" + strings.Repeat("x", 260)}}}})
 	if names := s.Names(app); len(names) != 0 {
 		t.Errorf("names %v", names)
 	}

@@ -245,6 +245,9 @@ func (c *Catalog) settle(e *entry, claims *claimSet) outcome {
 				out.reason = ReasonSchemaRewritten
 				out.message += fmt.Sprintf("; its schema was made structural: %v", e.built.SchemaNotes)
 			}
+			if len(e.built.SelectionNotes) > 0 {
+				out.message += fmt.Sprintf("; selectors of its own objects not used: %v", e.built.SelectionNotes)
+			}
 			return out
 		}
 	}

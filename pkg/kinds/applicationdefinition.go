@@ -7,6 +7,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/cozystack/apps-apiserver/pkg/appobjects"
 )
 
 // ApplicationDefinitionGVR is the platform's catalog entry: one cluster-scoped object per
@@ -30,9 +32,9 @@ type ApplicationDefinitionSpec struct {
 	Application ApplicationNames   `json:"application"`
 	Release     ApplicationRelease `json:"release"`
 	// Secrets, Services and Ingresses select the objects that belong to one application.
-	Secrets   *ResourceSelection `json:"secrets,omitempty"`
-	Services  *ResourceSelection `json:"services,omitempty"`
-	Ingresses *ResourceSelection `json:"ingresses,omitempty"`
+	Secrets   *appobjects.ResourceSelection `json:"secrets,omitempty"`
+	Services  *appobjects.ResourceSelection `json:"services,omitempty"`
+	Ingresses *appobjects.ResourceSelection `json:"ingresses,omitempty"`
 }
 
 // ApplicationNames are the served kind's names and the schema of its spec.
@@ -61,20 +63,6 @@ type ChartRef struct {
 	Kind       string `json:"kind"`
 	Name       string `json:"name"`
 	Namespace  string `json:"namespace,omitempty"`
-}
-
-// ResourceSelection lists selectors of objects that belong to an application: include minus
-// exclude.
-type ResourceSelection struct {
-	Include []ResourceSelector `json:"include,omitempty"`
-	Exclude []ResourceSelector `json:"exclude,omitempty"`
-}
-
-// ResourceSelector is a label selector plus names templated with the object's name, kind and
-// namespace (e.g. "postgres-{{ .name }}-credentials").
-type ResourceSelector struct {
-	metav1.LabelSelector `json:",inline"`
-	ResourceNames        []string `json:"resourceNames,omitempty"`
 }
 
 // DecodeApplicationDefinition reads an ApplicationDefinition from the unstructured object a

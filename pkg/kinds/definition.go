@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/appobjects"
 	"github.com/cozystack/apps-apiserver/pkg/openapi"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/pkg/validation"
@@ -45,6 +46,9 @@ type Defined struct {
 	// SchemaNotes are the changes made to the definition's schema to make it structural
 	// (see structuralize), reported as an Event on the definition.
 	SchemaNotes []string
+	// SelectionNotes are the selectors of the definition's secrets, services and ingresses that
+	// are not used (see appobjects.Compile), reported as well.
+	SelectionNotes []string
 }
 
 // releasePrefixPattern is what a release-name prefix may hold: Helm release names are DNS labels.
@@ -82,6 +86,7 @@ func FromDefinition(def *ApplicationDefinition) (*Defined, error) {
 		return nil, err
 	}
 	gv := appsv1alpha1.SchemeGroupVersion
+	own, selectionNotes := appobjects.CompileAll(def.Spec.Secrets, def.Spec.Services, def.Spec.Ingresses)
 	kind := &release.Kind{
 		Kind:            app.Kind,
 		Resource:        app.Plural,
@@ -101,8 +106,9 @@ func FromDefinition(def *ApplicationDefinition) (*Defined, error) {
 			return l
 		},
 		DefaultSpec: s.Default,
+		OwnObjects:  own,
 	}
-	return &Defined{Kind: kind, Schema: s, CRD: crd, Definition: def.Name, Generation: def.Generation, SchemaNotes: notes}, nil
+	return &Defined{Kind: kind, Schema: s, CRD: crd, Definition: def.Name, Generation: def.Generation, SchemaNotes: notes, SelectionNotes: selectionNotes}, nil
 }
 
 // definedChart is the release layout of a defined kind: the definition's chart, reconciled as

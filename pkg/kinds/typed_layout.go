@@ -1,12 +1,14 @@
 package kinds
 
 import (
+	"github.com/cozystack/apps-apiserver/pkg/appobjects"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
 // ConfigureTyped applies the release layout of the definitions of typed kinds to those kinds: a
 // definition whose application kind is a typed kind's (Kubernetes, Bucket, VMDisk, VMInstance)
-// gives that kind's release prefix, chart reference and release labels; its schema is not used
+// gives that kind's release prefix, chart reference, release labels and the objects that belong to
+// each object of the kind (secrets, services, ingresses); its schema is not used
 // (the Go types stay the schema). The precedence, highest first: the definition, the kinds config
 // file, the built-in layout. It returns the kinds changed, by name. Called once at start-up,
 // before any storage is built; a later change of such a definition takes effect at the next
@@ -19,7 +21,12 @@ func ConfigureTyped(typed []*release.Kind, defs []*ApplicationDefinition) []stri
 	var changed []string
 	for _, def := range defs {
 		k := byApplicationKind[def.Spec.Application.Kind]
-		if k == nil || !TypedLayoutDiffers(k, def) {
+		if k == nil {
+			continue
+		}
+		// The objects the definition says belong to each object of the kind.
+		k.OwnObjects, _ = appobjects.CompileAll(def.Spec.Secrets, def.Spec.Services, def.Spec.Ingresses)
+		if !TypedLayoutDiffers(k, def) {
 			continue
 		}
 		rel := def.Spec.Release

@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/cozystack/apps-apiserver/pkg/appobjects"
 )
 
 // Kind describes one apps.cozy.io kind to the generic machinery: its names, how its releases are
@@ -52,6 +54,9 @@ type Kind struct {
 	// shows; ProjectWorkloads makes a WorkloadState of one release's objects of those types.
 	Workloads        []WorkloadSource
 	ProjectWorkloads func(objects Workloads) WorkloadState
+	// OwnObjects select the Secrets, Services and Ingresses that belong to one object of the
+	// kind (its definition's spec.secrets, services, ingresses), served as its subresources.
+	OwnObjects appobjects.Selections
 }
 
 // SelectableField is a field users can filter lists and watches by, e.g. spec.version.

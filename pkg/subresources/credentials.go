@@ -51,7 +51,7 @@ func (r *credentialsREST) Destroy()            {}
 // Get returns the bucket's credentials.
 func (r *credentialsREST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
 	if r.secrets == nil {
-		return nil, errDisabled(r.resource, name)
+		return nil, ErrDisabled(r.resource, name)
 	}
 	obj, err := r.parent.Get(ctx, name, &metav1.GetOptions{})
 	if err != nil {

@@ -38,7 +38,7 @@ func (r *kubeconfigREST) ProducesObject(string) any         { return "" }
 // Get returns the kubeconfig file.
 func (r *kubeconfigREST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
 	if r.secrets == nil {
-		return nil, errDisabled(r.resource, name)
+		return nil, ErrDisabled(r.resource, name)
 	}
 	obj, err := r.parent.Get(ctx, name, &metav1.GetOptions{})
 	if err != nil {

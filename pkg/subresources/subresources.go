@@ -55,11 +55,12 @@ func For(kind *release.Kind, parent *registry.REST, backend Backend) map[string]
 }
 
 // Credentials lists the paths whose responses carry credentials: never cached (Cache-Control:
-// no-store), and not readable with the view role.
-var Credentials = []string{"kubeconfig", "credentials"}
+// no-store), and not readable with the view role (secrets: an application's own Secrets, served
+// for every kind by the router, see pkg/apiserver/own_objects.go).
+var Credentials = []string{"kubeconfig", "credentials", "secrets"}
 
-// errDisabled answers a credentials request on a server that may not read Secrets.
-func errDisabled(resource schema.GroupResource, name string) error {
+// ErrDisabled answers a credentials request on a server that may not read Secrets.
+func ErrDisabled(resource schema.GroupResource, name string) error {
 	return apierrors.NewGenericServerResponse(http.StatusNotImplemented, "get", resource, name,
 		"credentials subresources are disabled on this server: the operator enables them with artifacts/deploy/optional/credentials-rbac.yaml and --credentials-subresources", 0, false)
 }

@@ -170,10 +170,11 @@ func (k *Keeper) write(ctx context.Context, role Role, served []string) error {
 	})
 }
 
-// View is the role aggregated into `view`: it reads every served kind and its status, and no
-// other subresource (those that carry credentials are for edit and admin).
+// View is the role aggregated into `view`: it reads every served kind, its status and the
+// Services and Ingresses that belong to an application, and no other subresource (those that
+// carry credentials, secrets among them, are for edit and admin).
 func View(name string) Role {
-	return Role{Name: name, Verbs: []string{"get", "list", "watch"}, Extra: []string{"*/status"}}
+	return Role{Name: name, Verbs: []string{"get", "list", "watch"}, Extra: []string{"*/status", "*/services", "*/ingresses"}}
 }
 
 // ListAcrossNamespaces is the role bound to every authenticated user so that a list or watch

@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/cozystack/apps-apiserver/pkg/appobjects"
+)
+
+// TestApplicationsOwnObjects: every kind serves the Secrets, Services and Ingresses its definition
+// selects for an object (include minus exclude, names from the object's name, in its namespace,
+// never another release's), as subresources: secrets for edit and admin only and never cached,
+// services and ingresses for view too. Read with the server's identity: the tenant needs no
+// Secret or Service rights.
+func TestApplicationsOwnObjects(t *testing.T) {
+	ctx := context.Background()
+	dumpFluxLogOnFailure(t)
+	applyDefinition(t, definition(t, "postgres"))
+	ns, elsewhere := newTenant(t), newTenant(t)
+	admin, viewer := "owner-"+ns, "viewer-"+ns
+	bindRole(t, ns, "admin", admin)
+	bindRole(t, ns, "view", viewer)
+	awaitServed(t, cp.Dynamic, "postgreses", ns)
+
+	// Two databases Flux installs: each gets its credentials Secret and read-write Service.
+	for _, name := range []string{"db", "other"} {
+		obj := gadgetOf("Postgres", name, map[string]any{"users": map[string]any{"app": map[string]any{"password": "s3cret-" + name}}})
+		obj.SetLabels(map[string]string{fluxLabel: "true"})
+		mustCreate(t, cp.Dynamic.Resource(gvr("postgreses")).Namespace(ns), obj)
+	}
+	// The tenant's CA, selected by label; the same label elsewhere and on another release's Secret.
+	secrets := func(namespace string) func(name string, labels, annotations map[string]string) {
+		return func(name string, labels, annotations map[string]string) {
+			if _, err := cp.Kube.CoreV1().Secrets(namespace).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
+				Name: name, Labels: labels, Annotations: annotations}, StringData: map[string]string{"ca.crt": "x"}}, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ca := map[string]string{"internal.cozystack.io/tenant-ca": "true"}
+	secrets(ns)("tenant-ca", ca, nil)
+	secrets(ns)("other-ca", ca, map[string]string{appobjects.HelmReleaseAnnotation: "postgres-other"})
+	secrets(elsewhere)("tenant-ca", ca, nil)
+
+	path := func(name, sub string) string { return appsPath(ns, "postgreses", name, sub) }
+	names := func(body string) []string {
+		var list unstructured.UnstructuredList
+		if err := list.UnmarshalJSON([]byte(body)); err != nil {
+			t.Fatalf("not a list: %v: %s", err, body)
+		}
+		var out []string
+		for _, item := range list.Items {
+			out = append(out, item.GetName())
+		}
+		return out
+	}
+	eventually(t, 90*time.Second, "Flux installed both databases' Secrets and Services", func(ctx context.Context) (bool, error) {
+		code, body, _ := rawAs(t, admin, http.MethodGet, path("db", "secrets"))
+		if code != http.StatusOK {
+			return false, fmt.Errorf("%d %s", code, body)
+		}
+		got := names(body)
+		code, body, _ = rawAs(t, admin, http.MethodGet, path("db", "services"))
+		return slices.Contains(got, "postgres-db-credentials") && code == http.StatusOK && slices.Equal(names(body), []string{"postgres-db-rw"}), fmt.Errorf("secrets %v, services %d %s", got, code, body)
+	})
+
+	code, body, header := rawAs(t, admin, http.MethodGet, path("db", "secrets"))
+	if got := names(body); code != http.StatusOK || !slices.Equal(got, []string{"postgres-db-credentials", "tenant-ca"}) {
+		t.Errorf("the admin reads secrets %d %v, want db's credentials and the tenant's CA", code, got)
+	}
+	if cc := header.Values("Cache-Control"); !strings.Contains(strings.Join(cc, ","), "no-store") {
+		t.Errorf("secrets may be cached: Cache-Control %v", cc)
+	}
+	var list corev1.SecretList
+	if err := json.Unmarshal([]byte(body), &list); err != nil || list.Kind != "SecretList" || string(list.Items[0].Data["app"]) != "s3cret-db" {
+		t.Errorf("not db's credentials as a v1 SecretList: %v %s", err, body)
+	}
+	if code, body, _ := rawAs(t, admin, http.MethodGet, path("other", "services")); code != http.StatusOK || !slices.Equal(names(body), []string{"postgres-other-rw"}) {
+		t.Errorf("other's services: %d %s", code, body)
+	}
+
+	// The viewer reads services and ingresses, never secrets.
+	if code, body, _ := rawAs(t, viewer, http.MethodGet, path("db", "secrets")); code != http.StatusForbidden {
+		t.Errorf("the viewer reads secrets: %d %s", code, body)
+	}
+	eventually(t, 20*time.Second, "the viewer reads services", func(ctx context.Context) (bool, error) {
+		code, body, _ := rawAs(t, viewer, http.MethodGet, path("db", "services"))
+		return code == http.StatusOK, fmt.Errorf("%d %s", code, body)
+	})
+	if code, body, _ := rawAs(t, viewer, http.MethodGet, path("db", "ingresses")); code != http.StatusOK || len(names(body)) != 0 {
+		t.Errorf("the viewer reads ingresses: %d %s", code, body)
+	}
+
+	// Read only; an object that does not exist has no objects; a typed kind without a definition
+	// selects nothing.
+	if code, _, _ := rawBodyAs(t, admin, http.MethodPut, path("db", "secrets"), "{}"); code != http.StatusMethodNotAllowed {
+		t.Errorf("PUT secrets: %d", code)
+	}
+	if code, _, _ := rawAs(t, admin, http.MethodGet, path("missing", "secrets")); code != http.StatusNotFound {
+		t.Errorf("secrets of a missing object: %d", code)
+	}
+	mustCreate(t, cp.Dynamic.Resource(gvr("buckets")).Namespace(ns), bucketObject("b"))
+	if code, body, _ := rawAs(t, admin, http.MethodGet, appsPath(ns, "buckets", "b", "secrets")); code != http.StatusOK || len(names(body)) != 0 {
+		t.Errorf("a typed kind's secrets without a definition: %d %s", code, body)
+	}
+}
