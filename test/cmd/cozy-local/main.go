@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
 	"github.com/cozystack/apps-apiserver/test/framework"
@@ -22,6 +25,9 @@ import (
 )
 
 const demoNamespace, demoTenant = "tenant-demo", "demo"
+
+// demoAdmin and demoViewer hold the admin and view roles in the demo namespace.
+const demoAdmin, demoViewer = "demo-admin", "demo-viewer"
 
 // localCatalog are the definitions of artifacts/catalog applied at start: the applications with a
 // local chart and the typed kinds.
@@ -84,6 +90,12 @@ func run(stateDir, kubectl string, simulate bool) error {
 	if err := cp.CreateNamespace(ctx, demoNamespace, demoTenant); err != nil {
 		return err
 	}
+	// Two tenant users of the demo namespace, for trying what each role sees (kubectl --as).
+	for user, role := range map[string]string{demoAdmin: "admin", demoViewer: "view"} {
+		if err := bindDemoRole(ctx, cp, user, role); err != nil {
+			return err
+		}
+	}
 	// The catalog: definitions of the applications with a local chart, and of the typed kinds.
 	if err := cp.ApplyCatalog(ctx, localCatalog...); err != nil {
 		return err
@@ -132,9 +144,29 @@ The catalog: each ApplicationDefinition is a kind, served as soon as it is appli
   %[5]s describe applicationdefinition mariadb
   %[5]s apply -n %[2]s -f %[6]s/catalog/postgres.yaml
 
+A tenant's view: the Secrets (admin and edit) and Services (view too) the definition says are the
+application's, read by the server, so a tenant role needs no right on Secrets or Services.
+  %[5]s get --raw /apis/apps.cozy.io/v1alpha1/namespaces/%[2]s/postgreses/orders/secrets --as %[9]s
+  %[5]s get --raw /apis/apps.cozy.io/v1alpha1/namespaces/%[2]s/postgreses/orders/services --as %[10]s
+  %[5]s get --raw /apis/apps.cozy.io/v1alpha1/namespaces/%[2]s/postgreses/orders/secrets --as %[10]s   # forbidden: view reads no credentials
+
 Press Ctrl-C to stop; state is kept in %[8]s.
 `, time.Since(started).Round(100*time.Millisecond), demoNamespace, platform, cp.KubeconfigPath,
-		kubectl, examples, mariadb, stateDir)
+		kubectl, examples, mariadb, stateDir, demoAdmin, demoViewer)
 	<-ctx.Done()
 	return nil
+}
+
+// bindDemoRole gives user the built-in role in the demo namespace.
+func bindDemoRole(ctx context.Context, cp *framework.ControlPlane, user, role string) error {
+	rb := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: demoNamespace},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+	}
+	_, err := cp.Kube.RbacV1().RoleBindings(demoNamespace).Create(ctx, rb, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
 }
