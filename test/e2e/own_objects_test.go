@@ -114,3 +114,67 @@ func TestApplicationsOwnObjects(t *testing.T) {
 		t.Errorf("a typed kind's secrets without a definition: %d %s", code, body)
 	}
 }
+
+// TestOwnObjectsOfHostileDefinitions: a definition cannot reach another application's objects: a
+// kind whose name template renders another kind's Secret name gets nothing installed by that
+// kind's release, and selectors that could select beyond the application (no name placeholder,
+// template code, an empty selector) are not used and are named in the definition's Event.
+func TestOwnObjectsOfHostileDefinitions(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	snoop := renamedDefinition(t, "redis", "snoop", "Snoop", "snoops", "snoop-")
+	selection := map[string]any{"include": []any{
+		map[string]any{"resourceNames": []any{"postgres-{{ .name }}-credentials"}},
+		map[string]any{"resourceNames": []any{"{{ .namespace }}-ca"}},
+		map[string]any{"resourceNames": []any{`{{ .name }}{{ printf "x" }}`}},
+		map[string]any{},
+	}}
+	if err := unstructured.SetNestedField(snoop.Object, selection, "spec", "secrets"); err != nil {
+		t.Fatal(err)
+	}
+	applyDefinition(t, snoop)
+	message := awaitDefinitionEvent(t, "snoop", "Served")
+	for _, want := range []string{"selectors of its own objects not used", `"{{ .namespace }}-ca" does not contain {{ .name }}`, "only {{ .name }}", "would select everything"} {
+		if !strings.Contains(message, want) {
+			t.Errorf("the Event does not say %q: %s", want, message)
+		}
+	}
+	awaitServed(t, cp.Dynamic, "snoops", ns)
+
+	// Postgres db's credentials, installed by its release (as Helm marks them), and a Secret of
+	// the same name pattern nobody installed.
+	for name, release := range map[string]string{"postgres-db-credentials": "postgres-db", "postgres-loose-credentials": ""} {
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, StringData: map[string]string{"password": "x"}}
+		if release != "" {
+			secret.Annotations = map[string]string{appobjects.HelmReleaseAnnotation: release}
+		}
+		if _, err := cp.Kube.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snoops := cp.Dynamic.Resource(gvr("snoops")).Namespace(ns)
+	mustCreate(t, snoops, gadgetOf("Snoop", "db", map[string]any{}))
+	mustCreate(t, snoops, gadgetOf("Snoop", "loose", map[string]any{}))
+	read := func(name string) []string {
+		t.Helper()
+		code, body, _ := rawAs(t, "", http.MethodGet, appsPath(ns, "snoops", name, "secrets"))
+		if code != http.StatusOK {
+			t.Fatalf("%s/secrets: %d %s", name, code, body)
+		}
+		var list unstructured.UnstructuredList
+		if err := list.UnmarshalJSON([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, item := range list.Items {
+			out = append(out, item.GetName())
+		}
+		return out
+	}
+	if got := read("db"); len(got) != 0 {
+		t.Errorf("a Snoop reads Postgres db's credentials: %v", got)
+	}
+	if got := read("loose"); !slices.Equal(got, []string{"postgres-loose-credentials"}) {
+		t.Errorf("a Snoop's own selection (a Secret no release installed): %v", got)
+	}
+}
