@@ -34,7 +34,7 @@ type ownObjectsReader struct {
 // exist. The request was authorized for the subresource: the view role names services and
 // ingresses but not secrets, which edit and admin read, never cached (withNoStore). It reports
 // whether it answered.
-func (r *kindRouter) serveOwnObjects(w http.ResponseWriter, req *http.Request, info *request.RequestInfo, kind *release.Kind, storage *registry.REST) bool {
+func (r *kindRouter) serveOwnObjects(w http.ResponseWriter, req *http.Request, info *request.RequestInfo, kind *release.Kind, selections appobjects.Selections, storage *registry.REST) bool {
 	t, ok := appobjects.TypeOf(info.Subresource)
 	if !ok || info.Name == "" || info.Namespace == "" {
 		return false
@@ -61,7 +61,7 @@ func (r *kindRouter) serveOwnObjects(w http.ResponseWriter, req *http.Request, i
 		return fail(apierrors.NewInternalError(err))
 	}
 	app := appobjects.Application{Name: m.GetName(), Kind: kind.ApplicationKind, Namespace: m.GetNamespace(), Release: kind.ReleaseName(m.GetName())}
-	selection := kind.OwnObjects[t.Subresource]
+	selection := selections[t.Subresource]
 	if selection == nil {
 		selection, _ = appobjects.Compile(nil)
 	}

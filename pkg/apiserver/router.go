@@ -21,6 +21,8 @@ import (
 	"k8s.io/klog/v2"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/appobjects"
+	"github.com/cozystack/apps-apiserver/pkg/catalog"
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	"github.com/cozystack/apps-apiserver/pkg/registry"
 	"github.com/cozystack/apps-apiserver/pkg/release"
@@ -72,6 +74,10 @@ type servedSet struct {
 	byResource map[string]*servedKind
 	// byApplicationKind holds every kind, typed and defined, by the release label's value.
 	byApplicationKind map[string]*release.Kind
+	// typedOwnObjects are the typed kinds' own-object selections from their definitions as now
+	// published, by resource; nil before the catalog first published (then the selections read
+	// at start-up hold).
+	typedOwnObjects map[string]appobjects.Selections
 }
 
 // servedKind is a defined kind's storage and the generic handlers' scopes for it.
@@ -145,13 +151,13 @@ func (r *kindRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	kind := r.served.Load().byResource[info.Resource]
 	if kind == nil || (info.Namespace == "" && !possiblyAcrossNamespaces[info.Verb]) {
 		typed, ok := r.typedKinds[info.Resource]
-		if ok && (refuseTooDeepMergePatch(w, req, info, typed.kind.Kind, typed.schema) || r.serveOwnObjects(w, req, info, typed.kind, typed.storage)) {
+		if ok && (refuseTooDeepMergePatch(w, req, info, typed.kind.Kind, typed.schema) || r.serveOwnObjects(w, req, info, typed.kind, r.typedOwnObjects(typed.kind), typed.storage)) {
 			return
 		}
 		r.next.ServeHTTP(w, req)
 		return
 	}
-	if refuseTooDeepMergePatch(w, req, info, kind.defined.Kind.Kind, kind.defined.Schema) || r.serveOwnObjects(w, req, info, kind.defined.Kind, kind.storage) {
+	if refuseTooDeepMergePatch(w, req, info, kind.defined.Kind.Kind, kind.defined.Schema) || r.serveOwnObjects(w, req, info, kind.defined.Kind, kind.defined.Kind.OwnObjects, kind.storage) {
 		return
 	}
 	var handler http.HandlerFunc
@@ -209,11 +215,15 @@ func (r *kindRouter) serveStatus(k *servedKind, verb string) http.HandlerFunc {
 // publish serves exactly the given defined kinds from now on. A kind whose description did not
 // change keeps its storage; a new or changed one gets a new storage and scopes. It returns the
 // kinds that could not be served, by definition name, and serves the others.
-func (r *kindRouter) publish(defined []*kinds.Defined) map[string]error {
+func (r *kindRouter) publish(p catalog.Published) map[string]error {
+	defined := p.Defined
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.served.Load()
-	next := &servedSet{byResource: map[string]*servedKind{}, byApplicationKind: map[string]*release.Kind{}}
+	next := &servedSet{byResource: map[string]*servedKind{}, byApplicationKind: map[string]*release.Kind{}, typedOwnObjects: p.TypedOwnObjects}
+	if next.typedOwnObjects == nil {
+		next.typedOwnObjects = map[string]appobjects.Selections{}
+	}
 	for k, v := range r.typed {
 		next.byApplicationKind[k] = v
 	}
@@ -284,6 +294,15 @@ func (r *kindRouter) serve(d *kinds.Defined) (*servedKind, error) {
 	}
 	klog.InfoS("Serving defined kind", "kind", d.Kind.Kind, "resource", d.Kind.Resource, "definition", d.Definition, "generation", d.Generation)
 	return &servedKind{defined: d, storage: storage, status: registry.NewStatusREST(storage), scope: scope, statusScope: statusScope, openapi: openapi}, nil
+}
+
+// typedOwnObjects are a typed kind's own-object selections: from its definition as last
+// published, or as read at start-up before the catalog first published.
+func (r *kindRouter) typedOwnObjects(k *release.Kind) appobjects.Selections {
+	if published := r.served.Load().typedOwnObjects; published != nil {
+		return published[k.Resource]
+	}
+	return k.OwnObjects
 }
 
 // resources are the resources of every kind served, typed and defined.

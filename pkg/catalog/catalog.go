@@ -25,13 +25,24 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
+	"github.com/cozystack/apps-apiserver/pkg/appobjects"
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
 // Publisher serves exactly the given kinds from now on and returns those it could not serve, by
 // definition name (the server's kind router is the implementation).
-type Publisher func(defined []*kinds.Defined) map[string]error
+type Publisher func(p Published) map[string]error
+
+// Published is one settled view of the catalog.
+type Published struct {
+	// Defined are the kinds to serve from definitions.
+	Defined []*kinds.Defined
+	// TypedOwnObjects are what the definitions of typed kinds select as each object's own
+	// Secrets, Services and Ingresses, by the typed kind's resource; the rest of such a
+	// definition is read at start-up only (its release layout) or not used (its schema).
+	TypedOwnObjects map[string]appobjects.Selections
+}
 
 // Event reasons on an ApplicationDefinition.
 const (
@@ -161,6 +172,7 @@ func (c *Catalog) sync(ctx context.Context) {
 	seen := map[string]bool{}
 	claims := c.names.claims()
 	var served []*kinds.Defined
+	typedOwn := map[string]appobjects.Selections{}
 	outcomes := map[string]outcome{}
 	for _, obj := range defs {
 		name := obj.GetName()
@@ -178,6 +190,9 @@ func (c *Catalog) sync(ctx context.Context) {
 		if out.defined != nil {
 			served = append(served, out.defined)
 		}
+		if e.built != nil && out.reason == ReasonTypedKind {
+			typedOwn[c.names.typedApplicationKind(e.built.Kind.ApplicationKind).Resource] = e.built.Kind.OwnObjects
+		}
 		outcomes[name] = out
 	}
 	for name := range c.entries {
@@ -185,7 +200,7 @@ func (c *Catalog) sync(ctx context.Context) {
 			delete(c.entries, name)
 		}
 	}
-	failed := c.publish(served)
+	failed := c.publish(Published{Defined: served, TypedOwnObjects: typedOwn})
 	for _, obj := range defs {
 		name := obj.GetName()
 		out, e := outcomes[name], c.entries[name]

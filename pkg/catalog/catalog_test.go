@@ -27,12 +27,12 @@ type published struct {
 	fail  map[string]bool           // definitions the publisher refuses
 }
 
-func (p *published) publish(defined []*kinds.Defined) map[string]error {
+func (p *published) publish(set Published) map[string]error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.kinds = map[string]*kinds.Defined{}
 	failed := map[string]error{}
-	for _, d := range defined {
+	for _, d := range set.Defined {
 		if p.fail[d.Definition] {
 			failed[d.Definition] = context.DeadlineExceeded
 			continue

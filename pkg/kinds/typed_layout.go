@@ -24,7 +24,8 @@ func ConfigureTyped(typed []*release.Kind, defs []*ApplicationDefinition) []stri
 		if k == nil {
 			continue
 		}
-		// The objects the definition says belong to each object of the kind.
+		// The objects the definition says belong to each object of the kind, until the catalog
+		// publishes the definitions as they are (they follow it from then on).
 		k.OwnObjects, _ = appobjects.CompileAll(def.Spec.Secrets, def.Spec.Services, def.Spec.Ingresses)
 		if !TypedLayoutDiffers(k, def) {
 			continue

@@ -101,18 +101,41 @@ func TestApplicationsOwnObjects(t *testing.T) {
 		t.Errorf("the viewer reads ingresses: %d %s", code, body)
 	}
 
-	// Read only; an object that does not exist has no objects; a typed kind without a definition
-	// selects nothing.
+	// Read only; an object that does not exist has no objects.
 	if code, _, _ := rawBodyAs(t, admin, http.MethodPut, path("db", "secrets"), "{}"); code != http.StatusMethodNotAllowed {
 		t.Errorf("PUT secrets: %d", code)
 	}
 	if code, _, _ := rawAs(t, admin, http.MethodGet, path("missing", "secrets")); code != http.StatusNotFound {
 		t.Errorf("secrets of a missing object: %d", code)
 	}
+}
+
+// TestTypedKindsOwnObjectsFollowTheirDefinition: a typed kind's own objects are what its
+// definition selects, as it is now: none without one, its selection once it is applied, none
+// again once it is deleted.
+func TestTypedKindsOwnObjectsFollowTheirDefinition(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
 	mustCreate(t, cp.Dynamic.Resource(gvr("buckets")).Namespace(ns), bucketObject("b"))
-	if code, body, _ := rawAs(t, admin, http.MethodGet, appsPath(ns, "buckets", "b", "secrets")); code != http.StatusOK || len(names(body)) != 0 {
-		t.Errorf("a typed kind's secrets without a definition: %d %s", code, body)
+	if _, err := cp.Kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bucket-b-credentials"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
+	secrets := func(want int) func(ctx context.Context) (bool, error) {
+		return func(ctx context.Context) (bool, error) {
+			code, body, _ := rawAs(t, "", http.MethodGet, appsPath(ns, "buckets", "b", "secrets"))
+			var list unstructured.UnstructuredList
+			if code != http.StatusOK || list.UnmarshalJSON([]byte(body)) != nil {
+				return false, fmt.Errorf("%d %s", code, body)
+			}
+			return len(list.Items) == want, fmt.Errorf("%d secrets", len(list.Items))
+		}
+	}
+	eventually(t, 20*time.Second, "no secrets without a definition", secrets(0))
+	def := definition(t, "bucket")
+	applyDefinition(t, def)
+	eventually(t, 20*time.Second, "the definition's selection", secrets(1))
+	deleteDefinition(t, def.GetName())
+	eventually(t, 20*time.Second, "no secrets once the definition is gone", secrets(0))
 }
 
 // TestOwnObjectsOfHostileDefinitions: a definition cannot reach another application's objects: a
