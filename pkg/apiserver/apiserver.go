@@ -34,6 +34,7 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/requestdecode"
 	"github.com/cozystack/apps-apiserver/pkg/subresources"
 	"github.com/cozystack/apps-apiserver/pkg/tenancy"
+	"github.com/cozystack/apps-apiserver/pkg/tenantnamespaces"
 	"github.com/cozystack/apps-apiserver/pkg/tenantroles"
 	"github.com/cozystack/apps-apiserver/pkg/validation"
 	"github.com/cozystack/apps-apiserver/pkg/workloadstatus"
@@ -195,6 +196,8 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := router.serveDefinedKinds(c.generic, generic, backend); err != nil {
 		return nil, err
 	}
+	router.serveTenantNamespaces(tenantnamespaces.New(appsv1alpha1.SchemeGroupVersion, c.generic.SharedInformerFactory.Core().V1().Namespaces().Lister(),
+		gate.Selector(), router.visibleTenantNamespaces(filter), c.extra.CrossNamespaceRefresh))
 	router.announcer = newAnnouncer(dyn)
 	generic.AddPostStartHookOrDie("serve-defined-kinds-openapi", func(genericapiserver.PostStartHookContext) error {
 		o, err := newGroupOpenAPI(generic)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -46,7 +47,7 @@ func newGroupDiscovery(installed http.Handler, aggregated discoveryendpoint.Reso
 	if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil {
 		return nil, fmt.Errorf("reading the typed kinds' discovery: %w", err)
 	}
-	typed := list.APIResources
+	typed := append(slices.Clone(list.APIResources), tenantNamespacesResource)
 	for _, r := range list.APIResources {
 		if !strings.Contains(r.Name, "/") {
 			typed = append(typed, ownObjectResources(r.Name)...)

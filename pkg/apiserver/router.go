@@ -27,6 +27,7 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/registry"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/pkg/releasecache"
+	"github.com/cozystack/apps-apiserver/pkg/tenantnamespaces"
 	"github.com/cozystack/apps-apiserver/pkg/validation"
 )
 
@@ -57,6 +58,9 @@ type kindRouter struct {
 	onResourceGone func(kind string)
 	// ownObjects reads the Secrets, Services and Ingresses that belong to an application.
 	ownObjects ownObjectsReader
+	// tenantNamespaces serves the tenant namespaces a user may work in (tenant_namespaces.go).
+	tenantNamespaces      *tenantnamespaces.REST
+	tenantNamespacesScope *handlers.RequestScope
 	// onServed is told every resource served, typed and defined, after each publish.
 	onServed func(resources []string)
 	next     http.Handler
@@ -146,6 +150,10 @@ func (r *kindRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	info, ok := request.RequestInfoFrom(req.Context())
 	if !ok || !info.IsResourceRequest || info.APIGroup != gv.Group || info.APIVersion != gv.Version {
 		r.next.ServeHTTP(w, req)
+		return
+	}
+	if handler := r.tenantNamespacesHandler(info); handler != nil {
+		handler.ServeHTTP(w, req)
 		return
 	}
 	kind := r.served.Load().byResource[info.Resource]

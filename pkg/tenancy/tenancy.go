@@ -46,6 +46,9 @@ func NewChecker(selector string, namespaces corev1listers.NamespaceLister, clien
 	return &Checker{selector: parsed, namespaces: namespaces, client: client}, nil
 }
 
+// Selector is the label selector of tenant namespaces.
+func (c *Checker) Selector() labels.Selector { return c.selector }
+
 // AllowWrite returns a Forbidden error naming the selector when namespace is not a tenant
 // namespace; resource and name describe the refused object.
 func (c *Checker) AllowWrite(ctx context.Context, resource schema.GroupResource, namespace, name string) error {

@@ -1,0 +1,89 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured/unstructuredscheme"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/endpoints/handlers"
+	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
+	"k8s.io/apiserver/pkg/endpoints/request"
+
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/crossnamespace"
+	"github.com/cozystack/apps-apiserver/pkg/tenantnamespaces"
+)
+
+// tenantNamespacesResource is the discovery entry of tenantnamespaces.
+var tenantNamespacesResource = metav1.APIResource{
+	Name: tenantnamespaces.Resource, SingularName: "tenantnamespace", Namespaced: false,
+	Kind: tenantnamespaces.Kind, Verbs: metav1.Verbs{"get", "list", "watch"},
+}
+
+// visibleTenantNamespaces is the Visibility of tenantnamespaces: the namespaces where the user
+// may list one of the kinds served now, on their own rights; every one without a filter (a server
+// without an authorizer).
+func (r *kindRouter) visibleTenantNamespaces(filter *crossnamespace.Filter) tenantnamespaces.Visibility {
+	gv := appsv1alpha1.SchemeGroupVersion
+	return func(ctx context.Context, namespaces []string) (map[string]bool, error) {
+		if filter == nil {
+			out := make(map[string]bool, len(namespaces))
+			for _, ns := range namespaces {
+				out[ns] = true
+			}
+			return out, nil
+		}
+		return filter.MayListAny(ctx, gv.Group, gv.Version, r.served.Load().resources(), namespaces)
+	}
+}
+
+// serveTenantNamespaces readies tenantnamespaces behind the generic handlers, with unstructured
+// objects and tables as for a defined kind; field selectors take metadata.name only.
+func (r *kindRouter) serveTenantNamespaces(storage *tenantnamespaces.REST) {
+	gv := appsv1alpha1.SchemeGroupVersion
+	gvk := gv.WithKind(tenantnamespaces.Kind)
+	creator := unstructuredscheme.NewUnstructuredCreator()
+	typer := unstructuredTyper{delegate: Scheme, unstructured: unstructuredscheme.NewUnstructuredObjectTyper()}
+	convertor := unstructuredConvertor{delegate: Scheme, kind: gvk, fieldLabels: func(label, value string) (string, string, error) {
+		if label != "metadata.name" {
+			return "", "", fmt.Errorf("field label not supported: %s", label)
+		}
+		return label, value, nil
+	}}
+	scope := r.scopes.base
+	scope.Namer = handlers.ContextBasedNaming{Namer: meta.NewAccessor(), ClusterScoped: true}
+	scope.Serializer = unstructuredSerializer{infos: unstructuredMediaTypes(creator, typer), convertor: convertor}
+	scope.StandardSerializers = scope.Serializer.SupportedMediaTypes()
+	scope.Creater, scope.Convertor, scope.UnsafeConvertor, scope.Typer = creator, convertor, convertor, typer
+	scope.Resource = gv.WithResource(tenantnamespaces.Resource)
+	scope.Kind = gvk
+	scope.HubGroupVersion = gv
+	scope.MetaGroupVersion = metav1.SchemeGroupVersion
+	scope.TableConvertor = storage
+	r.tenantNamespaces, r.tenantNamespacesScope = storage, &scope
+}
+
+// tenantNamespacesHandler is the handler of a tenantnamespaces request, or nil when it is not one.
+func (r *kindRouter) tenantNamespacesHandler(info *request.RequestInfo) http.HandlerFunc {
+	if r.tenantNamespaces == nil || info.Resource != tenantnamespaces.Resource || info.Namespace != "" || info.Subresource != "" {
+		return nil
+	}
+	switch info.Verb {
+	case "get":
+		return handlers.GetResource(r.tenantNamespaces, r.tenantNamespacesScope)
+	case "list":
+		return handlers.ListResource(r.tenantNamespaces, r.tenantNamespaces, r.tenantNamespacesScope, false, r.minRequestTimeout)
+	case "watch":
+		return handlers.ListResource(r.tenantNamespaces, r.tenantNamespaces, r.tenantNamespacesScope, true, r.minRequestTimeout)
+	}
+	return func(w http.ResponseWriter, req *http.Request) {
+		gv := appsv1alpha1.SchemeGroupVersion
+		err := apierrors.NewMethodNotSupported(schema.GroupResource{Group: gv.Group, Resource: tenantnamespaces.Resource}, info.Verb)
+		responsewriters.ErrorNegotiated(err, Codecs, gv, w, req)
+	}
+}
