@@ -50,12 +50,49 @@ func applyDefinition(t *testing.T, def *unstructured.Unstructured) {
 	t.Cleanup(func() { deleteDefinition(t, def.GetName()) })
 }
 
+// deleteDefinition deletes a definition and waits until kube-apiserver's aggregated discovery no
+// longer lists its kind, so that no later test (kubectl get cozy) meets a kind on its way out.
 func deleteDefinition(t *testing.T, name string) {
 	t.Helper()
-	err := cp.Dynamic.Resource(kinds.ApplicationDefinitionGVR).Delete(context.Background(), name, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		t.Errorf("deleting definition %s: %v", name, err)
+	ctx := context.Background()
+	definitions := cp.Dynamic.Resource(kinds.ApplicationDefinitionGVR)
+	current, err := definitions.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return
 	}
+	if err != nil {
+		t.Errorf("reading definition %s: %v", name, err)
+		return
+	}
+	plural, _, _ := unstructured.NestedString(current.Object, "spec", "application", "plural")
+	if err := definitions.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Errorf("deleting definition %s: %v", name, err)
+		return
+	}
+	for _, k := range kinds.All() {
+		if k.Resource == plural {
+			return // a typed kind's resource stays
+		}
+	}
+	eventually(t, 20*time.Second, plural+" gone from discovery", func(ctx context.Context) (bool, error) {
+		// kube-apiserver's aggregated discovery (what kubectl reads), not the group's own list
+		// the aggregator proxies to the server.
+		_, lists, err := cp.Kube.Discovery().ServerGroupsAndResources()
+		if err != nil {
+			return false, err
+		}
+		for _, list := range lists {
+			if list.GroupVersion != "apps.cozy.io/v1alpha1" {
+				continue
+			}
+			for _, r := range list.APIResources {
+				if r.Name == plural {
+					return false, fmt.Errorf("still listed")
+				}
+			}
+		}
+		return true, nil
+	})
 }
 
 // renamedDefinition is a copy of a catalog definition under other names, so a test owns its kind.

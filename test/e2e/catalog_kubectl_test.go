@@ -73,8 +73,13 @@ func writeYAML(t *testing.T, dir, name string, obj any) string {
 
 // kubectlOutput runs kubectl for a condition polled by eventually: failures are results.
 func kubectlOutput(ctx context.Context, args ...string) (string, error) {
+	dir, err := os.MkdirTemp("", "kubectl-cache-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
 	cmd := exec.CommandContext(ctx, os.Getenv("KUBECTL"), args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+cp.KubeconfigPath)
+	cmd.Env = kubectlEnv(dir)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

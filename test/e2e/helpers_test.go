@@ -99,7 +99,7 @@ func kubectl(t *testing.T, wantErr bool, args ...string) (string, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+cp.KubeconfigPath)
+	cmd.Env = kubectlEnv(t.TempDir())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -107,6 +107,13 @@ func kubectl(t *testing.T, wantErr bool, args ...string) (string, string) {
 		t.Fatalf("kubectl %s: err=%v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
 	return stdout.String(), stderr.String()
+}
+
+// kubectlEnv is kubectl's environment: this control plane's kubeconfig, and a discovery cache of
+// its own in cacheDir. kubectl keeps discovery for hours in ~/.kube/cache by default, so kinds a
+// test (or an earlier run) defined and removed would stay in `kubectl get cozy` and fail it.
+func kubectlEnv(cacheDir string) []string {
+	return append(os.Environ(), "KUBECONFIG="+cp.KubeconfigPath, "KUBECACHEDIR="+cacheDir)
 }
 
 // kindCase is one kind with the GVR and an example object from artifacts/examples.

@@ -104,7 +104,7 @@ func TestKubectlWatchAndWait(t *testing.T) {
 	watchCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(watchCtx, os.Getenv("KUBECTL"), "get", "buckets", "-n", ns, "-w", "--output-watch-events")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+cp.KubeconfigPath)
+	cmd.Env = kubectlEnv(t.TempDir())
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
