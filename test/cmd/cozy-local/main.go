@@ -149,6 +149,7 @@ application's, read by the server, so a tenant role needs no right on Secrets or
   %[5]s get --raw /apis/apps.cozy.io/v1alpha1/namespaces/%[2]s/postgreses/orders/secrets --as %[9]s
   %[5]s get --raw /apis/apps.cozy.io/v1alpha1/namespaces/%[2]s/postgreses/orders/services --as %[10]s
   %[5]s get --raw /apis/apps.cozy.io/v1alpha1/namespaces/%[2]s/postgreses/orders/secrets --as %[10]s   # forbidden: view reads no credentials
+  %[5]s get tenantnamespaces --as %[10]s          # the tenant namespaces the user may work in
 
 Press Ctrl-C to stop; state is kept in %[8]s.
 `, time.Since(started).Round(100*time.Millisecond), demoNamespace, platform, cp.KubeconfigPath,
