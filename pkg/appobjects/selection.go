@@ -137,7 +137,7 @@ func render(template string, app Application) (string, bool) {
 }
 
 // Names are the names the include selectors render for the application, for reading those
-// objects by name; objects selected by labels alone need a list.
+// objects by name; objects selected by labels alone are listed (Read).
 func (s *Selection) Names(app Application) []string {
 	var out []string
 	for _, sel := range s.include {
@@ -148,17 +148,6 @@ func (s *Selection) Names(app Application) []string {
 		}
 	}
 	return out
-}
-
-// ByLabels reports whether some include selector selects by labels alone, so that the objects
-// must be listed rather than read by name.
-func (s *Selection) ByLabels() bool {
-	for _, sel := range s.include {
-		if sel.labels != nil && len(sel.names) == 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // Selects reports whether obj belongs to the application: in its namespace, selected by an include
