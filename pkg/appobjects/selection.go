@@ -39,6 +39,8 @@ type ResourceSelector struct {
 
 // Application is the object whose own objects are selected.
 type Application struct {
+	// Name, Kind and Namespace fill the name templates; Kind is the application kind (the
+	// release label's value, e.g. VMInstance), written in lower case.
 	Name, Kind, Namespace string
 	// Release is the name of the application's HelmRelease (and Helm release).
 	Release string
