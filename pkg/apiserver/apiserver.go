@@ -182,7 +182,11 @@ func (c CompletedConfig) New() (*Server, error) {
 		router.typedKinds[kind.Resource] = typedKind{kind: kind, schema: specSchema, storage: s}
 		storage[kind.Resource] = s
 		storage[kind.Resource+"/status"] = registry.NewStatusREST(s)
-		for path, sub := range subresources.For(kind, s, subresourceBackend) {
+		subs, err := subresources.For(kind, s, subresourceBackend)
+		if err != nil {
+			return nil, err
+		}
+		for path, sub := range subs {
 			storage[kind.Resource+"/"+path] = sub
 		}
 		coercers[kind.New()] = specSchema

@@ -17,6 +17,7 @@ func Bucket() *release.Kind {
 		ShortNames:      []string{"bkt"},
 		ReleasePrefix:   "bucket-",
 		ApplicationKind: "Bucket",
+		Subresources:    []string{"credentials"},
 		Chart:           cozystackChart("cozystack-bucket-application-default-bucket"),
 		New:             func() runtime.Object { return &appsv1alpha1.Bucket{} },
 		NewList:         func() runtime.Object { return &appsv1alpha1.BucketList{} },

@@ -17,6 +17,7 @@ func Kubernetes() *release.Kind {
 		ShortNames:      []string{"k8s"},
 		ReleasePrefix:   "kubernetes-",
 		ApplicationKind: "Kubernetes",
+		Subresources:    []string{"kubeconfig"},
 		Chart:           cozystackChart("cozystack-kubernetes-application-kubevirt-kubernetes"),
 		New:             func() runtime.Object { return &appsv1alpha1.Kubernetes{} },
 		NewList:         func() runtime.Object { return &appsv1alpha1.KubernetesList{} },

@@ -17,6 +17,7 @@ func VirtualMachine() *release.Kind {
 		ShortNames:      []string{"cvm"},
 		ReleasePrefix:   "vm-instance-",
 		ApplicationKind: "VMInstance",
+		Subresources:    []string{"start", "stop", "restart"},
 		Chart:           cozystackChart("cozystack-vm-instance-application-kubevirt-vm-instance"),
 		New:             func() runtime.Object { return &appsv1alpha1.VirtualMachine{} },
 		NewList:         func() runtime.Object { return &appsv1alpha1.VirtualMachineList{} },

@@ -54,6 +54,9 @@ type Kind struct {
 	// shows; ProjectWorkloads makes a WorkloadState of one release's objects of those types.
 	Workloads        []WorkloadSource
 	ProjectWorkloads func(objects Workloads) WorkloadState
+	// Subresources are the kind's own subresources besides status and its own objects, by path
+	// (kubeconfig, credentials, start, stop, restart); pkg/subresources serves them.
+	Subresources []string
 	// OwnObjects select the Secrets, Services and Ingresses that belong to one object of the
 	// kind (its definition's spec.secrets, services, ingresses), served as its subresources.
 	OwnObjects appobjects.Selections

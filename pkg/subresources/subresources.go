@@ -36,22 +36,24 @@ type Backend struct {
 // patched object or the error that PATCH would answer.
 type PatchMainResource func(ctx context.Context, req *http.Request, resource, namespace, name string, patch []byte, dryRun bool) (runtime.Object, error)
 
-// For returns the subresources of kind, keyed by their path under the kind's resource.
-func For(kind *release.Kind, parent *registry.REST, backend Backend) map[string]rest.Storage {
+// For returns the subresources kind declares (release.Kind.Subresources), keyed by their path
+// under the kind's resource. A name this package does not serve is an error.
+func For(kind *release.Kind, parent *registry.REST, backend Backend) (map[string]rest.Storage, error) {
 	gr := schema.GroupResource{Group: "apps.cozy.io", Resource: kind.Resource}
-	switch kind.Kind {
-	case "Kubernetes":
-		return map[string]rest.Storage{"kubeconfig": &kubeconfigREST{parent: parent, kind: kind, resource: gr, secrets: backend.Secrets}}
-	case "Bucket":
-		return map[string]rest.Storage{"credentials": &credentialsREST{parent: parent, kind: kind, resource: gr, secrets: backend.Secrets, dynamic: backend.Dynamic}}
-	case "VirtualMachine":
-		out := map[string]rest.Storage{}
-		for _, action := range []string{actionStart, actionStop, actionRestart} {
-			out[action] = &powerREST{parent: parent, kind: kind, resource: gr, action: action, dynamic: backend.Dynamic, patchMain: backend.PatchMainResource}
+	out := map[string]rest.Storage{}
+	for _, name := range kind.Subresources {
+		switch name {
+		case "kubeconfig":
+			out[name] = &kubeconfigREST{parent: parent, kind: kind, resource: gr, secrets: backend.Secrets}
+		case "credentials":
+			out[name] = &credentialsREST{parent: parent, kind: kind, resource: gr, secrets: backend.Secrets, dynamic: backend.Dynamic}
+		case actionStart, actionStop, actionRestart:
+			out[name] = &powerREST{parent: parent, kind: kind, resource: gr, action: name, dynamic: backend.Dynamic, patchMain: backend.PatchMainResource}
+		default:
+			return nil, fmt.Errorf("kind %s declares subresource %q, which no code serves", kind.Kind, name)
 		}
-		return out
 	}
-	return nil
+	return out, nil
 }
 
 // Credentials lists the paths whose responses carry credentials: never cached (Cache-Control:
