@@ -20,6 +20,9 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/subresources"
 )
 
+// selectsNothing is the selection of a kind whose definition selects no objects of a type.
+var selectsNothing, _ = appobjects.Compile(nil)
+
 // ownObjectsReader reads the objects that belong to an application with the server's identity:
 // Services and Ingresses always, Secrets only when the operator granted it (the optional
 // credentials manifest and --credentials-subresources).
@@ -63,7 +66,7 @@ func (r *kindRouter) serveOwnObjects(w http.ResponseWriter, req *http.Request, i
 	app := appobjects.Application{Name: m.GetName(), Kind: kind.ApplicationKind, Namespace: m.GetNamespace(), Release: kind.ReleaseName(m.GetName())}
 	selection := selections[t.Subresource]
 	if selection == nil {
-		selection, _ = appobjects.Compile(nil)
+		selection = selectsNothing
 	}
 	list, err := selection.Read(ctx, r.ownObjects.client, t, app)
 	switch {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/handlers"
 	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
 	"k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/klog/v2"
 
@@ -189,14 +190,31 @@ func (r *kindRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // patchTypes are the patches a custom resource accepts (no strategic merge patch).
 var patchTypes = []string{"application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"}
 
-func (r *kindRouter) serveResource(k *servedKind, verb string) http.HandlerFunc {
+// readStorage is a storage the generic read handlers serve.
+type readStorage interface {
+	rest.Getter
+	rest.Lister
+	rest.Watcher
+}
+
+// readHandler is the generic handler of a read verb (get, list, watch), or nil for another verb.
+func (r *kindRouter) readHandler(storage readStorage, scope *handlers.RequestScope, verb string) http.HandlerFunc {
 	switch verb {
 	case "get":
-		return handlers.GetResource(k.storage, k.scope)
+		return handlers.GetResource(storage, scope)
 	case "list":
-		return handlers.ListResource(k.storage, k.storage, k.scope, false, r.minRequestTimeout)
+		return handlers.ListResource(storage, storage, scope, false, r.minRequestTimeout)
 	case "watch":
-		return handlers.ListResource(k.storage, k.storage, k.scope, true, r.minRequestTimeout)
+		return handlers.ListResource(storage, storage, scope, true, r.minRequestTimeout)
+	}
+	return nil
+}
+
+func (r *kindRouter) serveResource(k *servedKind, verb string) http.HandlerFunc {
+	if read := r.readHandler(k.storage, k.scope, verb); read != nil {
+		return read
+	}
+	switch verb {
 	case "create":
 		return handlers.CreateResource(k.storage, k.scope, r.admission)
 	case "update":

@@ -73,13 +73,8 @@ func (r *kindRouter) tenantNamespacesHandler(info *request.RequestInfo) http.Han
 	if r.tenantNamespaces == nil || info.Resource != tenantnamespaces.Resource || info.Namespace != "" || info.Subresource != "" {
 		return nil
 	}
-	switch info.Verb {
-	case "get":
-		return handlers.GetResource(r.tenantNamespaces, r.tenantNamespacesScope)
-	case "list":
-		return handlers.ListResource(r.tenantNamespaces, r.tenantNamespaces, r.tenantNamespacesScope, false, r.minRequestTimeout)
-	case "watch":
-		return handlers.ListResource(r.tenantNamespaces, r.tenantNamespaces, r.tenantNamespacesScope, true, r.minRequestTimeout)
+	if read := r.readHandler(r.tenantNamespaces, r.tenantNamespacesScope, info.Verb); read != nil {
+		return read
 	}
 	return func(w http.ResponseWriter, req *http.Request) {
 		gv := appsv1alpha1.SchemeGroupVersion
