@@ -14,6 +14,11 @@ import (
 // (null) may bring a map back within the other limits. A body that is not a JSON object, or whose
 // spec is not one, is left to the patch handler.
 func (s *Schema) CheckMergePatchDepth(patch []byte) field.ErrorList {
+	// Every merge patch passes here: a byte scan rules out the common shallow one without
+	// decoding it. A container at depth d below spec is nested d+2 deep in the body.
+	if nesting(patch) < s.limits.MaxDepth+2 {
+		return nil
+	}
 	var body map[string]any
 	if err := kjson.UnmarshalCaseSensitivePreserveInts(patch, &body); err != nil {
 		return nil
@@ -52,4 +57,31 @@ func (l Limits) depthErrors(path *field.Path, value any, depth int) field.ErrorL
 		}
 	}
 	return errs
+}
+
+// nesting is the deepest nesting of JSON objects and arrays in data, brackets inside strings not
+// counted; malformed input only makes it a guess, which the decoder then judges.
+func nesting(data []byte) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }

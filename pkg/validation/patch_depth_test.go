@@ -45,3 +45,14 @@ func TestMergePatchDepthAsValidationSeesIt(t *testing.T) {
 		}
 	}
 }
+
+// The byte scan counts nesting as JSON does, brackets in strings aside.
+func TestNesting(t *testing.T) {
+	for body, want := range map[string]int{
+		`{}`: 1, `{"a":[{"b":1}]}`: 3, `{"a":"{[{["}`: 1, `{"a":"\"","b":{"c":"]"}}`: 2, `{"a":"\\","b":{"c":1}}`: 2, nested(40): 40, ``: 0,
+	} {
+		if got := nesting([]byte(body)); got != want {
+			t.Errorf("nesting(%s) = %d, want %d", body, got, want)
+		}
+	}
+}
