@@ -308,6 +308,13 @@ func schema_apps_apiserver_apis_apps_v1alpha1_AppStatus(ref common.ReferenceCall
 							Format:      "",
 						},
 					},
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "namespace is the tenant namespace a Tenant application makes for its own applications, named from the Tenant's name and namespace as the platform's tenant chart names it; empty for every other kind.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
 				},
 			},
 		},
@@ -586,6 +593,13 @@ func schema_apps_apiserver_apis_apps_v1alpha1_BucketStatus(ref common.ReferenceC
 					"version": {
 						SchemaProps: spec.SchemaProps{
 							Description: "version is the version of the platform chart that is installed for this application.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "namespace is the tenant namespace a Tenant application makes for its own applications, named from the Tenant's name and namespace as the platform's tenant chart names it; empty for every other kind.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -1353,6 +1367,13 @@ func schema_apps_apiserver_apis_apps_v1alpha1_KubernetesStatus(ref common.Refere
 					"version": {
 						SchemaProps: spec.SchemaProps{
 							Description: "version is the version of the platform chart that is installed for this application.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "namespace is the tenant namespace a Tenant application makes for its own applications, named from the Tenant's name and namespace as the platform's tenant chart names it; empty for every other kind.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -2149,6 +2170,13 @@ func schema_apps_apiserver_apis_apps_v1alpha1_VMDiskStatus(ref common.ReferenceC
 							Format:      "",
 						},
 					},
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "namespace is the tenant namespace a Tenant application makes for its own applications, named from the Tenant's name and namespace as the platform's tenant chart names it; empty for every other kind.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
 					"phase": {
 						SchemaProps: spec.SchemaProps{
 							Description: "phase is CDI's phase of the disk: Pending, ImportScheduled, ImportInProgress, WaitForFirstConsumer, Succeeded, Failed, ...",
@@ -2596,6 +2624,13 @@ func schema_apps_apiserver_apis_apps_v1alpha1_VirtualMachineStatus(ref common.Re
 					"version": {
 						SchemaProps: spec.SchemaProps{
 							Description: "version is the version of the platform chart that is installed for this application.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "namespace is the tenant namespace a Tenant application makes for its own applications, named from the Tenant's name and namespace as the platform's tenant chart names it; empty for every other kind.",
 							Type:        []string{"string"},
 							Format:      "",
 						},

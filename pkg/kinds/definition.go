@@ -20,6 +20,7 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/appobjects"
 	"github.com/cozystack/apps-apiserver/pkg/openapi"
 	"github.com/cozystack/apps-apiserver/pkg/release"
+	"github.com/cozystack/apps-apiserver/pkg/tenanttree"
 	"github.com/cozystack/apps-apiserver/pkg/validation"
 )
 
@@ -105,8 +106,9 @@ func FromDefinition(def *ApplicationDefinition) (*Defined, error) {
 			l.SetGroupVersionKind(gv.WithKind(app.Kind + "List"))
 			return l
 		},
-		DefaultSpec: s.Default,
-		OwnObjects:  own,
+		DefaultSpec:  s.Default,
+		OwnObjects:   own,
+		NestsTenants: app.Kind == tenanttree.TenantKind,
 	}
 	return &Defined{Kind: kind, Schema: s, CRD: crd, Definition: def.Name, Generation: def.Generation, SchemaNotes: notes, SelectionNotes: selectionNotes}, nil
 }

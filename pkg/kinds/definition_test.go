@@ -9,6 +9,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
 )
 
 // catalogDefinitions reads this project's own definitions in artifacts/catalog.
@@ -166,6 +168,33 @@ func TestHostileDefinitionsAreRefusedWithAReason(t *testing.T) {
 		_, err := FromDefinition(tc.def)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one mentioning %q", name, err, tc.want)
+		}
+	}
+}
+
+// The Tenant kind nests tenants: its objects report the namespace their release makes; no other
+// kind does.
+func TestTenantsReportTheirNamespace(t *testing.T) {
+	for name, def := range catalogDefinitions(t) {
+		d, err := FromDefinition(def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Kind.NestsTenants != (name == "tenant") {
+			t.Errorf("%s: NestsTenants = %v", name, d.Kind.NestsTenants)
+		}
+		if name != "tenant" {
+			continue
+		}
+		for _, tc := range []struct{ namespace, want string }{{"tenant-root", "tenant-team"}, {"tenant-a", "tenant-a-team"}} {
+			obj, err := d.Kind.ToObject(appsv1alpha1.SchemeGroupVersion, d.Kind.NewRelease(tc.namespace, "team"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _, _ := unstructured.NestedString(obj.(*unstructured.Unstructured).Object, "status", "namespace")
+			if got != tc.want {
+				t.Errorf("team in %s: status.namespace %q, want %q", tc.namespace, got, tc.want)
+			}
 		}
 	}
 }

@@ -42,6 +42,9 @@ import (
 type allowAll struct{}
 
 func (allowAll) AllowWrite(context.Context, schema.GroupResource, string, string) error { return nil }
+func (allowAll) AllowChildTenant(context.Context, schema.GroupResource, string, string, string) error {
+	return nil
+}
 
 // bucketRelease is a Bucket release as the server writes it, at resourceVersion rv.
 func bucketRelease(t *testing.T, name, rv string, spec *appsv1alpha1.BucketSpec) *unstructured.Unstructured {

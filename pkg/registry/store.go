@@ -29,6 +29,9 @@ const visibilityTimeout = 30 * time.Second
 // WriteGate decides whether a namespace accepts writes; tenancy.Checker is the implementation.
 type WriteGate interface {
 	AllowWrite(ctx context.Context, resource schema.GroupResource, namespace, name string) error
+	// AllowChildTenant decides whether the Tenant name (stored as releaseName) may be created in
+	// namespace: the namespace it would make must not be someone else's already.
+	AllowChildTenant(ctx context.Context, resource schema.GroupResource, namespace, name, releaseName string) error
 }
 
 // Backend is what every kind's storage shares: the cache it reads and the clients it writes with.

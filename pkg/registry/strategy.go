@@ -13,6 +13,7 @@ import (
 
 	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/pkg/requestdecode"
+	"github.com/cozystack/apps-apiserver/pkg/tenanttree"
 )
 
 // strategy holds the create and update rules every kind shares, in the shape k8s.io/apiserver's
@@ -91,6 +92,10 @@ func (s strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorL
 	}
 	errs := apimachineryvalidation.ValidateObjectMetaAccessor(m, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
 	errs = append(errs, s.validateStorable(m)...)
+	if s.kind.NestsTenants {
+		// On create only: names are immutable, and a Tenant stored before stays writable.
+		errs = append(errs, tenanttree.ValidateName(field.NewPath("metadata", "name"), m.GetNamespace(), m.GetName())...)
+	}
 	content, err := specContent(obj)
 	if err != nil {
 		return append(errs, field.InternalError(field.NewPath("spec"), err))

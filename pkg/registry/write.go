@@ -55,6 +55,11 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if err := r.gate.AllowWrite(ctx, r.resource, m.GetNamespace(), m.GetName()); err != nil {
 		return nil, err
 	}
+	if r.kind.NestsTenants {
+		if err := r.gate.AllowChildTenant(ctx, r.resource, m.GetNamespace(), m.GetName(), r.kind.ReleaseName(m.GetName())); err != nil {
+			return nil, err
+		}
+	}
 	hr := r.kind.NewRelease(m.GetNamespace(), m.GetName())
 	if err := r.kind.ApplyTo(obj, hr); err != nil {
 		return nil, apierrors.NewInternalError(err)

@@ -60,6 +60,9 @@ type Kind struct {
 	// OwnObjects select the Secrets, Services and Ingresses that belong to one object of the
 	// kind (its definition's spec.secrets, services, ingresses), served as its subresources.
 	OwnObjects appobjects.Selections
+	// NestsTenants marks the kind whose objects are tenants: each one's release makes a child
+	// tenant namespace, named by tenanttree.ChildNamespace and shown in status.namespace.
+	NestsTenants bool
 }
 
 // SelectableField is a field users can filter lists and watches by, e.g. spec.version.

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/cozystack/apps-apiserver/pkg/tenanttree"
 )
 
 // ToObject projects a HelmRelease onto the object it stores (for values that do not decode, see
@@ -162,6 +164,9 @@ func (k *Kind) projectStatus(hr *unstructured.Unstructured) map[string]any {
 	}
 	if version := installedChartVersion(hr); version != "" {
 		status["version"] = version
+	}
+	if name, ok := k.ObjectName(hr.GetName()); ok && k.NestsTenants {
+		status["namespace"] = tenanttree.ChildNamespace(hr.GetNamespace(), name)
 	}
 	k.projectWorkloads(hr, status)
 	return status

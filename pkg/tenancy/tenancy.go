@@ -14,6 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	corev1listers "k8s.io/client-go/listers/core/v1"
+
+	"github.com/cozystack/apps-apiserver/pkg/release"
+	"github.com/cozystack/apps-apiserver/pkg/tenanttree"
 )
 
 // TenantLabel marks a namespace as belonging to a tenant; its value is the tenant's name. The
@@ -61,6 +64,33 @@ func (c *Checker) AllowWrite(ctx context.Context, resource schema.GroupResource,
 			"namespace %q is not a tenant namespace: its labels do not match %q", namespace, c.selector.String()))
 	}
 	return nil
+}
+
+// AllowChildTenant returns a Conflict error when the namespace the Tenant name in namespace parent
+// would make (tenanttree.ChildNamespace) exists and was not made by the Tenant's own release
+// releaseName: a Tenant never takes over a namespace (Helm would refuse to adopt it too, but only
+// after the object was stored). A namespace left by an earlier Tenant of the same name, still being
+// deleted, is its own.
+func (c *Checker) AllowChildTenant(ctx context.Context, resource schema.GroupResource, parent, name, releaseName string) error {
+	child := tenanttree.ChildNamespace(parent, name)
+	if child == parent {
+		return nil
+	}
+	ns, err := c.namespaces.Get(child)
+	if apierrors.IsNotFound(err) {
+		ns, err = c.client.CoreV1().Namespaces().Get(ctx, child, metav1.GetOptions{})
+	}
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading namespace %q the Tenant would make: %w", child, err)
+	}
+	annotations := ns.GetAnnotations()
+	if annotations[release.HelmAnnotationReleaseName] == releaseName && annotations[release.HelmAnnotationReleaseNamespace] == parent {
+		return nil
+	}
+	return apierrors.NewConflict(resource, name, fmt.Errorf("its namespace %q already exists and was not made by this Tenant", child))
 }
 
 func (c *Checker) namespaceLabels(ctx context.Context, namespace string) (map[string]string, error) {

@@ -50,3 +50,37 @@ func TestInvalidSelectors(t *testing.T) {
 		}
 	}
 }
+
+func TestChildTenantNeverTakesANamespace(t *testing.T) {
+	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	_ = indexer.Add(namespace("tenant-taken", nil))
+	leftover := namespace("tenant-again", nil)
+	leftover.Annotations = map[string]string{"meta.helm.sh/release-name": "tenant-again", "meta.helm.sh/release-namespace": "tenant-root"}
+	_ = indexer.Add(leftover)
+	otherParent := namespace("tenant-moved", nil)
+	otherParent.Annotations = map[string]string{"meta.helm.sh/release-name": "tenant-moved", "meta.helm.sh/release-namespace": "tenant-other"}
+	_ = indexer.Add(otherParent)
+	// Not yet in the informer: read live.
+	client := fake.NewSimpleClientset(namespace("tenant-fresh", nil))
+	c, err := NewChecker(DefaultSelector, corev1listers.NewNamespaceLister(indexer), client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gr := schema.GroupResource{Group: "apps.cozy.io", Resource: "tenants"}
+	for _, tc := range []struct {
+		parent, name string
+		conflict     bool
+	}{
+		{"tenant-root", "new", false},
+		{"tenant-root", "root", false},
+		{"tenant-root", "again", false},
+		{"tenant-root", "taken", true},
+		{"tenant-root", "fresh", true},
+		{"tenant-root", "moved", true},
+	} {
+		err := c.AllowChildTenant(context.Background(), gr, tc.parent, tc.name, "tenant-"+tc.name)
+		if tc.conflict != apierrors.IsConflict(err) || (!tc.conflict && err != nil) {
+			t.Errorf("%s in %s: %v, want conflict %v", tc.name, tc.parent, err, tc.conflict)
+		}
+	}
+}

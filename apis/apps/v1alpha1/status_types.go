@@ -28,6 +28,12 @@ type AppStatus struct {
 	// version is the version of the platform chart that is installed for this application.
 	// +optional
 	Version string `json:"version,omitempty"`
+
+	// namespace is the tenant namespace a Tenant application makes for its own applications, named
+	// from the Tenant's name and namespace as the platform's tenant chart names it; empty for
+	// every other kind.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
 }
 
 // GPU asks for a GPU device by the resource name the platform's device plugin exposes.

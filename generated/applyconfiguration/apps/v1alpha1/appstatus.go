@@ -36,6 +36,10 @@ type AppStatusApplyConfiguration struct {
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
 	// version is the version of the platform chart that is installed for this application.
 	Version *string `json:"version,omitempty"`
+	// namespace is the tenant namespace a Tenant application makes for its own applications, named
+	// from the Tenant's name and namespace as the platform's tenant chart names it; empty for
+	// every other kind.
+	Namespace *string `json:"namespace,omitempty"`
 }
 
 // AppStatusApplyConfiguration constructs a declarative configuration of the AppStatus type for use with
@@ -70,5 +74,13 @@ func (b *AppStatusApplyConfiguration) WithObservedGeneration(value int64) *AppSt
 // If called multiple times, the Version field is set to the value of the last call.
 func (b *AppStatusApplyConfiguration) WithVersion(value string) *AppStatusApplyConfiguration {
 	b.Version = &value
+	return b
+}
+
+// WithNamespace sets the Namespace field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Namespace field is set to the value of the last call.
+func (b *AppStatusApplyConfiguration) WithNamespace(value string) *AppStatusApplyConfiguration {
+	b.Namespace = &value
 	return b
 }

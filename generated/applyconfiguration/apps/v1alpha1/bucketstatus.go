@@ -68,6 +68,14 @@ func (b *BucketStatusApplyConfiguration) WithVersion(value string) *BucketStatus
 	return b
 }
 
+// WithNamespace sets the Namespace field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Namespace field is set to the value of the last call.
+func (b *BucketStatusApplyConfiguration) WithNamespace(value string) *BucketStatusApplyConfiguration {
+	b.AppStatusApplyConfiguration.Namespace = &value
+	return b
+}
+
 // WithBucketName sets the BucketName field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the BucketName field is set to the value of the last call.

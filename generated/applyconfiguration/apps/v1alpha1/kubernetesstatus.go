@@ -73,6 +73,14 @@ func (b *KubernetesStatusApplyConfiguration) WithVersion(value string) *Kubernet
 	return b
 }
 
+// WithNamespace sets the Namespace field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Namespace field is set to the value of the last call.
+func (b *KubernetesStatusApplyConfiguration) WithNamespace(value string) *KubernetesStatusApplyConfiguration {
+	b.AppStatusApplyConfiguration.Namespace = &value
+	return b
+}
+
 // WithControlPlaneEndpoint sets the ControlPlaneEndpoint field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the ControlPlaneEndpoint field is set to the value of the last call.

@@ -73,6 +73,14 @@ func (b *VirtualMachineStatusApplyConfiguration) WithVersion(value string) *Virt
 	return b
 }
 
+// WithNamespace sets the Namespace field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Namespace field is set to the value of the last call.
+func (b *VirtualMachineStatusApplyConfiguration) WithNamespace(value string) *VirtualMachineStatusApplyConfiguration {
+	b.AppStatusApplyConfiguration.Namespace = &value
+	return b
+}
+
 // WithPrintableStatus sets the PrintableStatus field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the PrintableStatus field is set to the value of the last call.

@@ -71,6 +71,14 @@ func (b *VMDiskStatusApplyConfiguration) WithVersion(value string) *VMDiskStatus
 	return b
 }
 
+// WithNamespace sets the Namespace field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Namespace field is set to the value of the last call.
+func (b *VMDiskStatusApplyConfiguration) WithNamespace(value string) *VMDiskStatusApplyConfiguration {
+	b.AppStatusApplyConfiguration.Namespace = &value
+	return b
+}
+
 // WithPhase sets the Phase field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the Phase field is set to the value of the last call.
