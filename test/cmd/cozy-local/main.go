@@ -18,7 +18,11 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
+	"sigs.k8s.io/yaml"
 
 	"github.com/cozystack/apps-apiserver/test/framework"
 	"github.com/cozystack/apps-apiserver/test/workloadsim"
@@ -120,6 +124,9 @@ func run(stateDir, kubectl string, simulate bool) error {
 	if err != nil {
 		return err
 	}
+	if err := createDemoTenant(ctx, cp, filepath.Join(examples, "catalog", "tenant.yaml")); err != nil {
+		return err
+	}
 	mariadb, err := filepath.Abs(filepath.Join("artifacts", "catalog", "mariadb.yaml"))
 	if err != nil {
 		return err
@@ -151,11 +158,42 @@ application's, read by the server, so a tenant role needs no right on Secrets or
   %[5]s get --raw /apis/apps.cozy.io/v1alpha1/namespaces/%[2]s/postgreses/orders/secrets --as %[10]s   # forbidden: view reads no credentials
   %[5]s get tenantnamespaces --as %[10]s          # the tenant namespaces the user may work in
 
+Nested tenants: the Tenant "team" made the child tenant namespace %[2]s-team, where the demo
+users keep their roles; deleting the Tenant deletes it and everything in it.
+  %[5]s get tenants -n %[2]s -o custom-columns=NAME:.metadata.name,NAMESPACE:.status.namespace,READY:.status.conditions[0].status
+  %[5]s apply -n %[2]s-team -f %[6]s/catalog/postgres.yaml --as %[9]s
+  %[5]s get cozy -n %[2]s-team --as %[10]s
+
 Press Ctrl-C to stop; state is kept in %[8]s.
 `, time.Since(started).Round(100*time.Millisecond), demoNamespace, platform, cp.KubeconfigPath,
 		kubectl, examples, mariadb, stateDir, demoAdmin, demoViewer)
 	<-ctx.Done()
 	return nil
+}
+
+// createDemoTenant creates the example Tenant in the demo namespace once its kind is served (the
+// catalog was just applied); one left by an earlier run is kept.
+func createDemoTenant(ctx context.Context, cp *framework.ControlPlane, path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	tenant := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(raw, &tenant.Object); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	tenants := cp.Dynamic.Resource(schema.GroupVersionResource{Group: "apps.cozy.io", Version: "v1alpha1", Resource: "tenants"}).Namespace(demoNamespace)
+	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := tenants.Create(ctx, tenant, metav1.CreateOptions{})
+		switch {
+		case err == nil, apierrors.IsAlreadyExists(err):
+			return true, nil
+		case apierrors.IsNotFound(err):
+			return false, nil // the kind is not served yet
+		default:
+			return false, fmt.Errorf("creating the demo Tenant: %w", err)
+		}
+	})
 }
 
 // bindDemoRole gives user the built-in role in the demo namespace.
