@@ -111,8 +111,10 @@ func TestCatalogServesEveryDefinition(t *testing.T) {
 			}
 
 			// Server-side apply: the manager owns what it applied.
-			applied, err := client.Patch(ctx, "applied-"+name, types.ApplyPatchType,
-				[]byte(`{"apiVersion":"apps.cozy.io/v1alpha1","kind":"`+kind.Kind.Kind+`","metadata":{"name":"applied-`+name+`","labels":{"team":"a"}}}`),
+			// (No '-' in the name: a Tenant's may not hold one.)
+			appliedName := "applied" + strings.ReplaceAll(name, "-", "")
+			applied, err := client.Patch(ctx, appliedName, types.ApplyPatchType,
+				[]byte(`{"apiVersion":"apps.cozy.io/v1alpha1","kind":"`+kind.Kind.Kind+`","metadata":{"name":"`+appliedName+`","labels":{"team":"a"}}}`),
 				metav1.PatchOptions{FieldManager: "e2e-apply"})
 			if err != nil {
 				t.Fatalf("server-side apply: %v", err)
@@ -177,7 +179,7 @@ func TestCatalogChartValuesAreAValidSpec(t *testing.T) {
 				t.Fatal(err)
 			}
 			obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps.cozy.io/v1alpha1", "kind": kind.Kind.Kind, "spec": values}}
-			obj.SetName("chart-values")
+			obj.SetName("chartvalues")
 			obj.SetLabels(map[string]string{fluxLabel: "true"})
 			client := cp.Dynamic.Resource(gvr(kind.Kind.Resource)).Namespace(ns)
 			created, err := client.Create(ctx, obj, metav1.CreateOptions{FieldValidation: "Strict"})
@@ -188,7 +190,7 @@ func TestCatalogChartValuesAreAValidSpec(t *testing.T) {
 				t.Errorf("the chart's values changed on the way in:\ngot  %v\nwant %v", created.Object["spec"], values)
 			}
 			eventually(t, 90*time.Second, name+" Ready", func(ctx context.Context) (bool, error) {
-				got, err := client.Get(ctx, "chart-values", metav1.GetOptions{})
+				got, err := client.Get(ctx, "chartvalues", metav1.GetOptions{})
 				if err != nil {
 					return false, err
 				}
@@ -203,7 +205,7 @@ func TestCatalogChartValuesAreAValidSpec(t *testing.T) {
 			// Flux's events on the release are the object's, as for the typed kinds.
 			eventually(t, 30*time.Second, "Flux's events copied onto the "+kind.Kind.Kind, func(ctx context.Context) (bool, error) {
 				events, err := cp.Kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{
-					FieldSelector: "involvedObject.name=chart-values,involvedObject.kind=" + kind.Kind.Kind})
+					FieldSelector: "involvedObject.name=chartvalues,involvedObject.kind=" + kind.Kind.Kind})
 				if err != nil {
 					return false, err
 				}
