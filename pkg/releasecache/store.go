@@ -44,6 +44,9 @@ func (s *store) Update(obj any) error {
 	}
 	c := (*Cache)(s)
 	kind, converted, ok := c.convert(hr)
+	if ok {
+		converted = compact(converted)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rv := resourceVersionOf(hr)
@@ -97,7 +100,7 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 		}
 		present[releaseKey(hr)] = true
 		if kind, o, ok := c.convert(hr); ok {
-			converted[releaseKey(hr)] = item{kind, o, approximateSize(hr.Object)}
+			converted[releaseKey(hr)] = item{kind, compact(o), approximateSize(hr.Object)}
 		}
 	}
 	c.mu.Lock()
