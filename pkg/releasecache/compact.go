@@ -1,8 +1,10 @@
 package releasecache
 
 import (
+	"bytes"
 	"encoding/json"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -95,4 +97,15 @@ func (c *compactObject) DeepCopyObject() runtime.Object {
 	u.SetFinalizers(m.Finalizers)
 	u.SetManagedFields(m.ManagedFields)
 	return u
+}
+
+// sameButVersion reports whether two compact objects differ only in resourceVersion, without
+// decoding either: encoding/json writes map keys sorted, so equal content is equal bytes.
+func (c *compactObject) sameButVersion(other *compactObject) bool {
+	if c.typeMeta != other.typeMeta || !bytes.Equal(c.content, other.content) {
+		return false
+	}
+	m := c.objectMeta
+	m.ResourceVersion = other.objectMeta.ResourceVersion
+	return apiequality.Semantic.DeepEqual(m, other.objectMeta)
 }

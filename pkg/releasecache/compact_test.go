@@ -88,3 +88,31 @@ func TestTypedObjectsAreKeptAsTheyAre(t *testing.T) {
 		t.Errorf("typed object kept as %T", kept)
 	}
 }
+
+// Two compact versions of an object are the same but for the version exactly when their decoded
+// forms are.
+func TestCompactObjectsCompareWithoutDecoding(t *testing.T) {
+	base := definedObject()
+	newer := base.DeepCopy()
+	newer.SetResourceVersion("43")
+	changedSpec := newer.DeepCopy()
+	changedSpec.Object["spec"].(map[string]any)["replicas"] = int64(4)
+	changedLabels := newer.DeepCopy()
+	changedLabels.SetLabels(map[string]string{"team": "b"})
+	for name, tc := range map[string]struct {
+		obj  *unstructured.Unstructured
+		same bool
+	}{
+		"only the version": {newer, true},
+		"the spec":         {changedSpec, false},
+		"a label":          {changedLabels, false},
+	} {
+		a, b := compact(base.DeepCopy()).(*compactObject), compact(tc.obj.DeepCopy()).(*compactObject)
+		if got := sameButVersion(a, b); got != tc.same {
+			t.Errorf("%s: sameButVersion = %v, want %v", name, got, tc.same)
+		}
+		if decoded := sameButVersion(a.DeepCopyObject(), b.DeepCopyObject()); decoded != tc.same {
+			t.Errorf("%s: decoded, sameButVersion = %v, want %v", name, decoded, tc.same)
+		}
+	}
+}

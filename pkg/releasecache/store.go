@@ -240,6 +240,11 @@ func (c *Cache) removeLocked(key string, rv uint64) {
 
 // sameButVersion reports whether two versions of an object differ only in resourceVersion.
 func sameButVersion(prev, obj runtime.Object) bool {
+	if a, ok := prev.(*compactObject); ok {
+		if b, ok := obj.(*compactObject); ok {
+			return a.sameButVersion(b)
+		}
+	}
 	a := prev.DeepCopyObject()
 	setResourceVersion(a, resourceVersionOf(obj))
 	return apiequality.Semantic.DeepEqual(a, obj)
