@@ -11,6 +11,7 @@ import (
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/endpoints"
 	"k8s.io/apiserver/pkg/endpoints/discovery"
 	discoveryendpoint "k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
@@ -28,10 +29,19 @@ import (
 // discovery (replaced in the generic server's resource manager on every change), as
 // apiextensions-apiserver's discovery controller does for CRDs.
 type groupDiscovery struct {
-	typed      []metav1.APIResource
-	resources  atomic.Pointer[[]metav1.APIResource]
+	typed     []metav1.APIResource
+	resources atomic.Pointer[[]metav1.APIResource]
+	// encoded is the legacy list as the handler answers a JSON request, made once per change, so
+	// the common request (every discovery client asks for JSON) costs no encoding.
+	encoded    atomic.Pointer[encodedList]
 	handler    *discovery.APIVersionHandler
 	aggregated discoveryendpoint.ResourceManager
+}
+
+// encodedList is one answer of the legacy list's handler.
+type encodedList struct {
+	contentType string
+	body        []byte
 }
 
 // newGroupDiscovery starts from the typed kinds' resources as the generic server installed them:
@@ -58,11 +68,47 @@ func newGroupDiscovery(installed http.Handler, aggregated discoveryendpoint.Reso
 	d.handler = discovery.NewAPIVersionHandler(Codecs, gv, discovery.APIResourceListerFunc(func() []metav1.APIResource {
 		return *d.resources.Load()
 	}))
+	d.encode()
 	return d, nil
 }
 
+// ServeHTTP answers a request that accepts plain JSON from the list encoded at the last change,
+// any other (YAML, protobuf, a transform) through the handler.
 func (d *groupDiscovery) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if encoded := d.encoded.Load(); encoded != nil && acceptsPlainJSON(req.Header.Get("Accept")) {
+		w.Header().Set("Content-Type", encoded.contentType)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(encoded.body)
+		return
+	}
 	d.handler.ServeHTTP(w, req)
+}
+
+// encode asks the handler for the list in JSON, as a client would, and keeps the answer.
+func (d *groupDiscovery) encode() {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/apis/"+appsv1alpha1.SchemeGroupVersion.String(), nil)
+	req.Header.Set("Accept", runtime.ContentTypeJSON)
+	d.handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		klog.ErrorS(nil, "Encoding apps.cozy.io discovery; answering each request through the handler", "code", rec.Code, "body", rec.Body.String())
+		d.encoded.Store(nil)
+		return
+	}
+	d.encoded.Store(&encodedList{contentType: rec.Header().Get("Content-Type"), body: rec.Body.Bytes()})
+}
+
+// acceptsPlainJSON reports whether an Accept header lets the answer be plain JSON and asks for
+// nothing else first: empty, or only application/json without parameters and */*.
+func acceptsPlainJSON(accept string) bool {
+	for _, mediaRange := range strings.Split(accept, ",") {
+		switch strings.TrimSpace(mediaRange) {
+		case "", runtime.ContentTypeJSON, "*/*":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // update serves the typed kinds and the given defined kinds.
@@ -72,6 +118,7 @@ func (d *groupDiscovery) update(defined []*kinds.Defined) {
 		resources = append(resources, definedResources(k)...)
 	}
 	d.resources.Store(&resources)
+	d.encode()
 	if d.aggregated == nil {
 		return
 	}
