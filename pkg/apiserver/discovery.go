@@ -15,6 +15,7 @@ import (
 	"k8s.io/apiserver/pkg/endpoints"
 	"k8s.io/apiserver/pkg/endpoints/discovery"
 	discoveryendpoint "k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
+	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
 	"k8s.io/klog/v2"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
@@ -72,10 +73,10 @@ func newGroupDiscovery(installed http.Handler, aggregated discoveryendpoint.Reso
 	return d, nil
 }
 
-// ServeHTTP answers a request that accepts plain JSON from the list encoded at the last change,
-// any other (YAML, protobuf, a transform) through the handler.
+// ServeHTTP answers a request for which the handler would write plain JSON from the list encoded
+// at the last change, any other (YAML, protobuf, pretty) through the handler.
 func (d *groupDiscovery) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if encoded := d.encoded.Load(); encoded != nil && acceptsPlainJSON(req.Header.Get("Accept")) {
+	if encoded := d.encoded.Load(); encoded != nil && negotiatesPlainJSON(req) {
 		w.Header().Set("Content-Type", encoded.contentType)
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(encoded.body)
@@ -98,17 +99,12 @@ func (d *groupDiscovery) encode() {
 	d.encoded.Store(&encodedList{contentType: rec.Header().Get("Content-Type"), body: rec.Body.Bytes()})
 }
 
-// acceptsPlainJSON reports whether an Accept header lets the answer be plain JSON and asks for
-// nothing else first: empty, or only application/json without parameters and */*.
-func acceptsPlainJSON(accept string) bool {
-	for _, mediaRange := range strings.Split(accept, ",") {
-		switch strings.TrimSpace(mediaRange) {
-		case "", runtime.ContentTypeJSON, "*/*":
-		default:
-			return false
-		}
-	}
-	return true
+// negotiatesPlainJSON reports whether the discovery handler would answer req in JSON, not pretty
+// printed, with the negotiation it uses itself.
+func negotiatesPlainJSON(req *http.Request) bool {
+	mediaType, info, err := negotiation.NegotiateOutputMediaType(req, Codecs, negotiation.DefaultEndpointRestrictions)
+	return err == nil && info.MediaType == runtime.ContentTypeJSON && !mediaType.Pretty && info.Serializer == mediaType.Accepted.Serializer &&
+		mediaType.Convert == nil
 }
 
 // update serves the typed kinds and the given defined kinds.

@@ -62,7 +62,8 @@ func TestLegacyDiscoveryServedFromItsEncoding(t *testing.T) {
 		req := httptest.NewRequest(http.MethodGet, "/apis/apps.cozy.io/v1alpha1", nil)
 		req.Header.Set("Accept", "application/json")
 		d.handler.ServeHTTP(direct, req)
-		for _, accept := range []string{"", "application/json", "application/json, */*", "*/*"} {
+		for _, accept := range []string{"", "application/json", "application/json, */*", "*/*",
+			"application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"} {
 			got := discoveryGET(d, accept)
 			if got.Code != http.StatusOK || got.Body.String() != direct.Body.String() || got.Header().Get("Content-Type") != direct.Header().Get("Content-Type") {
 				t.Errorf("Accept %q: %d %s %q, want the handler's %s", accept, got.Code, got.Header().Get("Content-Type"), got.Body.String(), direct.Body.String())
@@ -77,16 +78,26 @@ func TestLegacyDiscoveryServedFromItsEncoding(t *testing.T) {
 	}
 }
 
-func TestAcceptsPlainJSON(t *testing.T) {
+func TestNegotiatesPlainJSON(t *testing.T) {
 	for accept, want := range map[string]bool{
 		"": true, "application/json": true, "application/json, */*": true, "*/*": true,
 		"application/yaml": false,
-		"application/json;as=Table;g=meta.k8s.io;v=v1": false,
-		"application/vnd.kubernetes.protobuf, */*":     false,
-		"application/json;stream=watch":                false,
+		"application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json": true,
+		"application/vnd.kubernetes.protobuf, */*":                                              false,
 	} {
-		if got := acceptsPlainJSON(accept); got != want {
-			t.Errorf("acceptsPlainJSON(%q) = %v, want %v", accept, got, want)
+		req := httptest.NewRequest(http.MethodGet, "/apis/apps.cozy.io/v1alpha1", nil)
+		req.Header.Set("Accept", accept)
+		if got := negotiatesPlainJSON(req); got != want {
+			t.Errorf("Accept %q: %v, want %v", accept, got, want)
 		}
+	}
+	pretty := httptest.NewRequest(http.MethodGet, "/apis/apps.cozy.io/v1alpha1?pretty=true", nil)
+	if negotiatesPlainJSON(pretty) {
+		t.Error("?pretty=true answered from the compact encoding")
+	}
+	curl := httptest.NewRequest(http.MethodGet, "/apis/apps.cozy.io/v1alpha1", nil)
+	curl.Header.Set("User-Agent", "curl/8.0")
+	if negotiatesPlainJSON(curl) {
+		t.Error("curl (answered pretty by the handler) answered from the compact encoding")
 	}
 }
