@@ -39,15 +39,7 @@ func TestNestedTenants(t *testing.T) {
 
 	tenantNamespaces := func(user string) []string {
 		t.Helper()
-		list, err := as(t, user).Resource(gvr("tenantnamespaces")).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			t.Fatalf("%s lists tenantnamespaces: %v", user, err)
-		}
-		var names []string
-		for _, item := range list.Items {
-			names = append(names, item.GetName())
-		}
-		return names
+		return listTenantNamespaces(t, user, metav1.ListOptions{})
 	}
 	eventually(t, 20*time.Second, "alice sees her namespace", func(ctx context.Context) (bool, error) {
 		got := tenantNamespaces(alice)

@@ -38,15 +38,7 @@ func TestTenantNamespaces(t *testing.T) {
 	}
 	listed := func(user string, opts metav1.ListOptions) []string {
 		t.Helper()
-		list, err := tenantNamespaces(user).List(ctx, opts)
-		if err != nil {
-			t.Fatalf("%s lists tenantnamespaces: %v", user, err)
-		}
-		var names []string
-		for _, item := range list.Items {
-			names = append(names, item.GetName())
-		}
-		return names
+		return listTenantNamespaces(t, user, opts)
 	}
 	eventually(t, 20*time.Second, "alice sees her tenant namespace", func(ctx context.Context) (bool, error) {
 		return slices.Equal(listed(alice, metav1.ListOptions{}), []string{ns1}), nil
@@ -94,6 +86,20 @@ func TestTenantNamespaces(t *testing.T) {
 	if !strings.Contains(out, ns1) || strings.Contains(out, ns2) || !strings.Contains(out, "NAME") {
 		t.Errorf("kubectl get tenantnamespaces as alice:\n%s", out)
 	}
+}
+
+// listTenantNamespaces is the names of the tenant namespaces user lists.
+func listTenantNamespaces(t *testing.T, user string, opts metav1.ListOptions) []string {
+	t.Helper()
+	list, err := as(t, user).Resource(gvr("tenantnamespaces")).List(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("%s lists tenantnamespaces: %v", user, err)
+	}
+	var names []string
+	for _, item := range list.Items {
+		names = append(names, item.GetName())
+	}
+	return names
 }
 
 // expectTenantNamespaceEvent waits for the event within the refresh interval of an open watch
