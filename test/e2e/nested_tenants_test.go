@@ -11,7 +11,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/cozystack/apps-apiserver/pkg/release"
 	"github.com/cozystack/apps-apiserver/pkg/tenancy"
@@ -63,6 +65,15 @@ func TestNestedTenants(t *testing.T) {
 
 	// Flux's tenant chart makes it: a tenant namespace for alice and victor, not bob.
 	expectTenantNamespaceEvent(t, w, watch.Added, child)
+	// Reads from the cache say it too (a defined kind's object is kept compact there).
+	eventually(t, 20*time.Second, "the listed Tenant shows its namespace", func(ctx context.Context) (bool, error) {
+		list, err := aliceTenants.List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+		if err != nil || len(list.Items) != 1 {
+			return false, fmt.Errorf("%v %v", err, list)
+		}
+		got, _, _ := unstructured.NestedString(list.Items[0].Object, "status", "namespace")
+		return got == child, fmt.Errorf("status.namespace %q", got)
+	})
 	eventually(t, 45*time.Second, "victor sees the child namespace", func(ctx context.Context) (bool, error) {
 		got := tenantNamespaces(victor)
 		return slices.Equal(got, []string{parent, child}), fmt.Errorf("victor sees %v", got)
@@ -127,9 +138,7 @@ func TestNestedTenants(t *testing.T) {
 // before anything is stored: a '-' in the name (422), a namespace name too long (422), a namespace
 // that exists and is not the Tenant's own (409, dry run too), another tenant's namespace named as
 // a child of this one (409).
-func expectNestedTenantsRefused(t *testing.T, tenants interface {
-	Create(context.Context, *unstructured.Unstructured, metav1.CreateOptions, ...string) (*unstructured.Unstructured, error)
-}, parent, neighbour string) {
+func expectNestedTenantsRefused(t *testing.T, tenants dynamic.ResourceInterface, parent, neighbour string) {
 	t.Helper()
 	ctx := context.Background()
 	for _, name := range []string{"a-b", strings.Repeat("x", 63-len(parent))} {
@@ -137,6 +146,12 @@ func expectNestedTenantsRefused(t *testing.T, tenants interface {
 		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "metadata.name") {
 			t.Errorf("Tenant %q: %v, want 422 at metadata.name", name, err)
 		}
+	}
+	// A server-side apply that would create one is a create too.
+	_, err := tenants.Patch(ctx, "c-d", types.ApplyPatchType, []byte(`{"apiVersion":"apps.cozy.io/v1alpha1","kind":"Tenant","metadata":{"name":"c-d"}}`),
+		metav1.PatchOptions{FieldManager: "e2e"})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "metadata.name") {
+		t.Errorf("Tenant c-d applied: %v, want 422 at metadata.name", err)
 	}
 	// A namespace the cluster admin made, and a tenant namespace of bob's that happens to be named
 	// as a child of alice's.
