@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -55,11 +56,11 @@ func (c *Checker) Selector() labels.Selector { return c.selector }
 // AllowWrite returns a Forbidden error naming the selector when namespace is not a tenant
 // namespace; resource and name describe the refused object.
 func (c *Checker) AllowWrite(ctx context.Context, resource schema.GroupResource, namespace, name string) error {
-	nsLabels, err := c.namespaceLabels(ctx, namespace)
+	ns, err := c.namespace(ctx, namespace)
 	if err != nil {
 		return err
 	}
-	if !c.selector.Matches(labels.Set(nsLabels)) {
+	if !c.selector.Matches(labels.Set(ns.Labels)) {
 		return apierrors.NewForbidden(resource, name, fmt.Errorf(
 			"namespace %q is not a tenant namespace: its labels do not match %q", namespace, c.selector.String()))
 	}
@@ -76,15 +77,12 @@ func (c *Checker) AllowChildTenant(ctx context.Context, resource schema.GroupRes
 	if child == parent {
 		return nil
 	}
-	ns, err := c.namespaces.Get(child)
-	if apierrors.IsNotFound(err) {
-		ns, err = c.client.CoreV1().Namespaces().Get(ctx, child, metav1.GetOptions{})
-	}
+	ns, err := c.namespace(ctx, child)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("reading namespace %q the Tenant would make: %w", child, err)
+		return err
 	}
 	annotations := ns.GetAnnotations()
 	if annotations[release.HelmAnnotationReleaseName] == releaseName && annotations[release.HelmAnnotationReleaseNamespace] == parent {
@@ -93,17 +91,15 @@ func (c *Checker) AllowChildTenant(ctx context.Context, resource schema.GroupRes
 	return apierrors.NewConflict(resource, name, fmt.Errorf("its namespace %q already exists and was not made by this Tenant", child))
 }
 
-func (c *Checker) namespaceLabels(ctx context.Context, namespace string) (map[string]string, error) {
-	ns, err := c.namespaces.Get(namespace)
+// namespace reads a namespace from the shared informer, or live when the informer has not seen it
+// yet (a namespace created just before the request).
+func (c *Checker) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
+	ns, err := c.namespaces.Get(name)
 	if err == nil {
-		return ns.Labels, nil
+		return ns, nil
 	}
 	if !apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("reading namespace %q from cache: %w", namespace, err)
+		return nil, fmt.Errorf("reading namespace %q from cache: %w", name, err)
 	}
-	live, err := c.client.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return live.Labels, nil
+	return c.client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 }
