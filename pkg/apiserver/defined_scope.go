@@ -37,34 +37,42 @@ type scopeConfig struct {
 	base handlers.RequestScope
 }
 
+// unstructuredScope is the generic handlers' scope of a resource of unstructured objects: their
+// creator, typer and convertor (field selectors through fieldLabels), and a serializer that, with
+// a coercer, checks and coerces request bodies against the kind's schema.
+func (c scopeConfig) unstructuredScope(gvk schema.GroupVersionKind, resource string, clusterScoped bool,
+	fieldLabels runtime.FieldLabelConversionFunc, coercer requestdecode.Coercer) handlers.RequestScope {
+	gv := gvk.GroupVersion()
+	creator := unstructuredscheme.NewUnstructuredCreator()
+	typer := unstructuredTyper{delegate: Scheme, unstructured: unstructuredscheme.NewUnstructuredObjectTyper()}
+	convertor := unstructuredConvertor{delegate: Scheme, kind: gvk, fieldLabels: fieldLabels}
+	var serializer runtime.NegotiatedSerializer = unstructuredSerializer{infos: unstructuredMediaTypes(creator, typer), convertor: convertor}
+	if coercer != nil {
+		serializer = requestdecode.NewNegotiatedSerializer(serializer, map[runtime.Object]requestdecode.Coercer{&unstructured.Unstructured{}: coercer})
+	}
+	scope := c.base
+	scope.Namer = handlers.ContextBasedNaming{Namer: meta.NewAccessor(), ClusterScoped: clusterScoped}
+	scope.Serializer = serializer
+	scope.StandardSerializers = serializer.SupportedMediaTypes()
+	scope.Creater = creator
+	scope.Convertor = convertor
+	scope.UnsafeConvertor = convertor
+	scope.Typer = typer
+	scope.Resource = gv.WithResource(resource)
+	scope.Kind = gvk
+	scope.HubGroupVersion = gv
+	scope.MetaGroupVersion = metav1.SchemeGroupVersion
+	return scope
+}
+
 // requestScopes builds the generic handlers' scopes of a defined kind, as apiextensions-apiserver
 // builds a CRD's: unstructured objects, a serializer that checks and coerces request bodies
 // against the kind's schema, and a field manager from the kind's schema (the main resource resets
 // status, as for a CRD with a status subresource; status is read-only).
 func (c scopeConfig) requestScopes(d *kinds.Defined, table definedStorage, openapi *kindOpenAPI) (main, status *handlers.RequestScope, err error) {
 	gvk := d.GroupVersionKind()
-	gv := gvk.GroupVersion()
-	creator := unstructuredscheme.NewUnstructuredCreator()
-	typer := unstructuredTyper{delegate: Scheme, unstructured: unstructuredscheme.NewUnstructuredObjectTyper()}
-	convertor := unstructuredConvertor{delegate: Scheme, kind: gvk, fieldLabels: registry.FieldLabelConversion(d.Kind)}
-	defaulter := specDefaulter{kind: gvk, schema: d.Schema}
-	serializer := requestdecode.NewNegotiatedSerializer(
-		unstructuredSerializer{infos: unstructuredMediaTypes(creator, typer), convertor: convertor},
-		map[runtime.Object]requestdecode.Coercer{&unstructured.Unstructured{}: d.Schema})
-
-	scope := c.base
-	scope.Namer = handlers.ContextBasedNaming{Namer: meta.NewAccessor(), ClusterScoped: false}
-	scope.Serializer = serializer
-	scope.StandardSerializers = serializer.SupportedMediaTypes()
-	scope.Creater = creator
-	scope.Convertor = convertor
-	scope.UnsafeConvertor = convertor
-	scope.Defaulter = defaulter
-	scope.Typer = typer
-	scope.Resource = gv.WithResource(d.Kind.Resource)
-	scope.Kind = gvk
-	scope.HubGroupVersion = gv
-	scope.MetaGroupVersion = metav1.SchemeGroupVersion
+	scope := c.unstructuredScope(gvk, d.Kind.Resource, false, registry.FieldLabelConversion(d.Kind), d.Schema)
+	scope.Defaulter = specDefaulter{kind: gvk, schema: d.Schema}
 	scope.TableConvertor = table
 
 	typeConverter, err := applyTypeConverter(openapi)

@@ -6,11 +6,8 @@ import (
 	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured/unstructuredscheme"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apiserver/pkg/endpoints/handlers"
 	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
 	"k8s.io/apiserver/pkg/endpoints/request"
 
@@ -45,25 +42,13 @@ func (r *kindRouter) visibleTenantNamespaces(filter *crossnamespace.Filter) tena
 // serveTenantNamespaces readies tenantnamespaces behind the generic handlers, with unstructured
 // objects and tables as for a defined kind; field selectors take metadata.name only.
 func (r *kindRouter) serveTenantNamespaces(storage *tenantnamespaces.REST) {
-	gv := appsv1alpha1.SchemeGroupVersion
-	gvk := gv.WithKind(tenantnamespaces.Kind)
-	creator := unstructuredscheme.NewUnstructuredCreator()
-	typer := unstructuredTyper{delegate: Scheme, unstructured: unstructuredscheme.NewUnstructuredObjectTyper()}
-	convertor := unstructuredConvertor{delegate: Scheme, kind: gvk, fieldLabels: func(label, value string) (string, string, error) {
+	gvk := appsv1alpha1.SchemeGroupVersion.WithKind(tenantnamespaces.Kind)
+	scope := r.scopes.unstructuredScope(gvk, tenantnamespaces.Resource, true, func(label, value string) (string, string, error) {
 		if label != "metadata.name" {
 			return "", "", fmt.Errorf("field label not supported: %s", label)
 		}
 		return label, value, nil
-	}}
-	scope := r.scopes.base
-	scope.Namer = handlers.ContextBasedNaming{Namer: meta.NewAccessor(), ClusterScoped: true}
-	scope.Serializer = unstructuredSerializer{infos: unstructuredMediaTypes(creator, typer), convertor: convertor}
-	scope.StandardSerializers = scope.Serializer.SupportedMediaTypes()
-	scope.Creater, scope.Convertor, scope.UnsafeConvertor, scope.Typer = creator, convertor, convertor, typer
-	scope.Resource = gv.WithResource(tenantnamespaces.Resource)
-	scope.Kind = gvk
-	scope.HubGroupVersion = gv
-	scope.MetaGroupVersion = metav1.SchemeGroupVersion
+	}, nil)
 	scope.TableConvertor = storage
 	r.tenantNamespaces, r.tenantNamespacesScope = storage, &scope
 }
