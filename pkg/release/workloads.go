@@ -6,6 +6,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/cozystack/apps-apiserver/pkg/appobjects"
 )
 
 // AnnotationWorkloads keeps, on a HelmRelease, the state of the workload objects its chart created
@@ -27,9 +29,10 @@ const (
 	ReasonWorkloadsNotReady = "WorkloadsNotReady"
 )
 
-// Helm's annotations on every object it creates name the release that owns it.
+// Helm's annotations on every object it creates name the release that owns it (the name's key is
+// appobjects', which this package builds on).
 const (
-	HelmAnnotationReleaseName      = "meta.helm.sh/release-name"
+	HelmAnnotationReleaseName      = appobjects.HelmReleaseAnnotation
 	HelmAnnotationReleaseNamespace = "meta.helm.sh/release-namespace"
 )
 
