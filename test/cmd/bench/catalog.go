@@ -170,12 +170,7 @@ func (b *bench) definedKindMemory(ctx context.Context, ns string) error {
 		if err != nil {
 			return 0, err
 		}
-		var serialized float64
-		for _, item := range list.Items {
-			raw, _ := json.Marshal(item.Object)
-			serialized += float64(len(raw))
-		}
-		return serialized, nil
+		return jsonSize(list), nil
 	}
 	firstJSON, err := batch(0)
 	if err != nil {
