@@ -143,8 +143,8 @@ func (c CompletedConfig) New() (*Server, error) {
 			kind.Workloads, kind.ProjectWorkloads = nil, nil
 		}
 	}
-	// Definitions of the typed kinds give their release layout (prefix, chart, labels), read once
-	// here, before any storage is built.
+	// Definitions of the typed kinds give their release layout (prefix, chart, labels): read here
+	// so the first requests have it, then kept by the catalog while the server runs.
 	configureTypedKinds(dyn, c.extra.Kinds)
 	releases := dyn.Resource(release.HelmReleaseGVR)
 	releaseCache := releasecache.New(router.converter(), c.extra.EventLogSize, c.extra.BookmarkInterval)

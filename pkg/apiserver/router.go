@@ -273,11 +273,21 @@ func (r *kindRouter) publish(p catalog.Published) map[string]error {
 		next.byResource[d.Kind.Resource] = served
 		next.byApplicationKind[d.Kind.ApplicationKind] = d.Kind
 	}
+	moved := r.setTypedLayouts(p.TypedLayouts)
 	r.served.Store(next)
 	for resource, prev := range old.byResource {
-		if now := next.byResource[resource]; now == nil || now.defined.Kind.Kind != prev.defined.Kind.Kind {
-			r.onResourceGone(prev.defined.Kind.Kind)
+		now := next.byResource[resource]
+		if now == nil || now.defined.Kind.Kind != prev.defined.Kind.Kind || now.defined.Kind.Layout.ReleasePrefix != prev.defined.Kind.Layout.ReleasePrefix {
+			moved = append(moved, prev.defined.Kind.Kind)
 		}
+	}
+	if len(moved) > 0 || !sameReleaseKinds(old.byApplicationKind, next.byApplicationKind) {
+		r.onKindsChanged()
+	}
+	for _, kind := range moved {
+		// Its objects are others now, or none: as when a CRD's storage is replaced, its watches
+		// end and their clients list again.
+		r.onResourceGone(kind)
 	}
 	if r.discovery != nil {
 		r.discovery.update(next.definedKinds())
@@ -288,11 +298,26 @@ func (r *kindRouter) publish(p catalog.Published) map[string]error {
 	if r.announcer != nil {
 		r.announcer.announce(servedKindsDigest(next))
 	}
-	if !sameReleaseKinds(old.byApplicationKind, next.byApplicationKind) {
-		r.onKindsChanged()
-	}
 	r.onServed(next.resources())
 	return failed
+}
+
+// setTypedLayouts gives each typed kind the release layout its definition gives (layouts, by
+// resource), or its own without one. It returns the kinds whose releases now have another prefix:
+// their objects are other releases now.
+func (r *kindRouter) setTypedLayouts(layouts map[string]*release.Layout) []string {
+	var moved []string
+	for _, k := range r.typed {
+		before := k.ReleaseLayout().ReleasePrefix
+		if k.SetDefinedLayout(layouts[k.Resource]) {
+			layout := k.ReleaseLayout()
+			klog.InfoS("Typed kind's release layout changed", "kind", k.Kind, "releasePrefix", layout.ReleasePrefix, "chart", layout.Chart.ChartRef, "labels", layout.ReleaseLabels)
+			if layout.ReleasePrefix != before {
+				moved = append(moved, k.Kind)
+			}
+		}
+	}
+	return moved
 }
 
 // serve builds a defined kind's storage and request scopes.

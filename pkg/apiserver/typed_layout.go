@@ -13,9 +13,10 @@ import (
 )
 
 // configureTypedKinds applies the release layout of the ApplicationDefinitions of typed kinds
-// (kinds.ConfigureTyped). Without the ApplicationDefinition CRD, or when the definitions cannot
-// be read within a few seconds, the typed kinds keep the kinds config's layout: the server starts
-// either way.
+// (kinds.ConfigureTyped) before the server serves, so no request made before the catalog first
+// settles writes a release in another layout. Without the ApplicationDefinition CRD, or when the
+// definitions cannot be read within a few seconds, the typed kinds keep the kinds config's layout
+// until the catalog publishes theirs: the server starts either way.
 func configureTypedKinds(dyn dynamic.Interface, typed []*release.Kind) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -39,9 +39,11 @@ type Published struct {
 	// Defined are the kinds to serve from definitions.
 	Defined []*kinds.Defined
 	// TypedOwnObjects are what the definitions of typed kinds select as each object's own
-	// Secrets, Services and Ingresses, by the typed kind's resource; the rest of such a
-	// definition is read at start-up only (its release layout) or not used (its schema).
+	// Secrets, Services and Ingresses, by the typed kind's resource.
 	TypedOwnObjects map[string]appobjects.Selections
+	// TypedLayouts are the release layouts the definitions of typed kinds give them, by the typed
+	// kind's resource; a typed kind not here has its own layout. Their schemas are not used.
+	TypedLayouts map[string]*release.Layout
 }
 
 // Event reasons on an ApplicationDefinition.
@@ -170,10 +172,6 @@ func (c *Catalog) sync(ctx context.Context) {
 		return defs[i].GetName() < defs[j].GetName()
 	})
 	seen := map[string]bool{}
-	claims := c.names.claims()
-	var served []*kinds.Defined
-	typedOwn := map[string]appobjects.Selections{}
-	outcomes := map[string]outcome{}
 	for _, obj := range defs {
 		name := obj.GetName()
 		seen[name] = true
@@ -186,12 +184,20 @@ func (c *Catalog) sync(ctx context.Context) {
 			e.resourceVersion = obj.GetResourceVersion()
 			e.def, e.built, e.err = build(obj)
 		}
-		out := c.settle(e, claims)
+	}
+	typed := c.settleTyped(defs)
+	claims := c.names.claims(typed.layout)
+	var served []*kinds.Defined
+	outcomes := map[string]outcome{}
+	for _, obj := range defs {
+		name := obj.GetName()
+		if out, ok := typed.outcomes[name]; ok {
+			outcomes[name] = out
+			continue
+		}
+		out := c.settle(c.entries[name], claims)
 		if out.defined != nil {
 			served = append(served, out.defined)
-		}
-		if e.built != nil && out.reason == ReasonTypedKind {
-			typedOwn[c.names.typedApplicationKind(e.built.Kind.ApplicationKind).Resource] = e.built.Kind.OwnObjects
 		}
 		outcomes[name] = out
 	}
@@ -200,7 +206,7 @@ func (c *Catalog) sync(ctx context.Context) {
 			delete(c.entries, name)
 		}
 	}
-	failed := c.publish(Published{Defined: served, TypedOwnObjects: typedOwn})
+	failed := c.publish(Published{Defined: served, TypedOwnObjects: typed.ownObjects, TypedLayouts: typed.byResource()})
 	for _, obj := range defs {
 		name := obj.GetName()
 		out, e := outcomes[name], c.entries[name]
@@ -241,14 +247,6 @@ func (c *Catalog) settle(e *entry, claims *claimSet) outcome {
 	switch {
 	case e.err != nil:
 		out = outcome{eventType: corev1.EventTypeWarning, reason: ReasonInvalidDefinition, message: e.err.Error()}
-	case c.names.typedApplicationKind(e.built.Kind.ApplicationKind) != nil:
-		typed := c.names.typedApplicationKind(e.built.Kind.ApplicationKind)
-		message := fmt.Sprintf("%s is served by this server's typed kind %s (%s) with this definition's release layout; the definition's schema is not used", e.built.Kind.ApplicationKind, typed.Kind, typed.Resource)
-		if kinds.TypedLayoutDiffers(typed, e.def) {
-			message = fmt.Sprintf("%s is served by this server's typed kind %s (%s); the definition's release layout (prefix %q, chartRef %s) differs from the one read at start-up and takes effect when the server restarts; the definition's schema is not used",
-				e.built.Kind.ApplicationKind, typed.Kind, typed.Resource, e.def.Spec.Release.Prefix, e.def.Spec.Release.ChartRef.Name)
-		}
-		return outcome{eventType: corev1.EventTypeNormal, reason: ReasonTypedKind, message: message}
 	default:
 		if conflict := claims.conflict(e.built); conflict != "" {
 			out = outcome{eventType: corev1.EventTypeWarning, reason: ReasonNameConflict, message: conflict}

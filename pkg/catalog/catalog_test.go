@@ -18,19 +18,21 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
+	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
 // published records what the catalog serves.
 type published struct {
-	mu    sync.Mutex
-	kinds map[string]*kinds.Defined // by resource
-	fail  map[string]bool           // definitions the publisher refuses
+	mu      sync.Mutex
+	kinds   map[string]*kinds.Defined // by resource
+	layouts map[string]*release.Layout
+	fail    map[string]bool // definitions the publisher refuses
 }
 
 func (p *published) publish(set Published) map[string]error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.kinds = map[string]*kinds.Defined{}
+	p.kinds, p.layouts = map[string]*kinds.Defined{}, set.TypedLayouts
 	failed := map[string]error{}
 	for _, d := range set.Defined {
 		if p.fail[d.Definition] {
@@ -46,6 +48,13 @@ func (p *published) served(resource string) *kinds.Defined {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.kinds[resource]
+}
+
+// typedLayout is the layout the catalog last published for a typed kind's resource, nil for none.
+func (p *published) typedLayout(resource string) *release.Layout {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.layouts[resource]
 }
 
 func definition(name, kind, plural, prefix, schema string, created time.Time) *unstructured.Unstructured {
@@ -155,6 +164,29 @@ func TestNamesOfTypedKindsAndOlderDefinitionsWin(t *testing.T) {
 		t.Errorf("a conflicting definition is served")
 	}
 	h.awaitEvent(ReasonTypedKind, "Bucket")
+}
+
+func TestTypedKindsTakeTheirDefinitionsReleaseLayout(t *testing.T) {
+	now := time.Now()
+	h := start(t,
+		definition("widget", "Widget", "widgets", "widget-", widgetSchema, now),
+		definition("bucket", "Bucket", "buckets", "b-", widgetSchema, now.Add(time.Second)),
+		definition("kubernetes", "Kubernetes", "kuberneteses", "widget-", widgetSchema, now.Add(time.Second)))
+	h.await("Bucket's new layout", func() bool {
+		l := h.out.typedLayout("buckets")
+		return l != nil && l.ReleasePrefix == "b-" && l.Chart.ChartRef.Name == "bucket"
+	})
+	h.awaitEvent(ReasonTypedKind, "Bucket", `"b-<name>"`)
+	// A typed kind never takes the prefix a defined kind's releases hold.
+	h.awaitEvent(ReasonInvalidDefinition, "Kubernetes", `"widget-" is already used by the ApplicationDefinition widget`)
+	if h.out.typedLayout("kuberneteses") != nil || h.out.served("widgets") == nil {
+		t.Errorf("Kubernetes took the Widget's prefix: %+v", h.out.typedLayout("kuberneteses"))
+	}
+	// Without its definition the typed kind has its own layout again.
+	if err := h.client.Resource(kinds.ApplicationDefinitionGVR).Delete(context.Background(), "bucket", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.await("Bucket's own layout", func() bool { return h.out.typedLayout("buckets") == nil })
 }
 
 func TestAnInvalidChangeKeepsWhatWasServed(t *testing.T) {

@@ -13,10 +13,11 @@ import (
 type reservedNames struct {
 	byName            map[string]string
 	byApplicationKind map[string]*release.Kind
+	typed             []*release.Kind
 }
 
 func newReservedNames(typed []*release.Kind) *reservedNames {
-	r := &reservedNames{byName: map[string]string{}, byApplicationKind: map[string]*release.Kind{}}
+	r := &reservedNames{byName: map[string]string{}, byApplicationKind: map[string]*release.Kind{}, typed: typed}
 	for _, k := range typed {
 		owner := fmt.Sprintf("the typed kind %s", k.Kind)
 		for _, n := range append([]string{k.Kind, k.Resource, k.Singular}, k.ShortNames...) {
@@ -32,15 +33,16 @@ func (r *reservedNames) typedApplicationKind(applicationKind string) *release.Ki
 	return r.byApplicationKind[applicationKind]
 }
 
-// claims starts a settlement with the typed kinds' names taken.
-func (r *reservedNames) claims() *claimSet {
+// claims starts a settlement with the typed kinds' names taken, and their release prefixes as
+// their definitions settled them (layoutOf).
+func (r *reservedNames) claims(layoutOf func(*release.Kind) *release.Layout) *claimSet {
 	s := &claimSet{names: map[string]string{}, prefixes: map[string]string{}}
 	for n, owner := range r.byName {
 		s.names[n] = owner
 	}
-	for _, k := range r.byApplicationKind {
-		if k.ReleasePrefix != "" {
-			s.prefixes[k.ReleasePrefix] = fmt.Sprintf("the typed kind %s", k.Kind)
+	for _, k := range r.typed {
+		if prefix := layoutOf(k).ReleasePrefix; prefix != "" {
+			s.prefixes[prefix] = fmt.Sprintf("the typed kind %s", k.Kind)
 		}
 	}
 	return s
@@ -61,8 +63,8 @@ func (s *claimSet) conflict(d *kinds.Defined) string {
 			return fmt.Sprintf("the name %q is already served by %s", n, owner)
 		}
 	}
-	if owner, taken := s.prefixes[k.ReleasePrefix]; taken && k.ReleasePrefix != "" {
-		return fmt.Sprintf("the release prefix %q is already used by %s", k.ReleasePrefix, owner)
+	if owner, taken := s.prefixes[k.Layout.ReleasePrefix]; taken && k.Layout.ReleasePrefix != "" {
+		return fmt.Sprintf("the release prefix %q is already used by %s", k.Layout.ReleasePrefix, owner)
 	}
 	return ""
 }
@@ -73,7 +75,7 @@ func (s *claimSet) claim(d *kinds.Defined) {
 	for _, n := range []string{d.Kind.Kind, d.Kind.Resource, d.Kind.Singular} {
 		s.names[strings.ToLower(n)] = owner
 	}
-	if d.Kind.ReleasePrefix != "" {
-		s.prefixes[d.Kind.ReleasePrefix] = owner
+	if d.Kind.Layout.ReleasePrefix != "" {
+		s.prefixes[d.Kind.Layout.ReleasePrefix] = owner
 	}
 }

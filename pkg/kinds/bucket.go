@@ -15,10 +15,9 @@ func Bucket() *release.Kind {
 		Resource:        "buckets",
 		Singular:        "bucket",
 		ShortNames:      []string{"bkt"},
-		ReleasePrefix:   "bucket-",
 		ApplicationKind: "Bucket",
 		Subresources:    []string{"credentials"},
-		Chart:           cozystackChart("cozystack-bucket-application-default-bucket"),
+		Layout:          release.Layout{ReleasePrefix: "bucket-", Chart: cozystackChart("cozystack-bucket-application-default-bucket")},
 		New:             func() runtime.Object { return &appsv1alpha1.Bucket{} },
 		NewList:         func() runtime.Object { return &appsv1alpha1.BucketList{} },
 		SelectableFields: []release.SelectableField{

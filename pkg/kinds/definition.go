@@ -55,6 +55,17 @@ type Defined struct {
 // releasePrefixPattern is what a release-name prefix may hold: Helm release names are DNS labels.
 var releasePrefixPattern = regexp.MustCompile(`^[a-z0-9-]*$`)
 
+// validateRelease reports a release layout no kind can use.
+func validateRelease(rel ApplicationRelease) error {
+	if !releasePrefixPattern.MatchString(rel.Prefix) || len(rel.Prefix) > release.MaxReleaseNameLength-10 {
+		return fmt.Errorf("spec.release.prefix %q: must be lowercase letters, digits and '-', at most %d characters", rel.Prefix, release.MaxReleaseNameLength-10)
+	}
+	if rel.ChartRef == nil || rel.ChartRef.Kind == "" || rel.ChartRef.Name == "" {
+		return errors.New("spec.release.chartRef: kind and name are required")
+	}
+	return nil
+}
+
 // FromDefinition builds the kind an ApplicationDefinition describes. Every error says what is
 // wrong with the definition, for the Event on it; nothing in a definition can make it panic.
 func FromDefinition(def *ApplicationDefinition) (*Defined, error) {
@@ -62,11 +73,8 @@ func FromDefinition(def *ApplicationDefinition) (*Defined, error) {
 	if app.Kind == "" || app.Plural == "" {
 		return nil, errors.New("spec.application.kind and spec.application.plural are required")
 	}
-	if !releasePrefixPattern.MatchString(rel.Prefix) || len(rel.Prefix) > release.MaxReleaseNameLength-10 {
-		return nil, fmt.Errorf("spec.release.prefix %q: must be lowercase letters, digits and '-', at most %d characters", rel.Prefix, release.MaxReleaseNameLength-10)
-	}
-	if rel.ChartRef == nil || rel.ChartRef.Kind == "" || rel.ChartRef.Name == "" {
-		return nil, errors.New("spec.release.chartRef: kind and name are required")
+	if err := validateRelease(rel); err != nil {
+		return nil, err
 	}
 	specSchema, notes, err := specSchemaOf(app.OpenAPISchema)
 	if err != nil {
@@ -92,10 +100,8 @@ func FromDefinition(def *ApplicationDefinition) (*Defined, error) {
 		Kind:            app.Kind,
 		Resource:        app.Plural,
 		Singular:        crd.Spec.Names.Singular,
-		ReleasePrefix:   rel.Prefix,
 		ApplicationKind: app.Kind,
-		Chart:           definedChart(rel.ChartRef),
-		ReleaseLabels:   rel.Labels,
+		Layout:          release.Layout{ReleasePrefix: rel.Prefix, Chart: definedChart(rel.ChartRef), ReleaseLabels: rel.Labels},
 		New: func() runtime.Object {
 			u := &unstructured.Unstructured{Object: map[string]any{}}
 			u.SetGroupVersionKind(gv.WithKind(app.Kind))

@@ -46,11 +46,11 @@ func TestEveryCatalogDefinitionBuildsAKind(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if d.Kind.Kind != def.Spec.Application.Kind || d.Kind.Resource != def.Spec.Application.Plural || d.Kind.ReleasePrefix != def.Spec.Release.Prefix {
-			t.Errorf("%s: kind %s/%s prefix %q does not follow the definition", name, d.Kind.Kind, d.Kind.Resource, d.Kind.ReleasePrefix)
+		if d.Kind.Kind != def.Spec.Application.Kind || d.Kind.Resource != def.Spec.Application.Plural || d.Kind.Layout.ReleasePrefix != def.Spec.Release.Prefix {
+			t.Errorf("%s: kind %s/%s prefix %q does not follow the definition", name, d.Kind.Kind, d.Kind.Resource, d.Kind.Layout.ReleasePrefix)
 		}
-		if d.Kind.Chart.ChartRef == nil || d.Kind.Chart.ChartRef.Name != def.Spec.Release.ChartRef.Name {
-			t.Errorf("%s: chartRef %+v, want %s", name, d.Kind.Chart.ChartRef, def.Spec.Release.ChartRef.Name)
+		if d.Kind.Layout.Chart.ChartRef == nil || d.Kind.Layout.Chart.ChartRef.Name != def.Spec.Release.ChartRef.Name {
+			t.Errorf("%s: chartRef %+v, want %s", name, d.Kind.Layout.Chart.ChartRef, def.Spec.Release.ChartRef.Name)
 		}
 		// An empty spec gets the schema's defaults and is valid.
 		obj := map[string]any{"spec": map[string]any{}}

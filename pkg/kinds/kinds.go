@@ -101,11 +101,11 @@ func Load(path string) ([]*release.Kind, error) {
 			return nil, fmt.Errorf("kinds config %s: kind %s: %w", path, name, err)
 		}
 		if kc.Interval.Duration <= 0 {
-			kc.Interval = k.Chart.Interval
+			kc.Interval = k.Layout.Chart.Interval
 		}
-		k.Chart = kc.Chart
+		k.Layout.Chart = kc.Chart
 		if kc.ReleasePrefix != "" {
-			k.ReleasePrefix = kc.ReleasePrefix
+			k.Layout.ReleasePrefix = kc.ReleasePrefix
 		}
 		if kc.ApplicationKind != "" {
 			k.ApplicationKind = kc.ApplicationKind
@@ -113,13 +113,13 @@ func Load(path string) ([]*release.Kind, error) {
 	}
 	seenPrefix, seenKind := map[string]string{}, map[string]string{}
 	for _, k := range all {
-		if other, dup := seenPrefix[k.ReleasePrefix]; dup {
-			return nil, fmt.Errorf("kinds config %s: %s and %s share the release prefix %q", path, other, k.Kind, k.ReleasePrefix)
+		if other, dup := seenPrefix[k.Layout.ReleasePrefix]; dup {
+			return nil, fmt.Errorf("kinds config %s: %s and %s share the release prefix %q", path, other, k.Kind, k.Layout.ReleasePrefix)
 		}
 		if other, dup := seenKind[k.ApplicationKind]; dup {
 			return nil, fmt.Errorf("kinds config %s: %s and %s share the application kind %q", path, other, k.Kind, k.ApplicationKind)
 		}
-		seenPrefix[k.ReleasePrefix], seenKind[k.ApplicationKind] = k.Kind, k.Kind
+		seenPrefix[k.Layout.ReleasePrefix], seenKind[k.ApplicationKind] = k.Kind, k.Kind
 	}
 	return all, nil
 }

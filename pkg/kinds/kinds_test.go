@@ -29,18 +29,18 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, k := range all {
-		if err := k.Chart.Validate(); err != nil || k.Chart.Interval.Duration <= 0 || k.ReleasePrefix == "" || k.ApplicationKind == "" {
-			t.Errorf("%s has incomplete defaults (%v): %+v", k.Kind, err, k.Chart)
+		if err := k.Layout.Chart.Validate(); err != nil || k.Layout.Chart.Interval.Duration <= 0 || k.Layout.ReleasePrefix == "" || k.ApplicationKind == "" {
+			t.Errorf("%s has incomplete defaults (%v): %+v", k.Kind, err, k.Layout.Chart)
 		}
-		if seen[k.ReleasePrefix] || seen[k.ApplicationKind] {
-			t.Errorf("release prefix %q or application kind %q is used twice", k.ReleasePrefix, k.ApplicationKind)
+		if seen[k.Layout.ReleasePrefix] || seen[k.ApplicationKind] {
+			t.Errorf("release prefix %q or application kind %q is used twice", k.Layout.ReleasePrefix, k.ApplicationKind)
 		}
-		seen[k.ReleasePrefix], seen[k.ApplicationKind] = true, true
+		seen[k.Layout.ReleasePrefix], seen[k.ApplicationKind] = true, true
 	}
 	// cozystack-api's names, so its releases are served as they are.
 	for kind, want := range map[string]string{"Kubernetes": "kubernetes-/Kubernetes", "VirtualMachine": "vm-instance-/VMInstance", "VMDisk": "vm-disk-/VMDisk", "Bucket": "bucket-/Bucket"} {
-		if k := ByName(kind); k.ReleasePrefix+"/"+k.ApplicationKind != want {
-			t.Errorf("%s: %s/%s, want %s", kind, k.ReleasePrefix, k.ApplicationKind, want)
+		if k := ByName(kind); k.Layout.ReleasePrefix+"/"+k.ApplicationKind != want {
+			t.Errorf("%s: %s/%s, want %s", kind, k.Layout.ReleasePrefix, k.ApplicationKind, want)
 		}
 	}
 }
@@ -62,18 +62,18 @@ kinds:
 	for _, k := range all {
 		switch k.Kind {
 		case "Bucket":
-			if k.Chart.Name != "s3-bucket" || k.Chart.SourceRef.Name != "internal" || k.Chart.Timeout.Duration != 2*time.Minute {
-				t.Errorf("override not applied: %+v", k.Chart)
+			if k.Layout.Chart.Name != "s3-bucket" || k.Layout.Chart.SourceRef.Name != "internal" || k.Layout.Chart.Timeout.Duration != 2*time.Minute {
+				t.Errorf("override not applied: %+v", k.Layout.Chart)
 			}
-			if k.Chart.Interval.Duration != 5*time.Minute {
-				t.Errorf("missing interval should keep the default, got %v", k.Chart.Interval)
+			if k.Layout.Chart.Interval.Duration != 5*time.Minute {
+				t.Errorf("missing interval should keep the default, got %v", k.Layout.Chart.Interval)
 			}
-			if k.ReleasePrefix != "s3-" || k.ApplicationKind != "S3Bucket" || k.Chart.ChartRef != nil {
-				t.Errorf("layout override not applied: %s %s %+v", k.ReleasePrefix, k.ApplicationKind, k.Chart.ChartRef)
+			if k.Layout.ReleasePrefix != "s3-" || k.ApplicationKind != "S3Bucket" || k.Layout.Chart.ChartRef != nil {
+				t.Errorf("layout override not applied: %s %s %+v", k.Layout.ReleasePrefix, k.ApplicationKind, k.Layout.Chart.ChartRef)
 			}
 		case "Kubernetes":
-			if k.Chart.ChartRef == nil || k.Chart.ChartRef.Name != "cozystack-kubernetes-application-kubevirt-kubernetes" {
-				t.Errorf("kinds not in the file must keep their defaults: %+v", k.Chart)
+			if k.Layout.Chart.ChartRef == nil || k.Layout.Chart.ChartRef.Name != "cozystack-kubernetes-application-kubevirt-kubernetes" {
+				t.Errorf("kinds not in the file must keep their defaults: %+v", k.Layout.Chart)
 			}
 		}
 	}
@@ -136,7 +136,7 @@ func TestShippedConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k := all[0]; k.Kind != "Kubernetes" || k.Chart.Timeout.Duration != 15*time.Minute || k.Chart.ChartRef == nil {
-		t.Errorf("Kubernetes from the shipped config: %+v", k.Chart)
+	if k := all[0]; k.Kind != "Kubernetes" || k.Layout.Chart.Timeout.Duration != 15*time.Minute || k.Layout.Chart.ChartRef == nil {
+		t.Errorf("Kubernetes from the shipped config: %+v", k.Layout.Chart)
 	}
 }

@@ -15,10 +15,9 @@ func Kubernetes() *release.Kind {
 		Resource:        "kuberneteses",
 		Singular:        "kubernetes",
 		ShortNames:      []string{"k8s"},
-		ReleasePrefix:   "kubernetes-",
 		ApplicationKind: "Kubernetes",
 		Subresources:    []string{"kubeconfig"},
-		Chart:           cozystackChart("cozystack-kubernetes-application-kubevirt-kubernetes"),
+		Layout:          release.Layout{ReleasePrefix: "kubernetes-", Chart: cozystackChart("cozystack-kubernetes-application-kubevirt-kubernetes")},
 		New:             func() runtime.Object { return &appsv1alpha1.Kubernetes{} },
 		NewList:         func() runtime.Object { return &appsv1alpha1.KubernetesList{} },
 		SelectableFields: []release.SelectableField{

@@ -1,66 +1,126 @@
 package kinds
 
 import (
+	"fmt"
+	"maps"
+
 	"github.com/cozystack/apps-apiserver/pkg/appobjects"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
-// ConfigureTyped applies the release layout of the definitions of typed kinds to those kinds: a
-// definition whose application kind is a typed kind's (Kubernetes, Bucket, VMDisk, VMInstance)
-// gives that kind's release prefix, chart reference, release labels and the objects that belong to
-// each object of the kind (secrets, services, ingresses); its schema is not used
-// (the Go types stay the schema). The precedence, highest first: the definition, the kinds config
-// file, the built-in layout. It returns the kinds changed, by name. Called once at start-up,
-// before any storage is built; a later change of such a definition takes effect at the next
-// start (see the catalog's TypedKind event).
-func ConfigureTyped(typed []*release.Kind, defs []*ApplicationDefinition) []string {
+// TypedLayout is the release layout a definition of the typed kind k gives it: the definition's
+// release prefix, chart reference and labels over the rest of the kind's own chart settings
+// (interval, timeout, history, retries, values Secret). The definition's schema is not used: the
+// Go types stay the schema. An error says why the definition's layout cannot be used.
+func TypedLayout(k *release.Kind, def *ApplicationDefinition) (*release.Layout, error) {
+	rel := def.Spec.Release
+	if err := validateRelease(rel); err != nil {
+		return nil, err
+	}
+	layout := &release.Layout{ReleasePrefix: rel.Prefix, Chart: k.Layout.Chart, ReleaseLabels: maps.Clone(rel.Labels)}
+	layout.Chart.ChartRef = &release.SourceRef{Kind: rel.ChartRef.Kind, Name: rel.ChartRef.Name, Namespace: rel.ChartRef.Namespace}
+	layout.Chart.Name, layout.Chart.SourceRef, layout.Chart.Version = "", nil, ""
+	if _, shard := rel.Labels[release.ShardingLabel]; shard {
+		// The definition names the Flux shard itself.
+		layout.Chart.ShardingKey = ""
+	}
+	return layout, nil
+}
+
+// TypedLayouts settles the release layouts the definitions of typed kinds give those kinds, by the
+// typed kind. defs are the definitions whose application kind is a typed kind's; heldBy says which
+// other kind holds a release prefix for a definition ("" for none). The first definition of a kind
+// gives its layout (defs come oldest first). A later one, one whose layout is invalid, and one
+// whose prefix another kind holds or another typed kind would take too is refused (refused, by
+// definition name): its kind keeps its own layout, as do kinds without a definition.
+// Every typed kind ends with a prefix of its own, as the kinds config guarantees of their own.
+func TypedLayouts(typed []*release.Kind, defs []*ApplicationDefinition, heldBy func(def *ApplicationDefinition, prefix string) string) (map[*release.Kind]*release.Layout, map[string]error) {
 	byApplicationKind := map[string]*release.Kind{}
 	for _, k := range typed {
 		byApplicationKind[k.ApplicationKind] = k
 	}
-	var changed []string
+	layouts, definition, refused := map[*release.Kind]*release.Layout{}, map[*release.Kind]string{}, map[string]error{}
 	for _, def := range defs {
 		k := byApplicationKind[def.Spec.Application.Kind]
 		if k == nil {
 			continue
 		}
-		// The objects the definition says belong to each object of the kind, until the catalog
-		// publishes the definitions as they are (they follow it from then on).
-		k.OwnObjects, _ = appobjects.CompileAll(def.Spec.Secrets, def.Spec.Services, def.Spec.Ingresses)
-		if !TypedLayoutDiffers(k, def) {
+		if holder, set := definition[k]; set {
+			refused[def.Name] = fmt.Errorf("the typed kind %s takes its release layout from the ApplicationDefinition %s", k.Kind, holder)
 			continue
 		}
-		rel := def.Spec.Release
-		if !releasePrefixPattern.MatchString(rel.Prefix) || rel.ChartRef == nil || rel.ChartRef.Kind == "" || rel.ChartRef.Name == "" {
+		definition[k] = def.Name
+		layout, err := TypedLayout(k, def)
+		if err == nil && layout.ReleasePrefix != k.Layout.ReleasePrefix {
+			if holder := heldBy(def, layout.ReleasePrefix); holder != "" {
+				err = fmt.Errorf("the release prefix %q is already used by %s", layout.ReleasePrefix, holder)
+			}
+		}
+		if err != nil {
+			refused[def.Name] = err
 			continue
 		}
-		k.ReleasePrefix = rel.Prefix
-		k.Chart.ChartRef = &release.SourceRef{Kind: rel.ChartRef.Kind, Name: rel.ChartRef.Name, Namespace: rel.ChartRef.Namespace}
-		k.Chart.Name, k.Chart.SourceRef, k.Chart.Version = "", nil, ""
-		k.ReleaseLabels = rel.Labels
-		if _, shard := rel.Labels[release.ShardingLabel]; shard {
-			k.Chart.ShardingKey = ""
-		}
-		changed = append(changed, k.Kind)
+		layouts[k] = layout
 	}
-	return changed
+	// Refuse moves onto a prefix another typed kind has, until none is shared; each round refuses
+	// one definition at least, and the kinds' own prefixes are distinct.
+	for {
+		holders := map[string][]*release.Kind{}
+		for _, k := range typed {
+			prefix := k.Layout.ReleasePrefix
+			if l := layouts[k]; l != nil {
+				prefix = l.ReleasePrefix
+			}
+			holders[prefix] = append(holders[prefix], k)
+		}
+		moved := false
+		for prefix, ks := range holders {
+			if len(ks) < 2 {
+				continue
+			}
+			for _, k := range ks {
+				if l := layouts[k]; l != nil && l.ReleasePrefix != k.Layout.ReleasePrefix {
+					refused[definition[k]] = fmt.Errorf("the release prefix %q would be shared by the typed kinds %s", prefix, kindNames(ks))
+					delete(layouts, k)
+					moved = true
+				}
+			}
+		}
+		if !moved {
+			return layouts, refused
+		}
+	}
 }
 
-// TypedLayoutDiffers reports whether a definition of a typed kind asks for another release layout
-// than the kind has.
-func TypedLayoutDiffers(k *release.Kind, def *ApplicationDefinition) bool {
-	rel := def.Spec.Release
-	if rel.Prefix != k.ReleasePrefix || rel.ChartRef == nil || k.Chart.ChartRef == nil {
-		return true
+func kindNames(ks []*release.Kind) []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = k.Kind
 	}
-	ref := k.Chart.ChartRef
-	if ref.Kind != rel.ChartRef.Kind || ref.Name != rel.ChartRef.Name || ref.Namespace != rel.ChartRef.Namespace {
-		return true
+	return out
+}
+
+// ConfigureTyped gives the typed kinds the release layout and own objects (secrets, services,
+// ingresses) of their definitions, as the catalog does while the server runs, so the server
+// starts with them before the catalog first settles. The precedence, highest first: the
+// definition, the kinds config file, the built-in layout. It returns the kinds whose layout
+// changed, by name.
+func ConfigureTyped(typed []*release.Kind, defs []*ApplicationDefinition) []string {
+	layouts, _ := TypedLayouts(typed, defs, func(*ApplicationDefinition, string) string { return "" })
+	byApplicationKind := map[string]*release.Kind{}
+	for _, k := range typed {
+		byApplicationKind[k.ApplicationKind] = k
 	}
-	for key, value := range rel.Labels {
-		if k.ReleaseLabels[key] != value && !(key == release.ShardingLabel && k.Chart.ShardingKey == value) {
-			return true
+	for _, def := range defs {
+		if k := byApplicationKind[def.Spec.Application.Kind]; k != nil {
+			k.OwnObjects, _ = appobjects.CompileAll(def.Spec.Secrets, def.Spec.Services, def.Spec.Ingresses)
 		}
 	}
-	return false
+	var changed []string
+	for _, k := range typed {
+		if k.SetDefinedLayout(layouts[k]) {
+			changed = append(changed, k.Kind)
+		}
+	}
+	return changed
 }

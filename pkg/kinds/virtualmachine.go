@@ -15,10 +15,9 @@ func VirtualMachine() *release.Kind {
 		Resource:        "virtualmachines",
 		Singular:        "virtualmachine",
 		ShortNames:      []string{"cvm"},
-		ReleasePrefix:   "vm-instance-",
 		ApplicationKind: "VMInstance",
 		Subresources:    []string{"start", "stop", "restart"},
-		Chart:           cozystackChart("cozystack-vm-instance-application-kubevirt-vm-instance"),
+		Layout:          release.Layout{ReleasePrefix: "vm-instance-", Chart: cozystackChart("cozystack-vm-instance-application-kubevirt-vm-instance")},
 		New:             func() runtime.Object { return &appsv1alpha1.VirtualMachine{} },
 		NewList:         func() runtime.Object { return &appsv1alpha1.VirtualMachineList{} },
 		SelectableFields: []release.SelectableField{

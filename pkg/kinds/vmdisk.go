@@ -15,9 +15,8 @@ func VMDisk() *release.Kind {
 		Resource:        "vmdisks",
 		Singular:        "vmdisk",
 		ShortNames:      []string{"vmd"},
-		ReleasePrefix:   "vm-disk-",
 		ApplicationKind: "VMDisk",
-		Chart:           cozystackChart("cozystack-vm-disk-application-kubevirt-vm-disk"),
+		Layout:          release.Layout{ReleasePrefix: "vm-disk-", Chart: cozystackChart("cozystack-vm-disk-application-kubevirt-vm-disk")},
 		New:             func() runtime.Object { return &appsv1alpha1.VMDisk{} },
 		NewList:         func() runtime.Object { return &appsv1alpha1.VMDiskList{} },
 		SelectableFields: []release.SelectableField{

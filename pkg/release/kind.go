@@ -5,6 +5,7 @@ package release
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,18 +26,15 @@ type Kind struct {
 	Singular string
 	// ShortNames are the abbreviations kubectl accepts.
 	ShortNames []string
-	// ReleasePrefix is prepended to an object's name to form its HelmRelease name. It is part of
-	// the stored data: changing it would orphan every existing release of the kind.
-	ReleasePrefix string
 	// ApplicationKind is the value of the release's LabelApplicationKind, the kind's name in
 	// cozystack-api (e.g. VMInstance for VirtualMachine). Part of the stored data too.
 	ApplicationKind string
-	// Chart is how Flux installs the kind; operators may override it with a config file.
-	Chart Chart
-	// ReleaseLabels are labels every new release of the kind gets (an ApplicationDefinition's
-	// release.labels, e.g. the Flux shard or the tenant-module marker). A label a release already
-	// carries is left as it is, so an operator may move a release to another shard.
-	ReleaseLabels map[string]string
+	// Layout is the kind's own release layout: built in or from the kinds config for a typed kind,
+	// its definition's for a defined kind. Releases are made and read with ReleaseLayout, which a
+	// typed kind's ApplicationDefinition may change while the server runs.
+	Layout Layout
+	// definedLayout is the layout a typed kind's ApplicationDefinition gives, nil without one.
+	definedLayout atomic.Pointer[Layout]
 	// New returns an empty object of the kind; NewList an empty list.
 	New     func() runtime.Object
 	NewList func() runtime.Object
@@ -107,15 +105,17 @@ func (k *Kind) GroupVersionKind(gv schema.GroupVersion) schema.GroupVersionKind 
 }
 
 // ReleaseName is the HelmRelease (and Helm release) name that stores the object called name.
-func (k *Kind) ReleaseName(name string) string { return k.ReleasePrefix + name }
+func (k *Kind) ReleaseName(name string) string { return k.ReleaseLayout().ReleasePrefix + name }
 
 // MaxNameLength is the longest object name whose release name still fits Helm's limit.
-func (k *Kind) MaxNameLength() int { return MaxReleaseNameLength - len(k.ReleasePrefix) }
+func (k *Kind) MaxNameLength() int {
+	return MaxReleaseNameLength - len(k.ReleaseLayout().ReleasePrefix)
+}
 
 // ObjectName recovers the object name from a release name, reporting false for releases that
 // do not carry this kind's prefix.
 func (k *Kind) ObjectName(releaseName string) (string, bool) {
-	name, ok := strings.CutPrefix(releaseName, k.ReleasePrefix)
+	name, ok := strings.CutPrefix(releaseName, k.ReleaseLayout().ReleasePrefix)
 	return name, ok && name != ""
 }
 

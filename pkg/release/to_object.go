@@ -22,7 +22,7 @@ import (
 func (k *Kind) ToObject(gv schema.GroupVersion, hr *unstructured.Unstructured) (runtime.Object, error) {
 	name, ok := k.ObjectName(hr.GetName())
 	if !ok {
-		return nil, fmt.Errorf("HelmRelease %s/%s does not carry the %q prefix of kind %s", hr.GetNamespace(), hr.GetName(), k.ReleasePrefix, k.Kind)
+		return nil, fmt.Errorf("HelmRelease %s/%s does not carry the %q prefix of kind %s", hr.GetNamespace(), hr.GetName(), k.ReleaseLayout().ReleasePrefix, k.Kind)
 	}
 	obj, unreadable := k.decodeContent(hr)
 	obj.GetObjectKind().SetGroupVersionKind(k.GroupVersionKind(gv))

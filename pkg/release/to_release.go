@@ -32,17 +32,13 @@ func (k *Kind) ApplyTo(obj runtime.Object, hr *unstructured.Unstructured) error 
 		// Only a new release records the prefix its object's name was generated from.
 		hr.SetGenerateName(m.GetGenerateName())
 	}
+	layout := k.ReleaseLayout()
 	labels := withUserKeys(hr.GetLabels(), m.GetLabels())
 	labels[LabelApplicationKind] = k.ApplicationKind
 	labels[LabelApplicationGroup] = ApplicationGroup
 	labels[LabelApplicationName] = m.GetName()
-	if k.Chart.ShardingKey != "" {
-		if _, set := labels[ShardingLabel]; !set {
-			// Only set when absent: an operator may move a release to another shard.
-			labels[ShardingLabel] = k.Chart.ShardingKey
-		}
-	}
-	for key, value := range k.ReleaseLabels {
+	for key, value := range layout.labels() {
+		// Only set when absent: an operator may move a release to another shard.
 		if _, set := labels[key]; !set {
 			labels[key] = value
 		}
@@ -83,5 +79,5 @@ func (k *Kind) ApplyTo(obj runtime.Object, hr *unstructured.Unstructured) error 
 	if err := unstructured.SetNestedMap(hr.Object, values, "spec", "values"); err != nil {
 		return err
 	}
-	return k.Chart.applyTo(hr)
+	return layout.Chart.applyTo(hr)
 }

@@ -9,7 +9,7 @@ import (
 
 // testKind is a kind with a workload projection, as every served kind has.
 func testKind() *Kind {
-	return &Kind{ReleasePrefix: "vm-disk-", ProjectWorkloads: func(Workloads) WorkloadState { return WorkloadState{} }}
+	return &Kind{Layout: Layout{ReleasePrefix: "vm-disk-"}, ProjectWorkloads: func(Workloads) WorkloadState { return WorkloadState{} }}
 }
 
 func fluxReady(hr *unstructured.Unstructured, status string) {
@@ -58,7 +58,7 @@ func TestWorkloadStateShapesReady(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			hr := (&Kind{ReleasePrefix: "vm-disk-"}).NewRelease("ns", "a")
+			hr := (&Kind{Layout: Layout{ReleasePrefix: "vm-disk-"}}).NewRelease("ns", "a")
 			fluxReady(hr, tc.flux)
 			if tc.state != nil {
 				withState(t, hr, tc.state)
@@ -77,7 +77,7 @@ func TestWorkloadStateShapesReady(t *testing.T) {
 }
 
 func TestWorkloadStateFieldsAndTransitionTime(t *testing.T) {
-	hr := (&Kind{ReleasePrefix: "vm-disk-"}).NewRelease("ns", "a")
+	hr := (&Kind{Layout: Layout{ReleasePrefix: "vm-disk-"}}).NewRelease("ns", "a")
 	// A kind's field never replaces a shared one (version is Flux's).
 	withState(t, hr, &WorkloadState{Ready: true, Reason: ReasonWorkloadsReady, Message: "ok", Since: "2026-02-03T04:05:06Z",
 		Status: map[string]any{"phase": "Succeeded", "version": "forged"}})
@@ -97,16 +97,16 @@ func TestWorkloadStateFieldsAndTransitionTime(t *testing.T) {
 }
 
 func TestUntouchedReleaseHasNoConditions(t *testing.T) {
-	hr := (&Kind{ReleasePrefix: "vm-disk-"}).NewRelease("ns", "a")
+	hr := (&Kind{Layout: Layout{ReleasePrefix: "vm-disk-"}}).NewRelease("ns", "a")
 	if conditions, ok := testKind().projectStatus(hr)["conditions"]; ok {
 		t.Errorf("a release neither Flux nor the projector reported on has conditions, unlike a new custom resource: %v", conditions)
 	}
 }
 
 func TestWithoutProjectionReadyIsFlux(t *testing.T) {
-	hr := (&Kind{ReleasePrefix: "vm-disk-"}).NewRelease("ns", "a")
+	hr := (&Kind{Layout: Layout{ReleasePrefix: "vm-disk-"}}).NewRelease("ns", "a")
 	fluxReady(hr, "True")
-	conditions := conditionsOf(t, (&Kind{ReleasePrefix: "vm-disk-"}).projectStatus(hr))
+	conditions := conditionsOf(t, (&Kind{Layout: Layout{ReleasePrefix: "vm-disk-"}}).projectStatus(hr))
 	if _, ok := conditions[ConditionWorkloadsReady]; ok || conditions["Ready"]["status"] != "True" {
 		t.Errorf("a kind without projection: %v", conditions)
 	}

@@ -170,7 +170,7 @@ func (p *Projector) work(ctx context.Context) {
 func (p *Projector) kindOf(name string) *release.Kind {
 	var found *release.Kind
 	for _, k := range p.kinds {
-		if strings.HasPrefix(name, k.ReleasePrefix) && k.ProjectWorkloads != nil && (found == nil || len(k.ReleasePrefix) > len(found.ReleasePrefix)) {
+		if prefix := k.ReleaseLayout().ReleasePrefix; strings.HasPrefix(name, prefix) && k.ProjectWorkloads != nil && (found == nil || len(prefix) > len(found.ReleaseLayout().ReleasePrefix)) {
 			found = k
 		}
 	}

@@ -73,12 +73,12 @@ func TestCatalogServesEveryDefinition(t *testing.T) {
 				t.Errorf("an empty spec did not get the schema's defaults:\ngot  %v\nwant %v", got, want["spec"])
 			}
 
-			hr, err := helmRelease(ctx, ns, kind.Kind.ReleasePrefix+"empty")
+			hr, err := helmRelease(ctx, ns, kind.Kind.Layout.ReleasePrefix+"empty")
 			if err != nil {
-				t.Fatalf("HelmRelease %s: %v", kind.Kind.ReleasePrefix+"empty", err)
+				t.Fatalf("HelmRelease %s: %v", kind.Kind.Layout.ReleasePrefix+"empty", err)
 			}
-			if chart, _, _ := unstructured.NestedString(hr.Object, "spec", "chartRef", "name"); chart != kind.Kind.Chart.ChartRef.Name {
-				t.Errorf("chartRef %q, want the definition's %q", chart, kind.Kind.Chart.ChartRef.Name)
+			if chart, _, _ := unstructured.NestedString(hr.Object, "spec", "chartRef", "name"); chart != kind.Kind.Layout.Chart.ChartRef.Name {
+				t.Errorf("chartRef %q, want the definition's %q", chart, kind.Kind.Layout.Chart.ChartRef.Name)
 			}
 			labels := hr.GetLabels()
 			if labels[release.LabelApplicationKind] != kind.Kind.Kind || labels[release.LabelApplicationName] != "empty" {
@@ -126,7 +126,7 @@ func TestCatalogServesEveryDefinition(t *testing.T) {
 			if err := client.Delete(ctx, "empty", metav1.DeleteOptions{}); err != nil {
 				t.Errorf("delete: %v", err)
 			}
-			if _, err := helmRelease(ctx, ns, kind.Kind.ReleasePrefix+"empty"); !apierrors.IsNotFound(err) {
+			if _, err := helmRelease(ctx, ns, kind.Kind.Layout.ReleasePrefix+"empty"); !apierrors.IsNotFound(err) {
 				t.Errorf("HelmRelease after delete: %v", err)
 			}
 		})

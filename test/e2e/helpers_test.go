@@ -128,7 +128,7 @@ func allKinds(t *testing.T) []kindCase {
 	t.Helper()
 	var cases []kindCase
 	for _, k := range kinds.All() {
-		c := kindCase{kind: k.Kind, resource: gvr(k.Resource), prefix: k.ReleasePrefix, example: loadExample(t, strings.ToLower(k.Kind)+".yaml")}
+		c := kindCase{kind: k.Kind, resource: gvr(k.Resource), prefix: k.Layout.ReleasePrefix, example: loadExample(t, strings.ToLower(k.Kind)+".yaml")}
 		if c.example.GetKind() != c.kind {
 			t.Fatalf("example for %s has kind %s", c.kind, c.example.GetKind())
 		}
@@ -278,7 +278,7 @@ func seedRelease(t *testing.T, kind, ns, name string, values map[string]any) {
 	hr := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
 		"metadata": map[string]any{
-			"name": k.ReleasePrefix + name, "namespace": ns,
+			"name": k.Layout.ReleasePrefix + name, "namespace": ns,
 			"labels": map[string]any{
 				"apps.cozystack.io/application.kind": k.ApplicationKind, "apps.cozystack.io/application.group": "apps.cozystack.io",
 				"apps.cozystack.io/application.name": name, "sharding.fluxcd.io/key": "tenants",
@@ -287,7 +287,7 @@ func seedRelease(t *testing.T, kind, ns, name string, values map[string]any) {
 		"spec": map[string]any{
 			"interval":   "5m",
 			"maxHistory": int64(5),
-			"chartRef":   map[string]any{"kind": "ExternalArtifact", "name": k.Chart.ChartRef.Name, "namespace": "cozy-system"},
+			"chartRef":   map[string]any{"kind": "ExternalArtifact", "name": k.Layout.Chart.ChartRef.Name, "namespace": "cozy-system"},
 			"install":    map[string]any{"strategy": map[string]any{"name": "RetryOnFailure", "retryInterval": "30s"}},
 			"upgrade":    map[string]any{"strategy": map[string]any{"name": "RetryOnFailure", "retryInterval": "30s"}},
 			"valuesFrom": []any{map[string]any{"kind": "Secret", "name": "cozystack-values"}},

@@ -101,7 +101,7 @@ func reference(t *testing.T, ctx context.Context, client dynamic.Interface, ns s
 			if !ok || e.Type == watch.Bookmark || e.Type == watch.Error {
 				continue
 			}
-			h.record(change{e.Type, strings.TrimPrefix(obj.GetName(), bucketKind.ReleasePrefix), rvOf(obj)})
+			h.record(change{e.Type, strings.TrimPrefix(obj.GetName(), bucketKind.Layout.ReleasePrefix), rvOf(obj)})
 		}
 	}()
 	return h

@@ -26,7 +26,7 @@ type chartArchive struct {
 // localChartDir is the local chart a kind's releases install: Cozystack names a release
 // "<chart>-<object>", so the chart is the release prefix without its dash.
 func localChartDir(chartsDir string, kind *release.Kind) string {
-	return filepath.Join(chartsDir, strings.TrimSuffix(kind.ReleasePrefix, "-"))
+	return filepath.Join(chartsDir, strings.TrimSuffix(kind.Layout.ReleasePrefix, "-"))
 }
 
 // packageChart archives the chart in dir. Entries are written in walk order with fixed times, so

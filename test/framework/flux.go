@@ -90,7 +90,7 @@ func (f *Flux) serveArtifacts(ctx context.Context, cp *ControlPlane, chartsDir s
 		return publishArtifact(ctx, cp, namespace, name, base+path, archive)
 	}
 	for _, kind := range kinds.All() {
-		ref := kind.Chart.ChartRef
+		ref := kind.Layout.Chart.ChartRef
 		if ref == nil || ref.Kind != "ExternalArtifact" {
 			return fmt.Errorf("kind %s does not install from an ExternalArtifact", kind.Kind)
 		}
@@ -105,7 +105,7 @@ func (f *Flux) serveArtifacts(ctx context.Context, cp *ControlPlane, chartsDir s
 	}
 	typed := map[string]bool{}
 	for _, kind := range kinds.All() {
-		typed[kind.Chart.ChartRef.Name] = true
+		typed[kind.Layout.Chart.ChartRef.Name] = true
 	}
 	for artifact, dir := range defined {
 		if typed[artifact] {

@@ -41,7 +41,7 @@ func platformValuesSecrets(namespace string) []*corev1.Secret {
 	var secrets []*corev1.Secret
 	seen := map[string]bool{}
 	for _, kind := range kinds.All() {
-		name := kind.Chart.ValuesSecret
+		name := kind.Layout.Chart.ValuesSecret
 		if name == "" || seen[name] {
 			continue
 		}

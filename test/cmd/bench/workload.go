@@ -50,7 +50,7 @@ var kindCases = func() []kindCase {
 		if err := yaml.Unmarshal(raw, &obj.Object); err != nil {
 			panic(err)
 		}
-		out = append(out, kindCase{kind: k.Kind, resource: k.Resource, prefix: k.ReleasePrefix, example: obj})
+		out = append(out, kindCase{kind: k.Kind, resource: k.Resource, prefix: k.Layout.ReleasePrefix, example: obj})
 	}
 	return out
 }()
