@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,6 +136,13 @@ func awaitGone(t *testing.T, client dynamic.Interface, resource, ns string) {
 // awaitDefinitionEvent waits for an Event with the reason on the definition and returns its message.
 func awaitDefinitionEvent(t *testing.T, name, reason string) string {
 	t.Helper()
+	return awaitDefinitionEventSaying(t, name, reason, "")
+}
+
+// awaitDefinitionEventSaying waits for an Event with the reason on the definition whose message
+// contains text, and returns its message.
+func awaitDefinitionEventSaying(t *testing.T, name, reason, text string) string {
+	t.Helper()
 	var message string
 	eventually(t, 20*time.Second, "event "+reason+" on definition "+name, func(ctx context.Context) (bool, error) {
 		events, err := cp.Kube.CoreV1().Events(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
@@ -144,7 +152,7 @@ func awaitDefinitionEvent(t *testing.T, name, reason string) string {
 			return false, err
 		}
 		for _, e := range events.Items {
-			if e.Reason == reason {
+			if e.Reason == reason && strings.Contains(e.Message, text) {
 				message = e.Message
 				return true, nil
 			}
