@@ -22,6 +22,7 @@ import (
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
 	"github.com/cozystack/apps-apiserver/pkg/apiserver"
 	"github.com/cozystack/apps-apiserver/pkg/authorization"
+	"github.com/cozystack/apps-apiserver/pkg/frontproxy"
 	"github.com/cozystack/apps-apiserver/pkg/kinds"
 	"github.com/cozystack/apps-apiserver/pkg/openapi"
 	"github.com/cozystack/apps-apiserver/pkg/quota"
@@ -172,6 +173,8 @@ func (o *Options) Config() (*apiserver.Config, error) {
 	if err := o.RecommendedOptions.ApplyTo(cfg); err != nil {
 		return nil, err
 	}
+	// The aggregator's client certificate is verified once per connection, not per request.
+	cfg.Authentication.Authenticator = frontproxy.New(cfg.Authentication.RequestHeaderConfig, cfg.Authentication.Authenticator)
 	if cfg.ClientConfig != nil {
 		cfg.ClientConfig.QPS, cfg.ClientConfig.Burst = o.KubeAPIQPS, o.KubeAPIBurst
 	}
