@@ -128,7 +128,8 @@ func (s *CozyServer) waitReady(ctx context.Context) error {
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	defer client.CloseIdleConnections()
 	url := fmt.Sprintf("https://127.0.0.1:%d/readyz", s.port)
-	return poll(ctx, 60*time.Second, "cozy-apiserver /readyz", func(ctx context.Context) (bool, error) {
+	// Minutes: a server restarted over 100,000 releases lists them all before it is ready.
+	return poll(ctx, 5*time.Minute, "cozy-apiserver /readyz", func(ctx context.Context) (bool, error) {
 		select {
 		case err := <-s.done:
 			s.done <- err

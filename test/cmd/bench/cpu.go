@@ -15,7 +15,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
-	"github.com/cozystack/apps-apiserver/pkg/kinds"
 )
 
 // clockTicks is the kernel's USER_HZ, the unit of /proc/<pid>/stat's CPU times (100 on Linux).
@@ -126,8 +125,7 @@ func (b *bench) cpu(ctx context.Context) error {
 		return err
 	}
 	kc := caseOf("Bucket")
-	kind := kinds.ByName(kc.kind)
-	selector := metav1.ListOptions{LabelSelector: kind.ReleaseSelector()}
+	selector := metav1.ListOptions{LabelSelector: kc.releaseSelector()}
 	if err := b.cpuPer1k("LISTs of one namespace", n, func(i int) error {
 		_, err := b.cozy(kc).Namespace(namespace(i, b.cfg.namespaces)).List(ctx, metav1.ListOptions{})
 		return err

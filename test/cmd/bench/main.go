@@ -21,6 +21,7 @@ import (
 func main() {
 	cfg := config{}
 	flag.IntVar(&cfg.objects, "objects", 10000, "objects to seed (a mix of every kind)")
+	flag.IntVar(&cfg.kinds, "kinds", len(typedKindCases), "kinds the objects are spread over: the typed ones, then copies of catalog definitions")
 	flag.IntVar(&cfg.namespaces, "namespaces", 100, "tenant namespaces the objects are spread over")
 	flag.IntVar(&cfg.samples, "samples", 300, "samples per latency measure")
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "duration of each mixed-workload run")
@@ -36,9 +37,9 @@ func main() {
 }
 
 type config struct {
-	objects, namespaces, samples, concurrency int
-	duration                                  time.Duration
-	server, out, profileDir                   string
+	objects, kinds, namespaces, samples, concurrency int
+	duration                                         time.Duration
+	server, out, profileDir                          string
 }
 
 func run(cfg config) error {
@@ -71,9 +72,12 @@ func run(cfg config) error {
 	}
 	defer cp.Stop()
 
-	b := &bench{cp: cp, cfg: cfg, rep: &report{Objects: cfg.objects, Namespaces: cfg.namespaces, Started: time.Now().UTC().Format(time.RFC3339)}}
+	b := &bench{cp: cp, cfg: cfg, kinds: typedKindCases, rep: &report{Objects: cfg.objects, Kinds: cfg.kinds, Namespaces: cfg.namespaces, Started: time.Now().UTC().Format(time.RFC3339)}}
 	baseline, err := b.measureMemory(ctx)
 	if err != nil {
+		return err
+	}
+	if err := b.defineScaleKinds(ctx); err != nil {
 		return err
 	}
 	if err := b.seed(ctx); err != nil {
@@ -84,6 +88,7 @@ func run(cfg config) error {
 		b.memory(baseline, "after seeding"),
 		b.aggregatorToll, b.gets, b.withoutAggregator, b.lists, b.writes, b.cpu, b.watches, b.mixed, b.profiles,
 		b.memory(baseline, "after the run"),
+		b.restart,
 		b.catalog,
 	} {
 		if err := step(ctx); err != nil {

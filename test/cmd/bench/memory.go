@@ -92,7 +92,7 @@ func (b *bench) memory(baseline serverMemory, when string) func(context.Context)
 			return err
 		}
 		var serialized, count float64
-		for _, kc := range kindCases {
+		for _, kc := range b.kinds {
 			list, err := b.cozy(kc).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
 			if err != nil {
 				return err

@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/cozystack/apps-apiserver/pkg/kinds"
 )
 
 // mixed runs 70% GET, 20% namespace LIST and 10% PATCH from concurrent workers for a fixed time and
@@ -37,7 +36,7 @@ func (b *bench) mixed(ctx context.Context) error {
 			case r < 9:
 				opts := metav1.ListOptions{}
 				if direct {
-					opts.LabelSelector = kinds.ByName(kc.kind).ReleaseSelector()
+					opts.LabelSelector = kc.releaseSelector()
 				}
 				_, err = client.List(ctx, opts)
 			default:

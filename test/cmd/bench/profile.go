@@ -34,7 +34,7 @@ func (b *bench) profiles(ctx context.Context) error {
 	}
 	fmt.Printf("  heap profile written to %s\n", heap)
 	bucketIndex := 0
-	for i, kc := range kindCases {
+	for i, kc := range b.kinds {
 		if kc.kind == "Bucket" {
 			bucketIndex = i
 		}
@@ -49,14 +49,14 @@ func (b *bench) profiles(ctx context.Context) error {
 			return err
 		}},
 		{"patch", func(rng *rand.Rand) error {
-			kc, ns, name := b.object(rng.Intn(b.cfg.objects/len(kindCases))*len(kindCases) + bucketIndex)
+			kc, ns, name := b.object(rng.Intn(b.cfg.objects/len(b.kinds))*len(b.kinds) + bucketIndex)
 			_, err := b.cozy(kc).Namespace(ns).Patch(ctx, name, types.MergePatchType,
 				[]byte(fmt.Sprintf(`{"metadata":{"labels":{"seq":"%d"}}}`, rng.Int())), metav1.PatchOptions{})
 			return err
 		}},
 		{"create-delete", func(rng *rand.Rand) error {
 			// Each worker creates an object of its own and deletes it again.
-			kc := kindCases[bucketIndex]
+			kc := b.kinds[bucketIndex]
 			ns := namespace(rng.Intn(b.cfg.namespaces), b.cfg.namespaces)
 			obj := kc.example.DeepCopy()
 			obj.SetName(fmt.Sprintf("prof-%d", rng.Int63()))

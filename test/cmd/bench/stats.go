@@ -61,6 +61,7 @@ type row struct {
 
 type report struct {
 	Objects    int    `json:"objects"`
+	Kinds      int    `json:"kinds"`
 	Namespaces int    `json:"namespaces"`
 	Rows       []row  `json:"rows"`
 	Started    string `json:"started"`

@@ -28,16 +28,23 @@ type bench struct {
 	cp  *framework.ControlPlane
 	cfg config
 	rep *report
+	// kinds are the kinds objects are seeded over: the typed ones, then those --kinds defines.
+	kinds []kindCase
 }
 
 // kindCase is one kind with its example spec (artifacts/examples: realistic sizes).
 type kindCase struct {
-	kind, resource, prefix string
-	example                *unstructured.Unstructured
+	kind, resource, prefix, applicationKind string
+	example                                 *unstructured.Unstructured
 }
 
-// kindCases are the built-in kinds in the order kinds.All gives.
-var kindCases = func() []kindCase {
+// releaseSelector selects the kind's HelmReleases in kube-apiserver.
+func (kc kindCase) releaseSelector() string {
+	return release.LabelApplicationKind + "=" + kc.applicationKind
+}
+
+// typedKindCases are the typed kinds in the order kinds.All gives.
+var typedKindCases = func() []kindCase {
 	_, file, _, _ := runtime.Caller(0)
 	examples := filepath.Join(filepath.Dir(file), "..", "..", "..", "artifacts", "examples")
 	var out []kindCase
@@ -50,14 +57,14 @@ var kindCases = func() []kindCase {
 		if err := yaml.Unmarshal(raw, &obj.Object); err != nil {
 			panic(err)
 		}
-		out = append(out, kindCase{kind: k.Kind, resource: k.Resource, prefix: k.Layout.ReleasePrefix, example: obj})
+		out = append(out, kindCase{kind: k.Kind, resource: k.Resource, prefix: k.Layout.ReleasePrefix, applicationKind: k.ApplicationKind, example: obj})
 	}
 	return out
 }()
 
 // caseOf returns the kind measured alone by the single-kind measures.
 func caseOf(kind string) kindCase {
-	for _, kc := range kindCases {
+	for _, kc := range typedKindCases {
 		if kc.kind == kind {
 			return kc
 		}
@@ -77,8 +84,8 @@ func namespace(i, n int) string { return fmt.Sprintf("bench-tenant-%03d", i%n) }
 
 // object i of the seed: kinds alternate, namespaces round-robin.
 func (b *bench) object(i int) (kindCase, string, string) {
-	kc := kindCases[i%len(kindCases)]
-	return kc, namespace(i/len(kindCases), b.cfg.namespaces), fmt.Sprintf("app-%05d", i)
+	kc := b.kinds[i%len(b.kinds)]
+	return kc, namespace(i/len(b.kinds), b.cfg.namespaces), fmt.Sprintf("app-%05d", i)
 }
 
 func (b *bench) seed(ctx context.Context) error {
@@ -159,7 +166,7 @@ func (b *bench) compareGets(ctx context.Context, name string, cozy func(kindCase
 
 func (b *bench) lists(ctx context.Context) error {
 	kc := caseOf("Bucket")
-	selector := metav1.ListOptions{LabelSelector: kinds.ByName(kc.kind).ReleaseSelector()}
+	selector := metav1.ListOptions{LabelSelector: kc.releaseSelector()}
 	for _, c := range []struct {
 		name    string
 		ns      func(i int) string
