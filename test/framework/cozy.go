@@ -207,6 +207,12 @@ func (s *CozyServer) Kill() {
 // certificate, as a restarted pod behind the same Service.
 func (s *CozyServer) Restart(ctx context.Context) error {
 	s.Kill()
+	return s.StartAgain(ctx)
+}
+
+// StartAgain starts a stopped or killed server on its port with its flags and certificate, and
+// waits until it is ready.
+func (s *CozyServer) StartAgain(ctx context.Context) error {
 	var listener net.Listener
 	err := poll(ctx, 10*time.Second, "the server's port free again", func(context.Context) (bool, error) {
 		var err error

@@ -113,6 +113,16 @@ func (b *bench) cpu(ctx context.Context) error {
 	for i := range picks {
 		picks[i] = rng.Intn(b.cfg.objects)
 	}
+	// The generic server's handler chain alone (authentication, authorization, priority and
+	// fairness, audit, tracing): a discovery GET the server answers from memory.
+	discovery := b.cp.Kube.Discovery().RESTClient()
+	if err := b.cpuPer1k("discovery GETs", n, func(int) error {
+		return discovery.Get().AbsPath("/apis/apps.cozy.io/v1alpha1").Do(ctx).Error()
+	}, func(int) error {
+		return discovery.Get().AbsPath("/apis/helm.toolkit.fluxcd.io/v2").Do(ctx).Error()
+	}); err != nil {
+		return err
+	}
 	if err := b.cpuPer1k("GETs", n, func(i int) error {
 		kc, ns, name := b.object(picks[i])
 		_, err := b.cozy(kc).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
