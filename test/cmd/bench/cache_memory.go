@@ -64,24 +64,45 @@ func (b *bench) cachedDefinedObjects(ctx context.Context, ns string) error {
 		},
 		WatchFuncWithContext: func(context.Context, metav1.ListOptions) (watch.Interface, error) { return watch.NewFake(), nil },
 	}}
+	// kube-apiserver and etcd share this process and their heap moves too: the cache is built,
+	// dropped and built again, and the median of the three differences is reported.
+	build := func() (*releasecache.Cache, context.CancelFunc, error) {
+		c := releasecache.New(func(hr *unstructured.Unstructured) (string, kruntime.Object, bool) {
+			obj, err := k.ToObject(appsv1alpha1.SchemeGroupVersion, hr)
+			return k.Kind, obj, err == nil
+		}, 1000, time.Minute)
+		runCtx, stop := context.WithCancel(ctx)
+		go c.Run(runCtx, lw)
+		if err := c.AwaitSynced(ctx); err != nil {
+			stop()
+			return nil, nil, err
+		}
+		if objects, _ := c.List(k.Kind, ns); len(objects) != count {
+			stop()
+			return nil, nil, fmt.Errorf("the cache holds %d of %d Postgreses", len(objects), count)
+		}
+		return c, stop, nil
+	}
 	before := liveHeap()
-	c := releasecache.New(func(hr *unstructured.Unstructured) (string, kruntime.Object, bool) {
-		obj, err := k.ToObject(appsv1alpha1.SchemeGroupVersion, hr)
-		return k.Kind, obj, err == nil
-	}, 1000, time.Minute)
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go c.Run(runCtx, lw)
-	if err := c.AwaitSynced(ctx); err != nil {
+	c, stop, err := build()
+	if err != nil {
 		return err
 	}
-	after := liveHeap()
-	if objects, _ := c.List(k.Kind, ns); len(objects) != count {
-		return fmt.Errorf("the cache holds %d of %d Postgreses", len(objects), count)
-	}
-	b.rep.add("cache heap / JSON, a defined kind", "x", (after-before)/serialized, 0,
-		fmt.Sprintf("%d Postgreses cached in this process, %.1f MiB of JSON (target 2)", count, serialized/(1<<20)))
+	built := liveHeap()
 	runtime.KeepAlive(c)
+	stop()
+	c = nil
+	dropped := liveHeap()
+	c, stop, err = build()
+	if err != nil {
+		return err
+	}
+	defer stop()
+	rebuilt := liveHeap()
+	runtime.KeepAlive(c)
+	differences := []float64{built - before, built - dropped, rebuilt - dropped}
+	b.rep.add("cache heap / JSON, a defined kind", "x", percentile(differences, 0.5)/serialized, 0,
+		fmt.Sprintf("%d Postgreses cached in this process, %.1f MiB of JSON (target 2); the median of a build, a drop and a build", count, serialized/(1<<20)))
 	return nil
 }
 
