@@ -122,19 +122,3 @@ func createdRelease(t *testing.T, objects interface {
 	}
 	return helmRelease(context.Background(), ns, releaseName)
 }
-
-// expectWatchEnds waits for the server to end a watch, reading past any events before the end.
-func expectWatchEnds(t *testing.T, w watch.Interface) {
-	t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		select {
-		case _, open := <-w.ResultChan():
-			if !open {
-				return
-			}
-		case <-deadline:
-			t.Fatal("the watch of a kind whose releases moved to another prefix did not end")
-		}
-	}
-}

@@ -45,6 +45,22 @@ func expectEvent(t *testing.T, w watch.Interface, typ watch.EventType, name stri
 	}
 }
 
+// expectWatchEnds waits for the server to end a watch, reading past any events before the end.
+func expectWatchEnds(t *testing.T, w watch.Interface) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case _, open := <-w.ResultChan():
+			if !open {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the server did not end the watch")
+		}
+	}
+}
+
 var namespaceSeq atomic.Int64
 
 // newTenant creates a fresh tenant namespace for one test.
