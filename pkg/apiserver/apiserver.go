@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -199,6 +200,18 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	if err := router.serveDefinedKinds(c.generic, generic, backend); err != nil {
 		return nil, err
+	}
+	// The typed kinds' main resource and status go the defined kinds' way through the router,
+	// with the scopes the installer made for them (server-side apply from the group's OpenAPI).
+	typeConverter, err := managedfields.NewTypeConverter(group.StaticOpenAPISpec, false)
+	if err != nil {
+		return nil, fmt.Errorf("server-side apply of %s: %w", appsv1alpha1.GroupName, err)
+	}
+	for resource, typed := range router.typedKinds {
+		if typed.served, err = router.scopes.typedHandlers(typed.kind, typed.storage, group.NegotiatedSerializer, typeConverter); err != nil {
+			return nil, err
+		}
+		router.typedKinds[resource] = typed
 	}
 	router.serveTenantNamespaces(tenantnamespaces.New(appsv1alpha1.SchemeGroupVersion, c.generic.SharedInformerFactory.Core().V1().Namespaces().Lister(),
 		gate.Selector(), router.visibleTenantNamespaces(filter), c.extra.CrossNamespaceRefresh))

@@ -13,9 +13,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/endpoints/handlers"
 	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
+	"k8s.io/apiserver/pkg/endpoints/metrics"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -67,11 +69,14 @@ type kindRouter struct {
 	next     http.Handler
 }
 
-// typedKind is a typed kind with its schema and storage.
+// typedKind is a typed kind with its schema, storage and the generic handlers' scopes for it.
 type typedKind struct {
 	kind    *release.Kind
 	schema  *validation.Schema
 	storage *registry.REST
+	// served are its main resource's and status's handlers, as a defined kind's (nil until the
+	// router serves the typed kinds; their other subresources stay with the installed group).
+	served *kindHandlers
 }
 
 // servedSet is one published set of defined kinds.
@@ -87,12 +92,21 @@ type servedSet struct {
 
 // servedKind is a defined kind's storage and the generic handlers' scopes for it.
 type servedKind struct {
-	defined     *kinds.Defined
+	kindHandlers
+	defined *kinds.Defined
+	openapi *kindOpenAPI
+}
+
+// kindHandlers are what the router serves a kind's main resource and status with, typed or
+// defined alike: its storage and the generic handlers' scopes for it.
+type kindHandlers struct {
 	storage     *registry.REST
 	status      *registry.StatusREST
 	scope       *handlers.RequestScope
 	statusScope *handlers.RequestScope
-	openapi     *kindOpenAPI
+	// patchTypes are the patches the kind accepts: a typed kind's Go types take strategic merge
+	// patches too.
+	patchTypes []string
 }
 
 func newKindRouter(typed []*release.Kind) *kindRouter {
@@ -163,18 +177,32 @@ func (r *kindRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if ok && (refuseTooDeepMergePatch(w, req, info, typed.kind.Kind, typed.schema) || r.serveOwnObjects(w, req, info, typed.kind, r.typedOwnObjects(typed.kind), typed.storage)) {
 			return
 		}
+		if ok && typed.served != nil && (info.Namespace != "" || possiblyAcrossNamespaces[info.Verb]) && (info.Subresource == "" || info.Subresource == "status") {
+			// A typed kind's main resource and status take the defined kinds' path; its other
+			// subresources (kubeconfig, credentials, power) the installed group's.
+			r.serveKind(w, req, info, typed.served)
+			return
+		}
 		r.next.ServeHTTP(w, req)
 		return
 	}
 	if refuseTooDeepMergePatch(w, req, info, kind.defined.Kind.Kind, kind.defined.Schema) || r.serveOwnObjects(w, req, info, kind.defined.Kind, kind.defined.Kind.OwnObjects, kind.storage) {
 		return
 	}
+	r.serveKind(w, req, info, &kind.kindHandlers)
+}
+
+// serveKind serves a request for a kind's main resource or status through k8s.io/apiserver's
+// generic handlers, counted in the server's request metrics, as apiextensions-apiserver serves a
+// custom resource.
+func (r *kindRouter) serveKind(w http.ResponseWriter, req *http.Request, info *request.RequestInfo, k *kindHandlers) {
+	gv := appsv1alpha1.SchemeGroupVersion
 	var handler http.HandlerFunc
 	switch info.Subresource {
 	case "":
-		handler = r.serveResource(kind, info.Verb)
+		handler = r.serveResource(k, info.Verb)
 	case "status":
-		handler = r.serveStatus(kind, info.Verb)
+		handler = r.serveStatus(k, info.Verb)
 	}
 	if handler == nil {
 		err := apierrors.NewNotFound(schema.GroupResource{Group: gv.Group, Resource: info.Resource + "/" + info.Subresource}, info.Name)
@@ -184,11 +212,16 @@ func (r *kindRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		responsewriters.ErrorNegotiated(err, Codecs, gv, w, req)
 		return
 	}
-	handler.ServeHTTP(w, req)
+	metrics.InstrumentHandlerFunc(strings.ToUpper(info.Verb), info.APIGroup, info.APIVersion, info.Resource, info.Subresource,
+		metrics.CleanScope(info), metrics.APIServerComponent, false, "", handler).ServeHTTP(w, req)
 }
 
-// patchTypes are the patches a custom resource accepts (no strategic merge patch).
-var patchTypes = []string{"application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"}
+// customResourcePatchTypes are the patches a custom resource accepts, and a defined kind;
+// typedPatchTypes add the strategic merge patch, as for built-in types.
+var (
+	customResourcePatchTypes = []string{string(types.JSONPatchType), string(types.MergePatchType), string(types.ApplyYAMLPatchType)}
+	typedPatchTypes          = append([]string{string(types.StrategicMergePatchType)}, customResourcePatchTypes...)
+)
 
 // readStorage is a storage the generic read handlers serve.
 type readStorage interface {
@@ -210,7 +243,7 @@ func (r *kindRouter) readHandler(storage readStorage, scope *handlers.RequestSco
 	return nil
 }
 
-func (r *kindRouter) serveResource(k *servedKind, verb string) http.HandlerFunc {
+func (r *kindRouter) serveResource(k *kindHandlers, verb string) http.HandlerFunc {
 	if read := r.readHandler(k.storage, k.scope, verb); read != nil {
 		return read
 	}
@@ -220,7 +253,7 @@ func (r *kindRouter) serveResource(k *servedKind, verb string) http.HandlerFunc 
 	case "update":
 		return handlers.UpdateResource(k.storage, k.scope, r.admission)
 	case "patch":
-		return handlers.PatchResource(k.storage, k.scope, r.admission, patchTypes)
+		return handlers.PatchResource(k.storage, k.scope, r.admission, k.patchTypes)
 	case "delete":
 		return handlers.DeleteResource(k.storage, true, k.scope, r.admission)
 	case "deletecollection":
@@ -229,7 +262,7 @@ func (r *kindRouter) serveResource(k *servedKind, verb string) http.HandlerFunc 
 	return nil
 }
 
-func (r *kindRouter) serveStatus(k *servedKind, verb string) http.HandlerFunc {
+func (r *kindRouter) serveStatus(k *kindHandlers, verb string) http.HandlerFunc {
 	// Status is projected from the release and its workloads, never written: read-only, as for
 	// the typed kinds.
 	if verb == "get" {
@@ -344,7 +377,7 @@ func (r *kindRouter) serve(d *kinds.Defined) (*servedKind, error) {
 		}
 	}
 	klog.InfoS("Serving defined kind", "kind", d.Kind.Kind, "resource", d.Kind.Resource, "definition", d.Definition, "generation", d.Generation)
-	return &servedKind{defined: d, storage: storage, status: registry.NewStatusREST(storage), scope: scope, statusScope: statusScope, openapi: openapi}, nil
+	return &servedKind{kindHandlers: kindHandlers{storage: storage, status: registry.NewStatusREST(storage), scope: scope, statusScope: statusScope, patchTypes: customResourcePatchTypes}, defined: d, openapi: openapi}, nil
 }
 
 // typedOwnObjects are a typed kind's own-object selections: from its definition as last

@@ -1,0 +1,61 @@
+package apiserver
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/apiserver/pkg/endpoints/handlers"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
+	"github.com/cozystack/apps-apiserver/pkg/registry"
+	"github.com/cozystack/apps-apiserver/pkg/release"
+)
+
+// typedHandlers builds what the router serves a typed kind's main resource and status with: its
+// storage and the generic handlers' scopes, made as k8s.io/apiserver's installer makes them for
+// the routes InstallAPIGroup installed (Go types through the Scheme, the group's serializer that
+// checks request bodies against the kind's schema, server-side apply from the group's OpenAPI),
+// so typed and defined kinds are served by one path.
+func (c scopeConfig) typedHandlers(kind *release.Kind, storage *registry.REST, serializer runtime.NegotiatedSerializer, typeConverter managedfields.TypeConverter) (*kindHandlers, error) {
+	gv := appsv1alpha1.SchemeGroupVersion
+	status := registry.NewStatusREST(storage)
+	scope := c.base
+	scope.Namer = handlers.ContextBasedNaming{Namer: meta.NewAccessor(), ClusterScoped: false}
+	scope.Serializer = serializer
+	scope.Creater, scope.Convertor, scope.Defaulter, scope.Typer = Scheme, Scheme, Scheme, Scheme
+	scope.UnsafeConvertor = runtime.UnsafeObjectConvertor(Scheme)
+	scope.TableConvertor = storage
+	scope.Resource = gv.WithResource(kind.Resource)
+	scope.Kind = kind.GroupVersionKind(gv)
+	scope.HubGroupVersion = schema.GroupVersion{Group: gv.Group, Version: runtime.APIVersionInternal}
+	scope.MetaGroupVersion = metav1.SchemeGroupVersion
+	withFields := func(subresource string, storage rest.Storage) (*handlers.RequestScope, error) {
+		s := scope
+		s.Subresource = subresource
+		var reset map[fieldpath.APIVersion]*fieldpath.Set
+		if strategy, ok := storage.(rest.ResetFieldsStrategy); ok {
+			reset = strategy.GetResetFields()
+		}
+		fm, err := managedfields.NewDefaultFieldManager(typeConverter, s.UnsafeConvertor, s.Defaulter, s.Creater, s.Kind, s.HubGroupVersion, subresource, fieldpath.NewExcludeFilterSetMap(reset))
+		if err != nil {
+			return nil, fmt.Errorf("field manager of %s: %w", kind, err)
+		}
+		s.FieldManager = fm
+		return &s, nil
+	}
+	main, err := withFields("", storage)
+	if err != nil {
+		return nil, err
+	}
+	statusScope, err := withFields("status", status)
+	if err != nil {
+		return nil, err
+	}
+	return &kindHandlers{storage: storage, status: status, scope: main, statusScope: statusScope, patchTypes: typedPatchTypes}, nil
+}
