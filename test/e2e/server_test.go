@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cozystack/apps-apiserver/pkg/release"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -48,8 +49,24 @@ func TestServerEndpoints(t *testing.T) {
 	if code, body := get(t, anonymous, "/readyz?verbose"); code != http.StatusOK || !strings.Contains(body, "[+]helmrelease-cache ok") {
 		t.Errorf("/readyz?verbose does not report the cache check: %d\n%s", code, body)
 	}
-	if code, body := get(t, admin, "/metrics"); code != http.StatusOK || !strings.Contains(body, "apiserver_request_total") {
+	// Every kind's requests are counted, typed and defined, as kube-apiserver counts a CRD's.
+	applyDefinition(t, definition(t, "redis"))
+	ns := newTenant(t)
+	if _, err := cp.Dynamic.Resource(gvr("buckets")).Namespace(ns).List(context.Background(), metav1.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the defined kind served", func(ctx context.Context) (bool, error) {
+		_, err := cp.Dynamic.Resource(gvr("redises")).Namespace(ns).List(ctx, metav1.ListOptions{})
+		return err == nil, err
+	})
+	code, body := get(t, admin, "/metrics")
+	if code != http.StatusOK {
 		t.Errorf("/metrics as admin: %d", code)
+	}
+	for _, resource := range []string{"buckets", "redises"} {
+		if !strings.Contains(body, `apiserver_request_total{code="200",component="apiserver",dry_run="",group="apps.cozy.io",resource="`+resource+`",scope="namespace",subresource="",verb="LIST",version="v1alpha1"}`) {
+			t.Errorf("/metrics counts no LIST of %s", resource)
+		}
 	}
 	if code, _ := get(t, nobody, "/metrics"); code != http.StatusForbidden {
 		t.Errorf("/metrics as a user without rights: want 403, got %d", code)
