@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-
 )
 
 // mixed runs 70% GET, 20% namespace LIST and 10% PATCH from concurrent workers for a fixed time and
