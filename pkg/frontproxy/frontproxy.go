@@ -47,10 +47,11 @@ type Authenticator struct {
 	verifications atomic.Int64
 }
 
-// verification is one certificate's verified chain: valid against roots until expires.
+// verification is one certificate's verified chain: valid against the CA bundle's roots and
+// intermediates until expires.
 type verification struct {
-	roots   *x509.CertPool
-	expires time.Time
+	roots, intermediates *x509.CertPool
+	expires              time.Time
 }
 
 // New wraps next, the generic server's authenticator, built from the same request-header config;
@@ -101,10 +102,11 @@ func (a *Authenticator) fromFrontProxy(req *http.Request) bool {
 	}
 	now := a.now()
 	if v, found := a.verified.Get(cert); found {
-		if v := v.(verification); v.roots == opts.Roots && now.Before(v.expires) {
+		if v := v.(verification); v.roots == opts.Roots && v.intermediates == opts.Intermediates && now.Before(v.expires) {
 			return true
 		}
 	}
+	bundle := verification{roots: opts.Roots, intermediates: opts.Intermediates}
 	if opts.Intermediates == nil && len(req.TLS.PeerCertificates) > 1 {
 		opts.Intermediates = x509.NewCertPool()
 		for _, intermediate := range req.TLS.PeerCertificates[1:] {
@@ -122,7 +124,8 @@ func (a *Authenticator) fromFrontProxy(req *http.Request) bool {
 			expires = c.NotAfter
 		}
 	}
-	a.verified.Add(cert, verification{roots: opts.Roots, expires: expires})
+	bundle.expires = expires
+	a.verified.Add(cert, bundle)
 	return true
 }
 
