@@ -180,9 +180,11 @@ func (c CompletedConfig) New() (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		router.typedKinds[kind.Resource] = typedKind{kind: kind, schema: specSchema, storage: s}
+		status := registry.NewStatusREST(s)
+		router.typedKinds[kind.Resource] = typedKind{kind: kind, schema: specSchema,
+			kindHandlers: &kindHandlers{storage: s, status: status, patchTypes: typedPatchTypes}}
 		storage[kind.Resource] = s
-		storage[kind.Resource+"/status"] = registry.NewStatusREST(s)
+		storage[kind.Resource+"/status"] = status
 		subs, err := subresources.For(kind, s, subresourceBackend)
 		if err != nil {
 			return nil, err
@@ -207,11 +209,10 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server-side apply of %s: %w", appsv1alpha1.GroupName, err)
 	}
-	for resource, typed := range router.typedKinds {
-		if typed.served, err = router.scopes.typedHandlers(typed.kind, typed.storage, group.NegotiatedSerializer, typeConverter); err != nil {
+	for _, typed := range router.typedKinds {
+		if typed.scope, typed.statusScope, err = router.scopes.typedScopes(typed.kind, typed.kindHandlers, group.NegotiatedSerializer, typeConverter); err != nil {
 			return nil, err
 		}
-		router.typedKinds[resource] = typed
 	}
 	router.serveTenantNamespaces(tenantnamespaces.New(appsv1alpha1.SchemeGroupVersion, c.generic.SharedInformerFactory.Core().V1().Namespaces().Lister(),
 		gate.Selector(), router.visibleTenantNamespaces(filter), c.extra.CrossNamespaceRefresh))

@@ -13,24 +13,22 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
-	"github.com/cozystack/apps-apiserver/pkg/registry"
 	"github.com/cozystack/apps-apiserver/pkg/release"
 )
 
-// typedHandlers builds what the router serves a typed kind's main resource and status with: its
-// storage and the generic handlers' scopes, made as k8s.io/apiserver's installer makes them for
+// typedScopes builds the generic handlers' scopes the router serves a typed kind's main resource
+// and status with (h holds their storages), made as k8s.io/apiserver's installer makes them for
 // the routes InstallAPIGroup installed (Go types through the Scheme, the group's serializer that
 // checks request bodies against the kind's schema, server-side apply from the group's OpenAPI),
 // so typed and defined kinds are served by one path.
-func (c scopeConfig) typedHandlers(kind *release.Kind, storage *registry.REST, serializer runtime.NegotiatedSerializer, typeConverter managedfields.TypeConverter) (*kindHandlers, error) {
+func (c scopeConfig) typedScopes(kind *release.Kind, h *kindHandlers, serializer runtime.NegotiatedSerializer, typeConverter managedfields.TypeConverter) (main, status *handlers.RequestScope, err error) {
 	gv := appsv1alpha1.SchemeGroupVersion
-	status := registry.NewStatusREST(storage)
 	scope := c.base
 	scope.Namer = handlers.ContextBasedNaming{Namer: meta.NewAccessor(), ClusterScoped: false}
 	scope.Serializer = serializer
 	scope.Creater, scope.Convertor, scope.Defaulter, scope.Typer = Scheme, Scheme, Scheme, Scheme
 	scope.UnsafeConvertor = runtime.UnsafeObjectConvertor(Scheme)
-	scope.TableConvertor = storage
+	scope.TableConvertor = h.storage
 	scope.Resource = gv.WithResource(kind.Resource)
 	scope.Kind = kind.GroupVersionKind(gv)
 	scope.HubGroupVersion = schema.GroupVersion{Group: gv.Group, Version: runtime.APIVersionInternal}
@@ -49,13 +47,11 @@ func (c scopeConfig) typedHandlers(kind *release.Kind, storage *registry.REST, s
 		s.FieldManager = fm
 		return &s, nil
 	}
-	main, err := withFields("", storage)
-	if err != nil {
-		return nil, err
+	if main, err = withFields("", h.storage); err != nil {
+		return nil, nil, err
 	}
-	statusScope, err := withFields("status", status)
-	if err != nil {
-		return nil, err
+	if status, err = withFields("status", h.status); err != nil {
+		return nil, nil, err
 	}
-	return &kindHandlers{storage: storage, status: status, scope: main, statusScope: statusScope, patchTypes: typedPatchTypes}, nil
+	return main, status, nil
 }
