@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/cozystack/apps-apiserver/pkg/catalog"
 )
@@ -113,9 +114,7 @@ func withReleaseLayout(t *testing.T, def *unstructured.Unstructured, prefix, lab
 }
 
 // createdRelease creates an object of the kind and returns the HelmRelease it was stored as.
-func createdRelease(t *testing.T, objects interface {
-	Create(context.Context, *unstructured.Unstructured, metav1.CreateOptions, ...string) (*unstructured.Unstructured, error)
-}, ns, name, releaseName string) (*unstructured.Unstructured, error) {
+func createdRelease(t *testing.T, objects dynamic.ResourceInterface, ns, name, releaseName string) (*unstructured.Unstructured, error) {
 	t.Helper()
 	if _, err := objects.Create(context.Background(), diskObject(t, name), metav1.CreateOptions{}); err != nil {
 		return nil, err
