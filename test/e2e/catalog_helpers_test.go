@@ -51,8 +51,9 @@ func applyDefinition(t *testing.T, def *unstructured.Unstructured) {
 	t.Cleanup(func() { deleteDefinition(t, def.GetName()) })
 }
 
-// deleteDefinition deletes a definition and waits until kube-apiserver's aggregated discovery no
-// longer lists its kind, so that no later test (kubectl get cozy) meets a kind on its way out.
+// deleteDefinition deletes a definition and waits until the server no longer serves its kind and
+// kube-apiserver's aggregated discovery no longer lists it, so that no later test (kubectl get
+// cozy, or a definition of the same name) meets a kind on its way out.
 func deleteDefinition(t *testing.T, name string) {
 	t.Helper()
 	ctx := context.Background()
@@ -75,6 +76,10 @@ func deleteDefinition(t *testing.T, name string) {
 			return // a typed kind's resource stays
 		}
 	}
+	// The server first: a kind added and deleted within the aggregator's refresh may never have
+	// been in its discovery, and a later test re-creating the definition must not find the old
+	// kind still served.
+	awaitGone(t, cp.Dynamic, plural, metav1.NamespaceDefault)
 	eventually(t, 20*time.Second, plural+" gone from discovery", func(ctx context.Context) (bool, error) {
 		// kube-apiserver's aggregated discovery (what kubectl reads), not the group's own list
 		// the aggregator proxies to the server.
