@@ -150,6 +150,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	releases := dyn.Resource(release.HelmReleaseGVR)
 	releaseCache := releasecache.New(router.converter(), c.extra.EventLogSize, c.extra.BookmarkInterval)
 	router.onKindsChanged, router.onResourceGone = releaseCache.Reconvert, releaseCache.EndWatches
+	releaseCache.SetKindLabel(release.LabelApplicationKind)
 	releaseCache.LimitEventLogBytes(c.extra.EventLogBytes)
 	releasecache.RegisterMetrics()
 	gate, err := tenancy.NewChecker(c.extra.TenantSelector, c.generic.SharedInformerFactory.Core().V1().Namespaces().Lister(), kube)
@@ -242,7 +243,10 @@ func (c CompletedConfig) New() (*Server, error) {
 
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			opts.LabelSelector = release.LabelApplicationKind
+			if opts.LabelSelector == "" {
+				// Every release of a kind; the cache lists some kinds alone (Reconvert).
+				opts.LabelSelector = release.LabelApplicationKind
+			}
 			return releases.List(ctx, opts)
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {

@@ -1,6 +1,8 @@
 package apiserver
 
 import (
+	"maps"
+	"slices"
 	"sort"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -54,16 +56,20 @@ func (r *kindRouter) publish(p catalog.Published) map[string]error {
 	for resource, prev := range old.byResource {
 		now := next.byResource[resource]
 		if now == nil || now.defined.Kind.Kind != prev.defined.Kind.Kind || now.defined.Kind.Layout.ReleasePrefix != prev.defined.Kind.Layout.ReleasePrefix {
-			moved = append(moved, prev.defined.Kind.Kind)
+			moved = append(moved, prev.defined.Kind)
 		}
 	}
-	if len(moved) > 0 || !sameReleaseKinds(old.byApplicationKind, next.byApplicationKind) {
-		r.onKindsChanged()
+	changed := changedReleaseKinds(old.byApplicationKind, next.byApplicationKind)
+	for _, kind := range moved {
+		changed[kind.ApplicationKind] = true
+	}
+	if len(changed) > 0 {
+		r.onKindsChanged(slices.Sorted(maps.Keys(changed))...)
 	}
 	for _, kind := range moved {
 		// Its objects are others now, or none: as when a CRD's storage is replaced, its watches
 		// end and their clients list again.
-		r.onResourceGone(kind)
+		r.onResourceGone(kind.Kind)
 	}
 	if r.discovery != nil {
 		r.discovery.update(next.definedKinds())
@@ -81,15 +87,15 @@ func (r *kindRouter) publish(p catalog.Published) map[string]error {
 // setTypedLayouts gives each typed kind the release layout its definition gives (layouts, by
 // resource), or its own without one. It returns the kinds whose releases now have another prefix:
 // their objects are other releases now.
-func (r *kindRouter) setTypedLayouts(layouts map[string]*release.Layout) []string {
-	var moved []string
+func (r *kindRouter) setTypedLayouts(layouts map[string]*release.Layout) []*release.Kind {
+	var moved []*release.Kind
 	for _, k := range r.typed {
 		before := k.ReleaseLayout().ReleasePrefix
 		if k.SetDefinedLayout(layouts[k.Resource]) {
 			layout := k.ReleaseLayout()
 			klog.InfoS("Typed kind's release layout changed", "kind", k.Kind, "releasePrefix", layout.ReleasePrefix, "chart", layout.Chart.ChartRef, "labels", layout.ReleaseLabels)
 			if layout.ReleasePrefix != before {
-				moved = append(moved, k.Kind)
+				moved = append(moved, k)
 			}
 		}
 	}
@@ -161,15 +167,18 @@ func (r *kindRouter) serveOpenAPI(o *groupOpenAPI) {
 	o.update(r.served.Load().openAPIs())
 }
 
-// sameReleaseKinds reports whether releases convert exactly as before.
-func sameReleaseKinds(a, b map[string]*release.Kind) bool {
-	if len(a) != len(b) {
-		return false
-	}
+// changedReleaseKinds are the application kinds whose releases convert otherwise from a to b.
+func changedReleaseKinds(a, b map[string]*release.Kind) map[string]bool {
+	changed := map[string]bool{}
 	for k, v := range a {
 		if b[k] != v {
-			return false
+			changed[k] = true
 		}
 	}
-	return true
+	for k := range b {
+		if a[k] == nil {
+			changed[k] = true
+		}
+	}
+	return changed
 }

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"maps"
 	"slices"
 	"testing"
 
@@ -18,7 +19,12 @@ func TestTypedLayoutFollowsPublishes(t *testing.T) {
 	r := newKindRouter([]*release.Kind{bucket, kinds.Kubernetes()})
 	var reconverts int
 	var ended []string
-	r.onKindsChanged = func() { reconverts++ }
+	r.onKindsChanged = func(applicationKinds ...string) {
+		reconverts++
+		if !slices.Equal(applicationKinds, []string{bucket.ApplicationKind}) {
+			t.Errorf("reconverted %v, want only %s", applicationKinds, bucket.ApplicationKind)
+		}
+	}
 	r.onResourceGone = func(kind string) { ended = append(ended, kind) }
 
 	moved := bucket.Layout
@@ -38,5 +44,17 @@ func TestTypedLayoutFollowsPublishes(t *testing.T) {
 	r.publish(catalog.Published{})
 	if bucket.ReleaseName("x") != "bucket-x" || reconverts != 2 || !slices.Equal(ended, []string{"Bucket", "Bucket"}) {
 		t.Fatalf("after the definition went: release name %q, %d reconversions, watches ended %v", bucket.ReleaseName("x"), reconverts, ended)
+	}
+}
+
+// TestChangedReleaseKinds: the application kinds the cache converts again are exactly those added,
+// removed or described anew between two publishes.
+func TestChangedReleaseKinds(t *testing.T) {
+	kept, before, after, gone, added := &release.Kind{}, &release.Kind{}, &release.Kind{}, &release.Kind{}, &release.Kind{}
+	got := changedReleaseKinds(
+		map[string]*release.Kind{"Kept": kept, "Changed": before, "Gone": gone},
+		map[string]*release.Kind{"Kept": kept, "Changed": after, "Added": added})
+	if want := []string{"Added", "Changed", "Gone"}; !slices.Equal(slices.Sorted(maps.Keys(got)), want) {
+		t.Errorf("changed %v, want %v", slices.Sorted(maps.Keys(got)), want)
 	}
 }

@@ -47,9 +47,10 @@ type kindRouter struct {
 	typed map[string]*release.Kind
 	// typedKinds are the typed kinds by resource, for what the router serves of every kind.
 	typedKinds map[string]typedKind
-	// onKindsChanged is told when the kinds releases convert to have changed (the cache relists);
-	// onResourceGone when a defined kind's resource is no longer served (its watches end).
-	onKindsChanged func()
+	// onKindsChanged is told the application kinds whose releases convert otherwise now (the
+	// cache converts them again); onResourceGone when a kind's resource is no longer served, or
+	// serves other releases (its watches end).
+	onKindsChanged func(applicationKinds ...string)
 	onResourceGone func(kind string)
 	// ownObjects reads the Secrets, Services and Ingresses that belong to an application.
 	ownObjects ownObjectsReader
@@ -101,7 +102,7 @@ type kindHandlers struct {
 }
 
 func newKindRouter(typed []*release.Kind) *kindRouter {
-	r := &kindRouter{typed: map[string]*release.Kind{}, typedKinds: map[string]typedKind{}, onKindsChanged: func() {}, onResourceGone: func(string) {}, onServed: func([]string) {}}
+	r := &kindRouter{typed: map[string]*release.Kind{}, typedKinds: map[string]typedKind{}, onKindsChanged: func(...string) {}, onResourceGone: func(string) {}, onServed: func([]string) {}}
 	for _, k := range typed {
 		r.typed[k.ApplicationKind] = k
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -51,10 +52,19 @@ type Cache struct {
 	changed chan struct{}
 	// bookmarkInterval is how often watchers that asked for bookmarks get one.
 	bookmarkInterval time.Duration
-	// relist restarts the upstream list+watch (see Reconvert); reconvertAsked counts the requests
-	// and reconvertDone the ones a relist has served.
-	relist                        chan struct{}
-	reconvertAsked, reconvertDone uint64
+	// kindLabel is the release label whose value names a release's kind (SetKindLabel).
+	kindLabel string
+	// reconvertKinds are the kind label values Reconvert asked for that no round has taken yet;
+	// reconvertAsked wakes the rounds (reconvert.go).
+	reconvertKinds map[string]bool
+	reconvertAsked chan struct{}
+	// converterGeneration counts Reconvert's calls: a change converted before one is converted
+	// again.
+	converterGeneration atomic.Uint64
+	// touched holds, while a round runs, the latest revision the watch delivered of each release;
+	// relistedDuringRound says a full relist ran meanwhile.
+	touched             map[string]uint64
+	relistedDuringRound bool
 }
 
 // objectRef says where a release's object lives and how large the release was (approximateSize),
@@ -95,7 +105,8 @@ func New(convert Converter, logSize int, bookmarkInterval time.Duration) *Cache 
 		watchers:         map[*watcher]struct{}{},
 		changed:          make(chan struct{}),
 		bookmarkInterval: bookmarkInterval,
-		relist:           make(chan struct{}, 1),
+		reconvertKinds:   map[string]bool{},
+		reconvertAsked:   make(chan struct{}, 1),
 	}
 }
 
@@ -126,21 +137,9 @@ func (c *Cache) Run(ctx context.Context, lw cache.ListerWatcher) {
 			}
 		}
 	}()
-	for ctx.Err() == nil {
-		// One reflector at a time: a relist asked for by Reconvert ends this one's watch and
-		// starts the next with a list.
-		runCtx, cancel := context.WithCancel(ctx)
-		go func() {
-			select {
-			case <-c.relist:
-				cancel()
-			case <-runCtx.Done():
-			}
-		}()
-		r := cache.NewReflectorWithOptions(lw, &unstructured.Unstructured{}, (*store)(c), cache.ReflectorOptions{Name: "helmreleases"})
-		r.RunWithContext(runCtx)
-		cancel()
-	}
+	go c.runReconversions(ctx, cache.ToListerWatcherWithContext(lw))
+	r := cache.NewReflectorWithOptions(lw, &unstructured.Unstructured{}, (*store)(c), cache.ReflectorOptions{Name: "helmreleases"})
+	r.RunWithContext(ctx)
 }
 
 // HasSynced reports whether the initial list has been loaded.

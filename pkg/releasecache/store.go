@@ -43,13 +43,19 @@ func (s *store) Update(obj any) error {
 		return err
 	}
 	c := (*Cache)(s)
+	generation := c.converterGeneration.Load()
 	kind, converted, ok := c.convert(hr)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.converterGeneration.Load() != generation {
+		// The converter's kinds changed while it converted (Reconvert).
+		kind, converted, ok = c.convert(hr)
+	}
 	if ok {
 		converted = compact(converted)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	rv := resourceVersionOf(hr)
+	c.touchLocked(releaseKey(hr), rv)
 	if ok {
 		c.putLocked(releaseKey(hr), kind, converted, approximateSize(hr.Object), rv)
 	} else {
@@ -70,6 +76,7 @@ func (s *store) Delete(obj any) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rv := resourceVersionOf(hr)
+	c.touchLocked(releaseKey(hr), rv)
 	c.removeLocked(releaseKey(hr), rv)
 	c.advanceLocked(rv)
 	return nil
@@ -83,48 +90,52 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 		return err
 	}
 	c := (*Cache)(s)
-	c.mu.RLock()
-	reconverting := c.reconvertAsked
-	c.mu.RUnlock()
 	type item struct {
 		kind string
 		obj  runtime.Object
 		size int64
 	}
-	converted := make(map[string]item, len(list))
-	present := make(map[string]bool, len(list))
-	for _, obj := range list {
-		hr, err := asRelease(obj)
-		if err != nil {
-			return err
+	var converted map[string]item
+	// present is every listed release's revision.
+	var present map[string]uint64
+	for {
+		// Converted again if the converter's kinds changed meanwhile (Reconvert); the lock is
+		// kept from the last check.
+		generation := c.converterGeneration.Load()
+		converted = make(map[string]item, len(list))
+		present = make(map[string]uint64, len(list))
+		for _, obj := range list {
+			hr, err := asRelease(obj)
+			if err != nil {
+				return err
+			}
+			present[releaseKey(hr)] = resourceVersionOf(hr)
+			if kind, o, ok := c.convert(hr); ok {
+				converted[releaseKey(hr)] = item{kind, compact(o), approximateSize(hr.Object)}
+			}
 		}
-		present[releaseKey(hr)] = true
-		if kind, o, ok := c.convert(hr); ok {
-			converted[releaseKey(hr)] = item{kind, compact(o), approximateSize(hr.Object)}
+		c.mu.Lock()
+		if c.converterGeneration.Load() == generation {
+			break
 		}
+		c.mu.Unlock()
 	}
-	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.touched != nil {
+		c.relistedDuringRound = true
+	}
 	// A relist reports what changed while no watch was open. Each change is published at the
 	// revision of its object, oldest first, so clients see resourceVersions only grow and can
 	// resume after any of them; deletions, whose revisions are unknown, come last at the list's.
 	var changed []string
-	reconvert := reconverting > c.reconvertDone
 	for key, it := range converted {
 		if ref, ok := c.releases[key]; ok {
 			if old := c.objects[ref.kind][ref.namespace][ref.name]; old != nil && resourceVersionOf(old) == resourceVersionOf(it.obj) {
-				if reconvert {
-					// The release did not change, its kind's description did (defaults, name,
-					// prefix): served anew without an event, as a custom resource reads after
-					// its CRD changed.
-					c.dropLocked(key)
-					c.placeLocked(key, it.kind, it.obj, it.size)
-				}
 				continue
 			}
-		} else if reconvert && resourceVersionOf(it.obj) <= c.rv {
-			// A release the cache held no object for and that did not change: its kind was
-			// just defined. No watch of that kind could have seen it, so no event.
+		} else if c.synced && resourceVersionOf(it.obj) <= c.rv {
+			// A release the watch delivered at this revision that no kind converted then: its
+			// kind was defined since (see Reconvert). No watch of that kind saw it; no event.
 			c.placeLocked(key, it.kind, it.obj, it.size)
 			continue
 		}
@@ -139,15 +150,14 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 	}
 	for key := range c.releases {
 		if _, ok := converted[key]; !ok {
-			if reconvert && present[key] {
-				// The release is there; its kind is not served any more.
+			if ref := c.releases[key]; present[key] != 0 && present[key] == resourceVersionOf(c.objects[ref.kind][ref.namespace][ref.name]) {
+				// The release did not change; no kind converts it any more (see Reconvert).
 				c.dropLocked(key)
 				continue
 			}
 			c.removeLocked(key, rv)
 		}
 	}
-	c.reconvertDone = reconverting
 	if !c.synced {
 		// Nothing before the initial list can be replayed.
 		c.log.reset(rv)
