@@ -89,6 +89,7 @@ func run(cfg config) error {
 		b.aggregatorToll, b.gets, b.withoutAggregator, b.lists, b.writes, b.cpu, b.watches, b.mixed, b.profiles,
 		b.memory(baseline, "after the run"),
 		b.restart,
+		b.definitionChanged,
 		b.catalog,
 	} {
 		if err := step(ctx); err != nil {
