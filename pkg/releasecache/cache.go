@@ -54,9 +54,10 @@ type Cache struct {
 	bookmarkInterval time.Duration
 	// kindLabel is the release label whose value names a release's kind (SetKindLabel).
 	kindLabel string
-	// reconvertKinds are the kind label values Reconvert asked for that no round has taken yet;
-	// reconvertAsked wakes the rounds (reconvert.go).
-	reconvertKinds map[string]bool
+	// reconvertKinds are the kind label values Reconvert asked for that no round has taken yet,
+	// each with the converterGeneration of its latest request; reconvertAsked wakes the rounds
+	// (reconvert.go).
+	reconvertKinds map[string]uint64
 	reconvertAsked chan struct{}
 	// converterGeneration counts Reconvert's calls: a change converted before one is converted
 	// again.
@@ -105,7 +106,7 @@ func New(convert Converter, logSize int, bookmarkInterval time.Duration) *Cache 
 		watchers:         map[*watcher]struct{}{},
 		changed:          make(chan struct{}),
 		bookmarkInterval: bookmarkInterval,
-		reconvertKinds:   map[string]bool{},
+		reconvertKinds:   map[string]uint64{},
 		reconvertAsked:   make(chan struct{}, 1),
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/pager"
 	"k8s.io/klog/v2"
 )
 
@@ -37,10 +36,10 @@ func (c *Cache) SetKindLabel(key string) {
 func (c *Cache) Reconvert(kindLabelValues ...string) {
 	c.mu.Lock()
 	// A conversion that began before this call may have used the converter's old kinds: it is
-	// done again (store.Update).
-	c.converterGeneration.Add(1)
+	// done again (store.Update, store.Replace).
+	generation := c.converterGeneration.Add(1)
 	for _, v := range kindLabelValues {
-		c.reconvertKinds[v] = true
+		c.reconvertKinds[v] = generation
 	}
 	c.mu.Unlock()
 	select {
@@ -50,7 +49,8 @@ func (c *Cache) Reconvert(kindLabelValues ...string) {
 }
 
 // runReconversions serves Reconvert's requests until ctx ends, one round at a time, listing with
-// lw; a round that fails is retried with the next, after a growing pause.
+// lw; a round that fails is retried with the next, after a growing pause. Rounds wait for the
+// initial list, which converts with the kinds asked for before it began (store.Replace).
 func (c *Cache) runReconversions(ctx context.Context, lw cache.ListerWatcherWithContext) {
 	pause := time.Second
 	for {
@@ -59,10 +59,17 @@ func (c *Cache) runReconversions(ctx context.Context, lw cache.ListerWatcherWith
 			return
 		case <-c.reconvertAsked:
 		}
+		if c.AwaitSynced(ctx) != nil {
+			return
+		}
 		c.mu.Lock()
-		kinds := c.reconvertKinds
-		c.reconvertKinds = map[string]bool{}
+		asked := c.reconvertKinds
+		c.reconvertKinds = map[string]uint64{}
 		c.mu.Unlock()
+		kinds := map[string]bool{}
+		for k := range asked {
+			kinds[k] = true
+		}
 		if len(kinds) == 0 {
 			continue
 		}
@@ -73,8 +80,8 @@ func (c *Cache) runReconversions(ctx context.Context, lw cache.ListerWatcherWith
 		}
 		klog.FromContext(ctx).Error(err, "Reconverting releases failed; retrying", "kinds", sortedKeys(kinds), "after", pause)
 		c.mu.Lock()
-		for k := range kinds {
-			c.reconvertKinds[k] = true
+		for k, generation := range asked {
+			c.reconvertKinds[k] = max(c.reconvertKinds[k], generation)
 		}
 		c.mu.Unlock()
 		select {
@@ -110,10 +117,8 @@ func (c *Cache) reconvertRound(ctx context.Context, lw cache.ListerWatcherWithCo
 	if err != nil {
 		return err
 	}
-	list, _, err := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-		opts.LabelSelector = selector
-		return lw.ListWithContext(ctx, opts)
-	}).ListWithAlloc(ctx, metav1.ListOptions{})
+	// One consistent list, not pages: kube-apiserver filters it in its watch cache.
+	list, err := lw.ListWithContext(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return fmt.Errorf("listing the releases of kinds %v: %w", sortedKeys(kinds), err)
 	}

@@ -299,3 +299,28 @@ func TestReconvertRunsRoundsUntilStopped(t *testing.T) {
 		t.Error("the rounds did not stop with their context")
 	}
 }
+
+// TestTheInitialListSettlesTheKindsAskedBeforeIt: kinds asked for before the initial list began are
+// converted by it and need no round; kinds asked for while it converted are left to one (it is not
+// converted again: at 100,000 releases that would take as long as the list).
+func TestTheInitialListSettlesTheKindsAskedBeforeIt(t *testing.T) {
+	var knowsNew atomic.Bool
+	knowsNew.Store(true)
+	before := New(newKindConverter(&knowsNew), 100, time.Minute)
+	before.Reconvert("New")
+	_ = (*store)(before).Replace([]any{release("a", "n1", 5, map[string]string{"kind": "New"})}, "10")
+	if objs, _ := before.List("New", ""); len(objs) != 1 || len(before.reconvertKinds) != 0 {
+		t.Errorf("asked before the initial list: %d objects served, rounds still asked for %v", len(objs), before.reconvertKinds)
+	}
+
+	var during *Cache
+	var once sync.Once
+	during = New(func(hr *unstructured.Unstructured) (string, runtime.Object, bool) {
+		once.Do(func() { during.Reconvert("Later") })
+		return testConverter(hr)
+	}, 100, time.Minute)
+	_ = (*store)(during).Replace([]any{release("a", "n1", 5, map[string]string{"kind": "New"})}, "10")
+	if _, asked := during.reconvertKinds["Later"]; !asked {
+		t.Errorf("a kind asked for while the initial list converted is left to no round: %v", during.reconvertKinds)
+	}
+}

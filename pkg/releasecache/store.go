@@ -98,10 +98,13 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 	var converted map[string]item
 	// present is every listed release's revision.
 	var present map[string]uint64
+	var generation uint64
 	for {
-		// Converted again if the converter's kinds changed meanwhile (Reconvert); the lock is
-		// kept from the last check.
-		generation := c.converterGeneration.Load()
+		// A later list is converted again if the converter's kinds changed meanwhile
+		// (Reconvert): it keeps the objects of unchanged releases as they are. The initial list
+		// is not: the kinds asked for since are left to a reconversion round. The lock is kept
+		// from the last check.
+		generation = c.converterGeneration.Load()
 		converted = make(map[string]item, len(list))
 		present = make(map[string]uint64, len(list))
 		for _, obj := range list {
@@ -115,7 +118,7 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 			}
 		}
 		c.mu.Lock()
-		if c.converterGeneration.Load() == generation {
+		if !c.synced || c.converterGeneration.Load() == generation {
 			break
 		}
 		c.mu.Unlock()
@@ -159,7 +162,13 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 		}
 	}
 	if !c.synced {
-		// Nothing before the initial list can be replayed.
+		// Nothing before the initial list can be replayed. Every release was converted with
+		// the kinds asked for before it began.
+		for kind, asked := range c.reconvertKinds {
+			if asked <= generation {
+				delete(c.reconvertKinds, kind)
+			}
+		}
 		c.log.reset(rv)
 		c.synced = true
 		klog.InfoS("HelmRelease cache synced", "objects", len(c.releases), "resourceVersion", rv)

@@ -27,8 +27,10 @@ func (b *bench) definitionChanged(ctx context.Context) error {
 	}
 	kc := b.kinds[len(b.kinds)-1]
 	definitions := b.cp.Dynamic.Resource(kinds.ApplicationDefinitionGVR)
-	var took, direct []float64
+	// took is until one object reads anew, all until a list shows every object so.
+	var took, all, direct []float64
 	var objects int
+	_, ns, name := b.object(len(b.kinds) - 1)
 	for round := range definitionChangeRounds {
 		def, err := definitions.Get(ctx, kc.resource, metav1.GetOptions{})
 		if err != nil {
@@ -42,7 +44,19 @@ func (b *bench) definitionChanged(ctx context.Context) error {
 		if _, err := definitions.Update(ctx, def, metav1.UpdateOptions{}); err != nil {
 			return err
 		}
+		// One object until it reads anew (cheap to ask often), then the whole kind.
 		if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
+			obj, err := b.cozy(kc).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, nil
+			}
+			got, _, _ := unstructured.NestedString(obj.Object, "spec", "benchMarker")
+			return got == marker, nil
+		}); err != nil {
+			return fmt.Errorf("%s/%s did not read as its changed definition says: %w", ns, name, err)
+		}
+		took = append(took, float64(time.Since(start).Milliseconds()))
+		if err := wait.PollUntilContextTimeout(ctx, time.Second, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
 			list, err := b.cozy(kc).List(ctx, metav1.ListOptions{})
 			if err != nil {
 				return false, nil
@@ -53,11 +67,11 @@ func (b *bench) definitionChanged(ctx context.Context) error {
 					return false, nil
 				}
 			}
-			return objects > 0, nil
+			return true, nil
 		}); err != nil {
-			return fmt.Errorf("%s's objects did not read as its changed definition says: %w", kc.resource, err)
+			return fmt.Errorf("%s's objects did not all read as its changed definition says: %w", kc.resource, err)
 		}
-		took = append(took, float64(time.Since(start).Milliseconds()))
+		all = append(all, float64(time.Since(start).Milliseconds()))
 		start = time.Now()
 		if _, err := b.direct().List(ctx, metav1.ListOptions{LabelSelector: kc.releaseSelector()}); err != nil {
 			return err
@@ -65,7 +79,7 @@ func (b *bench) definitionChanged(ctx context.Context) error {
 		direct = append(direct, float64(time.Since(start).Milliseconds()))
 	}
 	b.rep.add("definition changed → its objects read anew p50", "ms", percentile(took, 0.5), percentile(direct, 0.5),
-		fmt.Sprintf("max %.0f ms over %d changes; all %d %s listed with the new default; direct: listing the kind's HelmReleases", maxOf(took), len(took), objects, kc.resource))
+		fmt.Sprintf("max %.0f ms over %d changes; a list shows all %d %s so after %.0f ms (p50); direct: listing the kind's HelmReleases", maxOf(took), len(took), objects, kc.resource, percentile(all, 0.5)))
 	return nil
 }
 

@@ -48,6 +48,11 @@ func (b *bench) profiles(ctx context.Context) error {
 			_, err := b.cozy(kc).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 			return err
 		}},
+		{"list-namespace", func(rng *rand.Rand) error {
+			ns := namespace(rng.Intn(b.cfg.namespaces), b.cfg.namespaces)
+			_, err := b.cozy(b.kinds[bucketIndex]).Namespace(ns).List(ctx, metav1.ListOptions{})
+			return err
+		}},
 		{"patch", func(rng *rand.Rand) error {
 			kc, ns, name := b.object(rng.Intn(b.cfg.objects/len(b.kinds))*len(b.kinds) + bucketIndex)
 			_, err := b.cozy(kc).Namespace(ns).Patch(ctx, name, types.MergePatchType,
