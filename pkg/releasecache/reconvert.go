@@ -2,6 +2,7 @@ package releasecache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -99,10 +100,10 @@ func (c *Cache) runReconversions(ctx context.Context, lw cache.ListerWatcherWith
 
 // errRelisted says a full relist ran while a round listed: the round is done again, as the relist
 // may have removed releases the round's list still holds.
-var errRelisted = fmt.Errorf("the upstream watch relisted while the round listed")
+var errRelisted = errors.New("the upstream watch relisted while the round listed")
 
 // reconvertRound lists the releases of the given kinds and serves each one as it converts now,
-// without events, unless the upstream watch has moved it since (see applyRound).
+// without events, unless the upstream watch has moved it since (see applyRoundLocked).
 func (c *Cache) reconvertRound(ctx context.Context, lw cache.ListerWatcherWithContext, kinds map[string]bool) error {
 	started := time.Now()
 	c.mu.Lock()

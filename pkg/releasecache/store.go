@@ -100,10 +100,11 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 	var present map[string]uint64
 	var generation uint64
 	for {
-		// A later list is converted again if the converter's kinds changed meanwhile
-		// (Reconvert): it keeps the objects of unchanged releases as they are. The initial list
-		// is not: the kinds asked for since are left to a reconversion round. The lock is kept
-		// from the last check.
+		// A later list is converted again if Reconvert changed the converter's kinds meanwhile,
+		// so what it stores is converted with the kinds of when the lock is taken (kept from
+		// the last check). The initial list is not (at 100,000 releases that would take as long
+		// as the list): the kinds asked for since it began are left to a reconversion round,
+		// which waits for it.
 		generation = c.converterGeneration.Load()
 		converted = make(map[string]item, len(list))
 		present = make(map[string]uint64, len(list))

@@ -126,6 +126,22 @@ func awaitServed(t *testing.T, client dynamic.Interface, resource, ns string) {
 	})
 }
 
+// listedObject is the named object as a list of its namespace shows it (served from the server's
+// cache, where a GET may read the release itself); an empty object and an error when it is not
+// listed.
+func listedObject(ctx context.Context, client dynamic.Interface, resource, ns, name string) (*unstructured.Unstructured, error) {
+	list, err := client.Resource(gvr(resource)).Namespace(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return &unstructured.Unstructured{}, err
+	}
+	for i := range list.Items {
+		if list.Items[i].GetName() == name {
+			return &list.Items[i], nil
+		}
+	}
+	return &unstructured.Unstructured{}, fmt.Errorf("%s %s/%s not listed", resource, ns, name)
+}
+
 // awaitGone waits until the resource is not served any more (404).
 func awaitGone(t *testing.T, client dynamic.Interface, resource, ns string) {
 	t.Helper()

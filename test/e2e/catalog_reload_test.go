@@ -18,8 +18,9 @@ import (
 	"github.com/cozystack/apps-apiserver/pkg/catalog"
 )
 
-// TestCatalogHotReload: a definition added, tightened, renamed and deleted takes effect on every
-// replica without a restart, while a watch on a typed kind stays open throughout.
+// TestCatalogHotReload: a definition added, tightened, given a default, renamed, deleted and
+// defined again takes effect on every replica without a restart, on the objects already stored
+// too, while a watch on a typed kind stays open throughout.
 func TestCatalogHotReload(t *testing.T) {
 	ctx := context.Background()
 	ns := newTenant(t)
@@ -65,6 +66,22 @@ func TestCatalogHotReload(t *testing.T) {
 		t.Errorf("a new value beyond the tightened maximum: %v, want 422", err)
 	}
 
+	// Defaulted: a field the definition now defaults reads on the stored object in a list, which
+	// the cache serves: it converted the kind's releases again, without a write.
+	setSchema(t, def, func(schema map[string]any) {
+		schema["properties"].(map[string]any)["tier"] = map[string]any{"type": "string", "default": "gold"}
+	})
+	if _, err := cp.ApplyDefinition(ctx, def); err != nil {
+		t.Fatal(err)
+	}
+	for _, client := range []dynamic.Interface{cp.Dynamic, replicaClient} {
+		eventually(t, 20*time.Second, "the new default on the listed object", func(ctx context.Context) (bool, error) {
+			listed, err := listedObject(ctx, client, "gadgets", ns, "first")
+			tier, _, _ := unstructured.NestedString(listed.Object, "spec", "tier")
+			return tier == "gold", err
+		})
+	}
+
 	// Renamed: the objects are served under the new resource name, the old one is gone.
 	for field, value := range map[string]string{"plural": "gizmos", "singular": "gizmo"} {
 		if err := unstructured.SetNestedField(def.Object, value, "spec", "application", field); err != nil {
@@ -90,6 +107,17 @@ func TestCatalogHotReload(t *testing.T) {
 	}
 	if hr, err := helmRelease(ctx, ns, "gadget-first"); err != nil || hr.GetDeletionTimestamp() != nil {
 		t.Errorf("the release of a kind whose definition was deleted: %v (deleting: %v)", err, hr != nil && hr.GetDeletionTimestamp() != nil)
+	}
+
+	// Defined again: the release that stayed is listed again under it, the same object.
+	if _, err := cp.ApplyDefinition(ctx, def); err != nil {
+		t.Fatal(err)
+	}
+	for _, client := range []dynamic.Interface{cp.Dynamic, replicaClient} {
+		eventually(t, 20*time.Second, "the object listed under its definition again", func(ctx context.Context) (bool, error) {
+			listed, err := listedObject(ctx, client, "gizmos", ns, "first")
+			return err == nil && listed.GetUID() == first.GetUID(), err
+		})
 	}
 
 	// The watch on the typed kind was never cut.
