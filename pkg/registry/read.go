@@ -115,7 +115,7 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 			break
 		}
 		if it.matches {
-			page = append(page, it.obj.DeepCopyObject())
+			page = append(page, releasecache.ForList(it.obj))
 		}
 	}
 	if err := meta.SetList(list, page); err != nil {
