@@ -47,7 +47,7 @@ func (allowAll) AllowChildTenant(context.Context, schema.GroupResource, string, 
 }
 
 // bucketRelease is a Bucket release as the server writes it, at resourceVersion rv.
-func bucketRelease(t *testing.T, name, rv string, spec *appsv1alpha1.BucketSpec) *unstructured.Unstructured {
+func bucketRelease(t testing.TB, name, rv string, spec *appsv1alpha1.BucketSpec) *unstructured.Unstructured {
 	t.Helper()
 	k := kinds.Bucket()
 	hr := k.NewRelease("tenant", name)
@@ -62,7 +62,7 @@ func bucketRelease(t *testing.T, name, rv string, spec *appsv1alpha1.BucketSpec)
 }
 
 // newBucketREST serves Buckets from a fake kube-apiserver holding releases, with a running cache.
-func newBucketREST(t *testing.T, releases ...runtime.Object) (*REST, context.Context) {
+func newBucketREST(t testing.TB, releases ...runtime.Object) (*REST, context.Context) {
 	t.Helper()
 	return newBucketRESTOn(t, newFakeReleases(releases...))
 }
@@ -114,7 +114,7 @@ func metadataOf(dyn *dynamicfake.FakeDynamicClient) metadata.Getter {
 }
 
 // newBucketRESTOn serves Buckets from the fake kube-apiserver dyn, with a running cache.
-func newBucketRESTOn(t *testing.T, dyn *dynamicfake.FakeDynamicClient) (*REST, context.Context) {
+func newBucketRESTOn(t testing.TB, dyn *dynamicfake.FakeDynamicClient) (*REST, context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
