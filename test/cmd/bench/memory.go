@@ -31,16 +31,9 @@ type serverMemory struct {
 // (asking /debug/pprof/heap?gc=1, which runs one).
 func (b *bench) measureMemory(ctx context.Context) (serverMemory, error) {
 	var out serverMemory
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.cp.Server.PID()))
-	if err != nil {
+	var err error
+	if out.rss, err = b.serverProcessBytes("VmRSS"); err != nil {
 		return out, err
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			var kb float64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, "VmRSS:"), "kB")), &kb)
-			out.rss = kb * 1024
-		}
 	}
 	if out.heapInUse, err = b.serverMetric(ctx, "go_memstats_heap_inuse_bytes"); err != nil {
 		return out, err
@@ -53,6 +46,25 @@ func (b *bench) measureMemory(ctx context.Context) (serverMemory, error) {
 	resp.Body.Close()
 	out.live, err = b.serverMetric(ctx, "go_memstats_heap_alloc_bytes")
 	return out, err
+}
+
+// serverProcessBytes reads one of the server process's memory sizes from /proc/<pid>/status:
+// VmRSS (resident now) or VmHWM (the most it has been resident).
+func (b *bench) serverProcessBytes(field string) (float64, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.cp.Server.PID()))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if value, ok := strings.CutPrefix(line, field+":"); ok {
+			var kb float64
+			if _, err := fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(value, "kB")), &kb); err != nil {
+				return 0, fmt.Errorf("%s in /proc status: %w", field, err)
+			}
+			return kb * 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("no %s in the server's /proc status", field)
 }
 
 // serverMetric reads one unlabelled gauge from the server's /metrics.

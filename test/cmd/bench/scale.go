@@ -85,5 +85,12 @@ func (b *bench) restart(ctx context.Context) error {
 	}
 	b.rep.add("ready after a restart", "s", restartTime.Seconds(), informerTime.Seconds(),
 		fmt.Sprintf("direct: a client-go informer listing the same %d HelmReleases of %d kinds (target ratio ≤ 2)", releases, len(b.kinds)))
+	// The start decodes every release at once: what a deployment's memory limit must allow.
+	peak, err := b.serverProcessBytes("VmHWM")
+	if err != nil {
+		return err
+	}
+	b.rep.add("server peak RSS, started on the releases", "MiB", peak/(1<<20), 0,
+		fmt.Sprintf("the new process's high-water mark: %.1f KiB per release", peak/1024/float64(releases)))
 	return nil
 }
