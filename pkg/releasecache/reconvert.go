@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -67,19 +68,16 @@ func (c *Cache) runReconversions(ctx context.Context, lw cache.ListerWatcherWith
 		asked := c.reconvertKinds
 		c.reconvertKinds = map[string]uint64{}
 		c.mu.Unlock()
-		kinds := map[string]bool{}
-		for k := range asked {
-			kinds[k] = true
-		}
-		if len(kinds) == 0 {
+		if len(asked) == 0 {
 			continue
 		}
+		kinds := slices.Sorted(maps.Keys(asked))
 		err := c.reconvertRound(ctx, lw, kinds)
 		if err == nil {
 			pause = time.Second
 			continue
 		}
-		klog.FromContext(ctx).Error(err, "Reconverting releases failed; retrying", "kinds", sortedKeys(kinds), "after", pause)
+		klog.FromContext(ctx).Error(err, "Reconverting releases failed; retrying", "kinds", kinds, "after", pause)
 		c.mu.Lock()
 		for k, generation := range asked {
 			c.reconvertKinds[k] = max(c.reconvertKinds[k], generation)
@@ -104,7 +102,7 @@ var errRelisted = errors.New("the upstream watch relisted while the round listed
 
 // reconvertRound lists the releases of the given kinds and serves each one as it converts now,
 // without events, unless the upstream watch has moved it since (see applyRoundLocked).
-func (c *Cache) reconvertRound(ctx context.Context, lw cache.ListerWatcherWithContext, kinds map[string]bool) error {
+func (c *Cache) reconvertRound(ctx context.Context, lw cache.ListerWatcherWithContext, kinds []string) error {
 	started := time.Now()
 	c.mu.Lock()
 	selector, err := c.kindSelectorLocked(kinds)
@@ -121,11 +119,11 @@ func (c *Cache) reconvertRound(ctx context.Context, lw cache.ListerWatcherWithCo
 	// One consistent list, not pages: kube-apiserver filters it in its watch cache.
 	list, err := lw.ListWithContext(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
-		return fmt.Errorf("listing the releases of kinds %v: %w", sortedKeys(kinds), err)
+		return fmt.Errorf("listing the releases of kinds %v: %w", kinds, err)
 	}
 	items, err := meta.ExtractListWithAlloc(list)
 	if err != nil {
-		return fmt.Errorf("reading the releases of kinds %v: %w", sortedKeys(kinds), err)
+		return fmt.Errorf("reading the releases of kinds %v: %w", kinds, err)
 	}
 	converted := make([]roundItem, 0, len(items))
 	for _, item := range items {
@@ -134,8 +132,8 @@ func (c *Cache) reconvertRound(ctx context.Context, lw cache.ListerWatcherWithCo
 			return err
 		}
 		it := roundItem{key: releaseKey(hr), rv: resourceVersionOf(hr), size: approximateSize(hr.Object)}
-		if kind, obj, ok := c.convert(hr); ok {
-			it.kind, it.obj = kind, compact(obj)
+		if kind, obj, ok := c.convertForCache(hr); ok {
+			it.kind, it.obj = kind, obj
 		}
 		converted = append(converted, it)
 	}
@@ -146,7 +144,7 @@ func (c *Cache) reconvertRound(ctx context.Context, lw cache.ListerWatcherWithCo
 	}
 	placed, dropped := c.applyRoundLocked(converted)
 	c.notifyLocked()
-	klog.FromContext(ctx).V(2).Info("Reconverted releases", "kinds", sortedKeys(kinds), "listed", len(items), "served", placed, "dropped", dropped, "duration", time.Since(started))
+	klog.FromContext(ctx).V(2).Info("Reconverted releases", "kinds", kinds, "listed", len(items), "served", placed, "dropped", dropped, "duration", time.Since(started))
 	return nil
 }
 
@@ -188,11 +186,11 @@ func (c *Cache) applyRoundLocked(items []roundItem) (placed, dropped int) {
 
 // kindSelectorLocked selects the releases of the given kinds; every release when the cache was not
 // told the kind label or a value cannot be a label's.
-func (c *Cache) kindSelectorLocked(kinds map[string]bool) (string, error) {
+func (c *Cache) kindSelectorLocked(kinds []string) (string, error) {
 	if c.kindLabel == "" {
 		return "", nil
 	}
-	requirement, err := labels.NewRequirement(c.kindLabel, selection.In, sortedKeys(kinds))
+	requirement, err := labels.NewRequirement(c.kindLabel, selection.In, kinds)
 	if err != nil {
 		klog.InfoS("Reconverting every release: a kind is not a label value", "err", err)
 		requirement, err = labels.NewRequirement(c.kindLabel, selection.Exists, nil)
@@ -208,15 +206,6 @@ func (c *Cache) touchLocked(key string, rv uint64) {
 	if c.touched != nil {
 		c.touched[key] = max(c.touched[key], rv)
 	}
-}
-
-func sortedKeys(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // placeLocked stores a converted object without an event (see Reconvert).

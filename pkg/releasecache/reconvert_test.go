@@ -97,7 +97,7 @@ func TestReconvertAddsAndDropsKindsWithoutEvents(t *testing.T) {
 	defer oldWatch.Stop()
 
 	knowsNew.Store(true)
-	if err := c.reconvertRound(context.Background(), up.lister(), map[string]bool{"New": true}); err != nil {
+	if err := c.reconvertRound(context.Background(), up.lister(), []string{"New"}); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"kind in (New)"}; !slices.Equal(up.selectors, want) {
@@ -125,7 +125,7 @@ func TestReconvertAddsAndDropsKindsWithoutEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	knowsNew.Store(false)
-	if err := c.reconvertRound(context.Background(), up.lister(), map[string]bool{"New": true}); err != nil {
+	if err := c.reconvertRound(context.Background(), up.lister(), []string{"New"}); err != nil {
 		t.Fatal(err)
 	}
 	c.EndWatches("New")
@@ -173,7 +173,7 @@ func TestReconvertRoundYieldsToTheWatch(t *testing.T) {
 		_ = s.Delete(release("a", "deleted", 13, fresh))
 		_ = s.Update(release("a", "changed", 14, map[string]string{"kind": "New", "v": "2"}))
 	}
-	if err := c.reconvertRound(context.Background(), up.lister(), map[string]bool{"New": true}); err != nil {
+	if err := c.reconvertRound(context.Background(), up.lister(), []string{"New"}); err != nil {
 		t.Fatal(err)
 	}
 	if objs, _ := c.List("New", ""); !slices.Equal(names(objs), []string{"changed", "unchanged"}) {
@@ -187,7 +187,7 @@ func TestReconvertRoundYieldsToTheWatch(t *testing.T) {
 	// serves it with its event.
 	ahead := release("a", "ahead", 15, fresh)
 	up.rv, up.releases, up.duringList = "15", append(up.releases, ahead), nil
-	if err := c.reconvertRound(context.Background(), up.lister(), map[string]bool{"New": true}); err != nil {
+	if err := c.reconvertRound(context.Background(), up.lister(), []string{"New"}); err != nil {
 		t.Fatal(err)
 	}
 	if objs, _ := c.List("New", ""); slices.Contains(names(objs), "ahead") {
@@ -211,7 +211,7 @@ func TestReconvertRoundRepeatsAfterARelist(t *testing.T) {
 	knowsNew.Store(true)
 	up := &upstream{rv: "10", releases: []*unstructured.Unstructured{gone}}
 	up.duringList = func() { _ = s.Replace(nil, "15") }
-	if err := c.reconvertRound(context.Background(), up.lister(), map[string]bool{"New": true}); !errors.Is(err, errRelisted) {
+	if err := c.reconvertRound(context.Background(), up.lister(), []string{"New"}); !errors.Is(err, errRelisted) {
 		t.Fatalf("a round during a relist: %v, want errRelisted", err)
 	}
 	if objs, _ := c.List("New", ""); len(objs) != 0 {
@@ -227,7 +227,7 @@ func TestReconvertRoundRepeatsAfterARelist(t *testing.T) {
 func TestReconvertSelectsEveryReleaseForAKindThatIsNoLabelValue(t *testing.T) {
 	c := New(testConverter, 100, time.Minute)
 	c.SetKindLabel("kind")
-	got, err := c.kindSelectorLocked(map[string]bool{"not a label value!": true, "New": true})
+	got, err := c.kindSelectorLocked([]string{"New", "not a label value!"})
 	if err != nil || got != "kind" {
 		t.Errorf("selector %q (%v), want %q", got, err, "kind")
 	}

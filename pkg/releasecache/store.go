@@ -33,6 +33,14 @@ func asRelease(obj any) (*unstructured.Unstructured, error) {
 	return hr, nil
 }
 
+// convertForCache converts a release into the object the cache keeps (compact, see compact).
+func (c *Cache) convertForCache(hr *unstructured.Unstructured) (kind string, obj runtime.Object, ok bool) {
+	if kind, obj, ok = c.convert(hr); ok {
+		obj = compact(obj)
+	}
+	return kind, obj, ok
+}
+
 // Add records a new or changed HelmRelease.
 func (s *store) Add(obj any) error { return s.Update(obj) }
 
@@ -44,15 +52,12 @@ func (s *store) Update(obj any) error {
 	}
 	c := (*Cache)(s)
 	generation := c.converterGeneration.Load()
-	kind, converted, ok := c.convert(hr)
+	kind, converted, ok := c.convertForCache(hr)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.converterGeneration.Load() != generation {
 		// The converter's kinds changed while it converted (Reconvert).
-		kind, converted, ok = c.convert(hr)
-	}
-	if ok {
-		converted = compact(converted)
+		kind, converted, ok = c.convertForCache(hr)
 	}
 	rv := resourceVersionOf(hr)
 	c.touchLocked(releaseKey(hr), rv)
@@ -114,8 +119,8 @@ func (s *store) Replace(list []any, resourceVersion string) error {
 				return err
 			}
 			present[releaseKey(hr)] = resourceVersionOf(hr)
-			if kind, o, ok := c.convert(hr); ok {
-				converted[releaseKey(hr)] = item{kind, compact(o), approximateSize(hr.Object)}
+			if kind, o, ok := c.convertForCache(hr); ok {
+				converted[releaseKey(hr)] = item{kind, o, approximateSize(hr.Object)}
 			}
 		}
 		c.mu.Lock()
