@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apiserver/pkg/endpoints/handlers"
-	"k8s.io/apiserver/pkg/registry/rest"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	appsv1alpha1 "github.com/cozystack/apps-apiserver/apis/apps/v1alpha1"
@@ -33,25 +32,14 @@ func (c scopeConfig) typedScopes(kind *release.Kind, h *kindHandlers, serializer
 	scope.Kind = kind.GroupVersionKind(gv)
 	scope.HubGroupVersion = schema.GroupVersion{Group: gv.Group, Version: runtime.APIVersionInternal}
 	scope.MetaGroupVersion = metav1.SchemeGroupVersion
-	withFields := func(subresource string, storage rest.Storage) (*handlers.RequestScope, error) {
-		s := scope
-		s.Subresource = subresource
-		var reset map[fieldpath.APIVersion]*fieldpath.Set
-		if strategy, ok := storage.(rest.ResetFieldsStrategy); ok {
-			reset = strategy.GetResetFields()
-		}
-		fm, err := managedfields.NewDefaultFieldManager(typeConverter, s.UnsafeConvertor, s.Defaulter, s.Creater, s.Kind, s.HubGroupVersion, subresource, fieldpath.NewExcludeFilterSetMap(reset))
-		if err != nil {
-			return nil, fmt.Errorf("field manager of %s: %w", kind, err)
-		}
-		s.FieldManager = fm
-		return &s, nil
+	// The main resource resets status, which its strategy says (registry.REST.GetResetFields).
+	fm, err := managedfields.NewDefaultFieldManager(typeConverter, scope.UnsafeConvertor, scope.Defaulter, scope.Creater, scope.Kind, scope.HubGroupVersion, "", fieldpath.NewExcludeFilterSetMap(h.storage.GetResetFields()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("field manager of %s: %w", kind, err)
 	}
-	if main, err = withFields("", h.storage); err != nil {
-		return nil, nil, err
-	}
-	if status, err = withFields("status", h.status); err != nil {
-		return nil, nil, err
-	}
-	return main, status, nil
+	// Status is read-only, as a defined kind's (requestScopes): it needs no field manager.
+	statusScope := scope
+	statusScope.Subresource = "status"
+	scope.FieldManager = fm
+	return &scope, &statusScope, nil
 }
