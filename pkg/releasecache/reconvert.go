@@ -175,7 +175,9 @@ func (c *Cache) applyRoundLocked(items []roundItem) (placed, dropped int) {
 		}
 		c.dropLocked(it.key)
 		if it.obj == nil {
-			dropped++
+			if cached {
+				dropped++
+			}
 			continue
 		}
 		c.placeLocked(it.key, it.kind, it.obj, it.size)
